@@ -1,0 +1,133 @@
+//! Address types shared by every layer.
+
+use core::fmt;
+use core::str::FromStr;
+
+/// An IEEE (EUI-64) extended address. The value is in display order (`00:12:4b:00:01:02:03:04`
+/// is `0x00124b0001020304`); over the air it travels little-endian.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ExtAddr(pub u64);
+
+impl ExtAddr {
+    pub const BROADCAST: ExtAddr = ExtAddr(u64::MAX);
+    pub const ZERO: ExtAddr = ExtAddr(0);
+
+    /// From the 8 over-the-air bytes (little-endian).
+    pub fn from_le_bytes(b: [u8; 8]) -> ExtAddr {
+        ExtAddr(u64::from_le_bytes(b))
+    }
+    /// The 8 over-the-air bytes (little-endian), as used in frames and in the CCM* nonce.
+    pub fn to_le_bytes(self) -> [u8; 8] {
+        self.0.to_le_bytes()
+    }
+}
+
+impl fmt::Display for ExtAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0.to_be_bytes();
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
+        )
+    }
+}
+
+impl fmt::Debug for ExtAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExtAddr({self})")
+    }
+}
+
+/// Error for [`ExtAddr::from_str`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtAddrParseError(pub String);
+
+impl fmt::Display for ExtAddrParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is not an IEEE address (16 hex digits, separators allowed)", self.0)
+    }
+}
+
+impl std::error::Error for ExtAddrParseError {}
+
+impl FromStr for ExtAddr {
+    type Err = ExtAddrParseError;
+    /// Accepts `00:12:4b:00:01:02:03:04`, `00124b0001020304`, `0x00124b0001020304`, dashes.
+    fn from_str(s: &str) -> Result<ExtAddr, ExtAddrParseError> {
+        let t = s.trim();
+        let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+        let bytes =
+            zigtrust_crypto::decode_hex_loose(t).map_err(|_| ExtAddrParseError(s.to_string()))?;
+        let arr: [u8; 8] = bytes.try_into().map_err(|_| ExtAddrParseError(s.to_string()))?;
+        Ok(ExtAddr(u64::from_be_bytes(arr)))
+    }
+}
+
+/// A 16-bit short (network) address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ShortAddr(pub u16);
+
+impl ShortAddr {
+    /// MAC/NWK broadcast to all devices.
+    pub const BROADCAST: ShortAddr = ShortAddr(0xffff);
+    /// NWK broadcast to devices with rx-on-when-idle.
+    pub const RX_ON_WHEN_IDLE: ShortAddr = ShortAddr(0xfffd);
+    /// NWK broadcast to routers and the coordinator.
+    pub const ROUTERS: ShortAddr = ShortAddr(0xfffc);
+    /// NWK broadcast to low-power routers.
+    pub const LOW_POWER_ROUTERS: ShortAddr = ShortAddr(0xfffb);
+    /// The coordinator / Trust Center.
+    pub const COORDINATOR: ShortAddr = ShortAddr(0x0000);
+
+    pub fn is_broadcast(self) -> bool {
+        self.0 >= 0xfff8
+    }
+}
+
+impl fmt::Display for ShortAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:04x}", self.0)
+    }
+}
+
+impl fmt::Debug for ShortAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ShortAddr({self})")
+    }
+}
+
+/// An 802.15.4 PAN identifier.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct PanId(pub u16);
+
+impl PanId {
+    pub const BROADCAST: PanId = PanId(0xffff);
+}
+
+impl fmt::Display for PanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:04x}", self.0)
+    }
+}
+
+impl fmt::Debug for PanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PanId({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ext_addr_orders() {
+        let a: ExtAddr = "00:12:4b:00:01:02:03:04".parse().unwrap();
+        assert_eq!(a, ExtAddr(0x0012_4b00_0102_0304));
+        assert_eq!(a.to_le_bytes(), [4, 3, 2, 1, 0, 0x4b, 0x12, 0]);
+        assert_eq!(a.to_string(), "00:12:4b:00:01:02:03:04");
+        assert_eq!("0x00124b0001020304".parse::<ExtAddr>().unwrap(), a);
+        assert!("00:12".parse::<ExtAddr>().is_err());
+    }
+}
