@@ -264,20 +264,23 @@ impl InstallCodePayload {
         }
 
         // "<16 hex IEEE><sep><code>": the IEEE is recognisable because the total digit count is
-        // 16 more than a valid code length.
+        // 16 more than a valid code length. 36 digits are also a whole 18-byte code, so the split
+        // is taken only when the code then has a valid CRC and the undivided string does not.
         let digits = hex_digits(&upper);
-        if [16, 20, 28, 36].iter().any(|c| c + 16 == digits) && !all_hex {
+        let only_hex_and_separators = upper
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '_' | '.' | ' '));
+        if [16, 20, 28, 36].iter().any(|c| c + 16 == digits) && only_hex_and_separators {
             let clean: String = upper.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-            let bad = upper
-                .chars()
-                .enumerate()
-                .find(|(_, c)| !(c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '_' | '.' | ' ')));
-            if bad.is_none() {
-                return Ok(InstallCodePayload {
-                    ieee: Some(parse_ieee(&clean[..16])?),
-                    code: InstallCode::from_hex(&clean[16..])?,
-                    format: PayloadFormat::IeeeThenCode,
-                });
+            let whole = InstallCode::from_hex(&clean);
+            if whole.is_err() {
+                if let Ok(code) = InstallCode::from_hex(&clean[16..]) {
+                    return Ok(InstallCodePayload {
+                        ieee: Some(parse_ieee(&clean[..16])?),
+                        code,
+                        format: PayloadFormat::IeeeThenCode,
+                    });
+                }
             }
         }
 
@@ -354,6 +357,7 @@ mod tests {
             (format!("HUE:Z:{code} M:00124B0001020304 D:V1"), PayloadFormat::Hue),
             (format!("00:12:4b:00:01:02:03:04:{code}"), PayloadFormat::IeeeThenCode),
             (format!("00124B0001020304 {code}"), PayloadFormat::IeeeThenCode),
+            (format!("00124B0001020304{code}"), PayloadFormat::IeeeThenCode),
         ] {
             let p = InstallCodePayload::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(p.format, format, "{text}");
@@ -362,6 +366,10 @@ mod tests {
         }
         let p = InstallCodePayload::parse(code).unwrap();
         assert_eq!((p.ieee, p.format), (None, PayloadFormat::Hex));
+        // 36 digits with separators is an 18-byte code, not IEEE + 10-byte code.
+        let p = InstallCodePayload::parse("83FE D340 7A93 9723 A5C6 39B2 6916 D505 C3B5").unwrap();
+        assert_eq!((p.ieee, p.format), (None, PayloadFormat::Hex));
+        assert_eq!(p.code.link_key().to_hex(), key);
         // 95-character fixed layout: 40 filler + IEEE + 3 filler + 36-digit code.
         let fixed = format!("{}{}{}{}", "0".repeat(40), "00124B0001020304", "000", code);
         assert_eq!(fixed.len(), 95);

@@ -1,0 +1,39 @@
+//! Argument parsing and dispatch.
+
+use crate::exit;
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+#[derive(Parser, Debug)]
+#[command(name = "zigtrust", version, about = "Zigbee Trust Center security tools", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check an install code (hex or QR/text payload) and print the link key it derives.
+    Installcode(crate::installcode::Args),
+}
+
+/// Parses `args` (including argv[0]), runs the command and returns the process exit code.
+pub fn main_with_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Installcode(a) => crate::installcode::run(&a, &mut out),
+    }
+}

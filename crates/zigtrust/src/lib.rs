@@ -1,0 +1,20 @@
+//! zigtrust: the command-line shell around the zigtrust crates.
+//!
+//! - [`cli`]: argument parsing and dispatch (`zigtrust <subcommand>`).
+//! - [`installcode`]: `zigtrust installcode`.
+//! - [`decode`]: `zigtrust decode`.
+//! - [`corpus`]: a seeded corpus of frames built with our emitters, for oracle tests and demos.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod installcode;
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The command ran and found something (e.g. `audit --fail-on`).
+    pub const FINDINGS: i32 = 1;
+    /// Bad input or usage: unreadable file, corrupt capture, invalid key or install code.
+    pub const BAD_INPUT: i32 = 2;
+}
