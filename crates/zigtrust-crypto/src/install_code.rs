@@ -9,6 +9,8 @@
 //! - Aqara: `G$M:<model>$A:<IEEE>$I:<code>`;
 //! - pipe form (Müller-Licht, Innr): `<IEEE>|<code>`;
 //! - Philips Hue: `HUE:Z:<code> M:<IEEE> …`;
+//! - Bosch: `RB01SG<34 hex><IEEE>DLK<code>` (zigpy `QR_CODE_FORMATS`; the variant that carries a
+//!   raw 32-digit link key instead of an install code is not an install code and is rejected);
 //! - the 95- and 91-character fixed-layout strings older Zigbee2MQTT documented (code = last 36 or
 //!   32 hex digits, IEEE = the 16 hex digits ending 3 characters before the code);
 //! - `<IEEE>:<code>` / `<IEEE> <code>` pairs as typed on a command line (16 hex digits, then the code).
@@ -159,6 +161,7 @@ pub enum PayloadFormat {
     QrFields,
     Pipe,
     Hue,
+    Bosch,
     FixedLength,
     IeeeThenCode,
 }
@@ -170,6 +173,7 @@ impl PayloadFormat {
             PayloadFormat::QrFields => "qr-fields",
             PayloadFormat::Pipe => "pipe",
             PayloadFormat::Hue => "hue",
+            PayloadFormat::Bosch => "bosch",
             PayloadFormat::FixedLength => "fixed-length",
             PayloadFormat::IeeeThenCode => "ieee-code",
         }
@@ -216,6 +220,22 @@ impl InstallCodePayload {
                 ieee: ieee.map(parse_ieee).transpose()?,
                 code: InstallCode::from_hex(code)?,
                 format: PayloadFormat::Hue,
+            });
+        }
+
+        if let Some(rest) = upper.strip_prefix("RB01SG") {
+            let (head, code) =
+                rest.split_once("DLK").ok_or(InstallCodeError::MissingField("DLK install code field"))?;
+            if head.len() < 16 || !head.is_char_boundary(head.len() - 16) {
+                return Err(InstallCodeError::BadIeee(head.into()));
+            }
+            let ieee = parse_ieee(&head[head.len() - 16..])?;
+            // zigpy: these labels print the IEEE byte-reversed; its OUI then shows up at the end.
+            let ieee = if ieee & 0xff_ffff == 0x16_a720 { ieee.swap_bytes() } else { ieee };
+            return Ok(InstallCodePayload {
+                ieee: Some(ieee),
+                code: InstallCode::from_hex(code)?,
+                format: PayloadFormat::Bosch,
             });
         }
 
@@ -358,6 +378,7 @@ mod tests {
             (format!("00:12:4b:00:01:02:03:04:{code}"), PayloadFormat::IeeeThenCode),
             (format!("00124B0001020304 {code}"), PayloadFormat::IeeeThenCode),
             (format!("00124B0001020304{code}"), PayloadFormat::IeeeThenCode),
+            (format!("RB01SG{}00124B0001020304DLK{code}", "0".repeat(34)), PayloadFormat::Bosch),
         ] {
             let p = InstallCodePayload::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(p.format, format, "{text}");
