@@ -123,68 +123,67 @@ impl CcmStar {
         CcmStar { cipher: Aes128::new(key.as_bytes().into()) }
     }
 
-    fn encrypt_block(&self, block: &mut [u8; 16]) {
-        let b = aes::Block::from_mut_slice(block);
-        self.cipher.encrypt_block(b);
-    }
-
     /// CBC-MAC tag T over (a, m) with B0 for MIC length `mic_len`.
     fn auth_tag(&self, nonce: &[u8; 13], mic_len: usize, a: &[u8], m: &[u8]) -> [u8; 16] {
         let flags = (if a.is_empty() { 0 } else { 0x40 }) | (((mic_len as u8 - 2) / 2) << 3) | 1;
-        let mut x = [0u8; 16];
+        let mut x = aes::Block::default();
         x[0] = flags;
         x[1..14].copy_from_slice(nonce);
         x[14..16].copy_from_slice(&(m.len() as u16).to_be_bytes());
-        self.encrypt_block(&mut x);
+        self.cipher.encrypt_block(&mut x);
+        let mut absorb = |x: &mut aes::Block, chunk: &[u8]| {
+            for (xb, b) in x.iter_mut().zip(chunk) {
+                *xb ^= b;
+            }
+            self.cipher.encrypt_block(x);
+        };
         if !a.is_empty() {
             // a is prefixed by its 2-byte length, and the pair is zero-padded to whole blocks.
-            let len = (a.len() as u16).to_be_bytes();
-            let mut first = true;
-            let mut rest = a;
-            while first || !rest.is_empty() {
-                let mut block = [0u8; 16];
-                let off = if first {
-                    block[..2].copy_from_slice(&len);
-                    2
-                } else {
-                    0
-                };
-                let take = (16 - off).min(rest.len());
-                block[off..off + take].copy_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                first = false;
-                for i in 0..16 {
-                    x[i] ^= block[i];
-                }
-                self.encrypt_block(&mut x);
+            let mut first = [0u8; 16];
+            first[..2].copy_from_slice(&(a.len() as u16).to_be_bytes());
+            let head = a.len().min(14);
+            first[2..2 + head].copy_from_slice(&a[..head]);
+            absorb(&mut x, &first);
+            for chunk in a[head..].chunks(16) {
+                absorb(&mut x, chunk);
             }
         }
         for chunk in m.chunks(16) {
-            for (i, b) in chunk.iter().enumerate() {
-                x[i] ^= b;
-            }
-            self.encrypt_block(&mut x);
+            absorb(&mut x, chunk);
         }
-        x
+        x.into()
     }
 
-    fn keystream_block(&self, nonce: &[u8; 13], i: u16) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a[0] = 1; // L - 1
-        a[1..14].copy_from_slice(nonce);
-        a[14..16].copy_from_slice(&i.to_be_bytes());
-        self.encrypt_block(&mut a);
-        a
-    }
-
-    fn ctr_xor(&self, nonce: &[u8; 13], data: &mut [u8]) {
-        for (i, chunk) in data.chunks_mut(16).enumerate() {
-            let mut s = self.keystream_block(nonce, i as u16 + 1);
+    /// Encrypts the counter blocks A_0..A_n in one call so AES-NI can pipeline them; returns
+    /// S_0 (for the MIC) and XORs S_1.. into `data`.
+    fn ctr(&self, nonce: &[u8; 13], data: &mut [u8]) -> [u8; 16] {
+        let n = data.len().div_ceil(16);
+        // Zigbee frames are at most 127 bytes (8 blocks): keep the common case on the stack.
+        let mut stack = [aes::Block::default(); 9];
+        let mut heap;
+        let blocks: &mut [aes::Block] = if n < stack.len() {
+            &mut stack[..n + 1]
+        } else {
+            heap = vec![aes::Block::default(); n + 1];
+            &mut heap
+        };
+        for (i, b) in blocks.iter_mut().enumerate() {
+            b[0] = 1; // flags: L - 1
+            b[1..14].copy_from_slice(nonce);
+            b[14..16].copy_from_slice(&(i as u16).to_be_bytes());
+        }
+        self.cipher.encrypt_blocks(blocks);
+        for (chunk, s) in data.chunks_mut(16).zip(blocks[1..].iter()) {
             for (d, k) in chunk.iter_mut().zip(s.iter()) {
                 *d ^= k;
             }
-            s.zeroize();
         }
+        let mut s0 = [0u8; 16];
+        s0.copy_from_slice(&blocks[0]);
+        for b in blocks.iter_mut() {
+            b.zeroize();
+        }
+        s0
     }
 
     /// Secures `m` with authenticated-only data `a`. Returns what goes on air after the aux
@@ -202,18 +201,17 @@ impl CcmStar {
         let mic_len = level.mic_len();
         let mut out = Vec::with_capacity(m.len() + mic_len);
         out.extend_from_slice(m);
-        if mic_len > 0 {
-            let t = if level.is_encrypted() {
-                self.auth_tag(nonce, mic_len, a, m)
-            } else {
-                self.auth_tag(nonce, mic_len, &concat(a, m), &[])
-            };
-            let s0 = self.keystream_block(nonce, 0);
-            out.extend((0..mic_len).map(|i| t[i] ^ s0[i]));
-        }
-        if level.is_encrypted() {
-            self.ctr_xor(nonce, &mut out[..m.len()]);
-        }
+        let t = match (mic_len, level.is_encrypted()) {
+            (0, _) => [0; 16],
+            (_, true) => self.auth_tag(nonce, mic_len, a, m),
+            (_, false) => self.auth_tag(nonce, mic_len, &concat(a, m), &[]),
+        };
+        let s0 = if level.is_encrypted() {
+            self.ctr(nonce, &mut out[..m.len()])
+        } else {
+            self.ctr(nonce, &mut [])
+        };
+        out.extend((0..mic_len).map(|i| t[i] ^ s0[i]));
         Ok(out)
     }
 
@@ -234,16 +232,13 @@ impl CcmStar {
         }
         let (body, mic) = data.split_at(data.len() - mic_len);
         let mut m = body.to_vec();
-        if level.is_encrypted() {
-            self.ctr_xor(nonce, &mut m);
-        }
+        let s0 = if level.is_encrypted() { self.ctr(nonce, &mut m) } else { self.ctr(nonce, &mut []) };
         if mic_len > 0 {
             let t = if level.is_encrypted() {
                 self.auth_tag(nonce, mic_len, a, &m)
             } else {
                 self.auth_tag(nonce, mic_len, &concat(a, &m), &[])
             };
-            let s0 = self.keystream_block(nonce, 0);
             // Constant-time comparison so a MIC oracle leaks nothing through timing.
             let diff = (0..mic_len).fold(0u8, |acc, i| acc | (t[i] ^ s0[i] ^ mic[i]));
             if diff != 0 {
