@@ -18,29 +18,57 @@ pub struct CaptureError {
 pub enum CaptureErrorKind {
     Io(io::Error),
     /// The first four bytes are neither a pcap nor a pcapng magic.
-    NotACapture { magic: u32 },
+    NotACapture {
+        magic: u32,
+    },
     /// The file is shorter than its format's file header.
-    TruncatedFileHeader { needed: u64, available: u64 },
+    TruncatedFileHeader {
+        needed: u64,
+        available: u64,
+    },
     /// A pcap record header is cut short.
-    TruncatedRecordHeader { needed: u64, available: u64 },
+    TruncatedRecordHeader {
+        needed: u64,
+        available: u64,
+    },
     /// A pcap record's data is cut short.
-    TruncatedRecord { declared: u64, available: u64 },
+    TruncatedRecord {
+        declared: u64,
+        available: u64,
+    },
     /// A pcapng block is cut short (`declared` is its total length).
-    TruncatedBlock { declared: u64, available: u64 },
+    TruncatedBlock {
+        declared: u64,
+        available: u64,
+    },
     /// A record or block longer than the reader accepts (see `MAX_RECORD_LEN`).
-    RecordTooLarge { len: u64 },
+    RecordTooLarge {
+        len: u64,
+    },
     /// A pcapng block total length that is too small, not a multiple of 4, or too large.
-    InvalidBlockLength { len: u32 },
+    InvalidBlockLength {
+        len: u32,
+    },
     /// A pcapng block whose trailing length differs from its leading one.
-    BlockLengthMismatch { leading: u32, trailing: u32 },
+    BlockLengthMismatch {
+        leading: u32,
+        trailing: u32,
+    },
     /// A pcapng Section Header Block with an unknown byte-order magic.
-    BadByteOrderMagic { magic: u32 },
+    BadByteOrderMagic {
+        magic: u32,
+    },
     /// A pcap or pcapng major version this reader does not know.
-    UnsupportedVersion { major: u16, minor: u16 },
+    UnsupportedVersion {
+        major: u16,
+        minor: u16,
+    },
     /// A classic pcap whose (only) link type carries no 802.15.4 frames we decode.
     UnsupportedLinkType(u32),
     /// A structurally invalid pcapng block.
-    MalformedBlock { what: &'static str },
+    MalformedBlock {
+        what: &'static str,
+    },
 }
 
 impl CaptureError {
@@ -94,7 +122,10 @@ impl fmt::Display for CaptureErrorKind {
                 "pcapng block length {leading} does not match its trailing copy {trailing}"
             ),
             BadByteOrderMagic { magic } => {
-                write!(f, "pcapng section header has unknown byte-order magic {magic:#010x}")
+                write!(
+                    f,
+                    "pcapng section header has unknown byte-order magic {magic:#010x}"
+                )
             }
             UnsupportedVersion { major, minor } => {
                 write!(f, "unsupported capture format version {major}.{minor}")

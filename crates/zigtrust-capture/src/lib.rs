@@ -164,8 +164,14 @@ pub enum SkipReason {
     ZepAck { sequence: u32 },
     /// A ZEP version or v2 type this crate does not know.
     UnsupportedZep { version: u8, kind: u8 },
+    /// A pcapng block that tshark numbers as a frame but that holds no packet (Custom Block,
+    /// systemd Journal Export Block).
+    NonPacketBlock { block_type: u32 },
     /// A layer's header is inconsistent or cut short.
-    Malformed { layer: &'static str, what: &'static str },
+    Malformed {
+        layer: &'static str,
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for SkipReason {
@@ -185,6 +191,9 @@ impl fmt::Display for SkipReason {
             SkipReason::ZepAck { sequence } => write!(f, "ZEP ack (sequence {sequence})"),
             SkipReason::UnsupportedZep { version, kind } => {
                 write!(f, "unsupported ZEP version {version} type {kind}")
+            }
+            SkipReason::NonPacketBlock { block_type } => {
+                write!(f, "pcapng block type {block_type:#x} holds no packet")
             }
             SkipReason::Malformed { layer, what } => write!(f, "malformed {layer}: {what}"),
         }

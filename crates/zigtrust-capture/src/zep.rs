@@ -25,7 +25,7 @@ pub struct ZepInfo {
     pub device_id: u16,
     /// Mode byte non-zero: the PSDU ended with a real FCS rather than CC24xx metadata.
     pub crc_mode: bool,
-    /// The header's LQI byte as sent (only meaningful in LQI mode).
+    /// The header's LQI byte as sent (tshark ignores it for v2 in CRC mode).
     pub lqi: u8,
     /// v2 only: NTP timestamp, 32.32 fixed point seconds since 1900.
     pub ntp_timestamp: Option<u64>,
@@ -121,10 +121,13 @@ pub fn decode(p: &[u8]) -> RecordContent {
             FcsStatus::MetadataBad
         };
         frame.rssi = Some(f32::from(*rssi as i8));
-        frame.lqi = Some(info.lqi);
     } else {
         // Too short for metadata: tshark then treats the frame as having no trailer.
         frame.psdu = body.to_vec();
+    }
+    // tshark shows the header LQI in LQI mode, and always for v1.
+    if !info.crc_mode || info.version == 1 {
+        frame.lqi = Some(info.lqi);
     }
     RecordContent::Frame(frame)
 }
@@ -213,7 +216,9 @@ pub fn ntp_from_unix(ts: Timestamp) -> u64 {
 mod tests {
     use super::*;
 
-    const MAC: &[u8] = &[0x41, 0x88, 0x07, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12];
+    const MAC: &[u8] = &[
+        0x41, 0x88, 0x07, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12,
+    ];
 
     fn hdr(trailer: ZepTrailer) -> ZepHeader {
         ZepHeader {
@@ -236,18 +241,36 @@ mod tests {
     #[test]
     fn v2_both_modes_round_trip() {
         let f = frame(decode(&encode_v2(&hdr(ZepTrailer::Fcs), MAC).unwrap()));
-        assert_eq!((f.psdu.as_slice(), f.fcs, f.channel), (MAC, FcsStatus::Ok, Some(11)));
+        assert_eq!(
+            (f.psdu.as_slice(), f.fcs, f.channel),
+            (MAC, FcsStatus::Ok, Some(11))
+        );
         assert_eq!((f.rssi, f.lqi), (None, None));
         let z = f.zep.unwrap();
-        assert_eq!((z.version, z.device_id, z.sequence, z.crc_mode), (2, 0xbeef, Some(42), true));
-        assert_eq!(z.ntp_unix(), Some(Timestamp::new(1_700_000_000, 500_000_000)));
+        assert_eq!(
+            (z.version, z.device_id, z.sequence, z.crc_mode),
+            (2, 0xbeef, Some(42), true)
+        );
+        assert_eq!(
+            z.ntp_unix(),
+            Some(Timestamp::new(1_700_000_000, 500_000_000))
+        );
 
-        let t = ZepTrailer::Cc24xx { rssi: -40, crc_ok: true };
+        let t = ZepTrailer::Cc24xx {
+            rssi: -40,
+            crc_ok: true,
+        };
         let f = frame(decode(&encode_v2(&hdr(t), MAC).unwrap()));
         assert_eq!((f.psdu.as_slice(), f.fcs), (MAC, FcsStatus::MetadataOk));
         assert_eq!((f.rssi, f.lqi), (Some(-40.0), Some(0x55)));
-        let t = ZepTrailer::Cc24xx { rssi: -40, crc_ok: false };
-        assert_eq!(frame(decode(&encode_v2(&hdr(t), MAC).unwrap())).fcs, FcsStatus::MetadataBad);
+        let t = ZepTrailer::Cc24xx {
+            rssi: -40,
+            crc_ok: false,
+        };
+        assert_eq!(
+            frame(decode(&encode_v2(&hdr(t), MAC).unwrap())).fcs,
+            FcsStatus::MetadataBad
+        );
     }
 
     #[test]
@@ -255,7 +278,10 @@ mod tests {
         let mut d = encode_v1(&hdr(ZepTrailer::Fcs), MAC).unwrap();
         assert_eq!(d.len(), 16 + MAC.len() + 2);
         let f = frame(decode(&d));
-        assert_eq!((f.psdu.as_slice(), f.fcs, f.encapsulation), (MAC, FcsStatus::Ok, Encapsulation::ZepV1));
+        assert_eq!(
+            (f.psdu.as_slice(), f.fcs, f.encapsulation),
+            (MAC, FcsStatus::Ok, Encapsulation::ZepV1)
+        );
         assert_eq!(f.zep.unwrap().ntp_timestamp, None);
         let last = d.len() - 1;
         d[last] ^= 0xff;
@@ -268,11 +294,20 @@ mod tests {
             decode(b"EX\x02\x02\x00\x00\x01\x00"),
             RecordContent::Skipped(SkipReason::ZepAck { sequence: 256 })
         );
-        assert!(matches!(decode(b"EX\x03\x01"), RecordContent::Skipped(SkipReason::UnsupportedZep { version: 3, .. })));
-        assert!(matches!(decode(b"XX\x02\x01"), RecordContent::Skipped(SkipReason::Malformed { .. })));
+        assert!(matches!(
+            decode(b"EX\x03\x01"),
+            RecordContent::Skipped(SkipReason::UnsupportedZep { version: 3, .. })
+        ));
+        assert!(matches!(
+            decode(b"XX\x02\x01"),
+            RecordContent::Skipped(SkipReason::Malformed { .. })
+        ));
         let d = encode_v2(&hdr(ZepTrailer::Fcs), MAC).unwrap();
         for cut in 0..d.len() {
-            assert!(matches!(decode(&d[..cut]), RecordContent::Skipped(_)), "cut {cut}");
+            assert!(
+                matches!(decode(&d[..cut]), RecordContent::Skipped(_)),
+                "cut {cut}"
+            );
         }
         assert!(encode_v2(&hdr(ZepTrailer::Fcs), &[0; 126]).is_none());
     }

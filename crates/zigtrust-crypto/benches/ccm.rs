@@ -36,13 +36,21 @@ fn main() {
     let nonce = [7u8; 13];
     // a = NWK header + aux header (22 bytes); m = typical Zigbee payload sizes.
     let a = [0x11u8; 22];
-    println!("{:>8} {:>14} {:>14} {:>8}", "bytes", "zigtrust ns", "ccm crate ns", "ratio");
+    println!(
+        "{:>8} {:>14} {:>14} {:>8}",
+        "bytes", "zigtrust ns", "ccm crate ns", "ratio"
+    );
     for len in [3usize, 12, 35, 60, 100] {
         let m = vec![0x5au8; len];
         let sealed = ours.seal(&nonce, SecurityLevel::EncMic32, &a, &m).unwrap();
         let (ct, tag) = sealed.split_at(len);
         let ours_ns = time(Duration::from_millis(600), || {
-            let p = ours.open(black_box(&nonce), SecurityLevel::EncMic32, black_box(&a), black_box(&sealed));
+            let p = ours.open(
+                black_box(&nonce),
+                SecurityLevel::EncMic32,
+                black_box(&a),
+                black_box(&sealed),
+            );
             black_box(p.unwrap());
         });
         let theirs_ns = time(Duration::from_millis(600), || {
@@ -57,6 +65,9 @@ fn main() {
                 .unwrap();
             black_box(buf);
         });
-        println!("{len:>8} {ours_ns:>14.1} {theirs_ns:>14.1} {:>8.2}", ours_ns / theirs_ns);
+        println!(
+            "{len:>8} {ours_ns:>14.1} {theirs_ns:>14.1} {:>8.2}",
+            ours_ns / theirs_ns
+        );
     }
 }

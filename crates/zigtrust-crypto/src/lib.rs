@@ -13,7 +13,9 @@ pub mod key;
 pub mod mmo;
 
 pub use ccm::{ccm_star_open, ccm_star_seal, zigbee_nonce, CcmError, CcmStar, SecurityLevel};
-pub use install_code::{crc16_x25, InstallCode, InstallCodeError, InstallCodePayload, PayloadFormat};
+pub use install_code::{
+    crc16_x25, InstallCode, InstallCodeError, InstallCodePayload, PayloadFormat,
+};
 pub use key::{
     decode_hex_loose, hex, Key, KeyParseError, DISTRIBUTED_GLOBAL_LINK_KEY, WELL_KNOWN_TC_LINK_KEY,
 };

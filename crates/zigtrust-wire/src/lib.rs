@@ -15,6 +15,7 @@
 pub mod addr;
 pub mod aps;
 pub mod capability;
+pub mod dissect;
 pub mod error;
 pub mod mac;
 pub mod nwk;

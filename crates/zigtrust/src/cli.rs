@@ -15,6 +15,8 @@ pub struct Cli {
 pub enum Command {
     /// Check an install code (hex or QR/text payload) and print the link key it derives.
     Installcode(crate::installcode::Args),
+    /// Decode a capture: one line per frame, decrypting with the keys it knows or learns.
+    Decode(crate::decode::Args),
 }
 
 /// Parses `args` (including argv[0]), runs the command and returns the process exit code.
@@ -26,7 +28,11 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return code;
         }
@@ -35,5 +41,6 @@ where
     let mut out = stdout.lock();
     match cli.command {
         Command::Installcode(a) => crate::installcode::run(&a, &mut out),
+        Command::Decode(a) => crate::decode::run(&a, &mut out),
     }
 }

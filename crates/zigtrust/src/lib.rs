@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod decode;
 pub mod installcode;
+pub mod json;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
