@@ -21,7 +21,7 @@ mod writer;
 pub mod zep;
 
 pub use error::{CaptureError, CaptureErrorKind};
-pub use link::{decode_packet, LinkType};
+pub use link::{decode_packet, LinkType, ZEP_PORT};
 pub use reader::{ByteOrder, CaptureFormat, CaptureReader, InterfaceInfo, TsResolution};
 pub use writer::PcapWriter;
 pub use zep::ZepInfo;

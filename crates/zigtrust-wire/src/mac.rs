@@ -92,7 +92,7 @@ impl Address {
     }
 
     /// Bytes the address occupies on air.
-    pub fn len(self) -> usize {
+    pub fn wire_len(self) -> usize {
         mode_len(self.mode())
     }
 
@@ -548,9 +548,9 @@ impl MacHeader {
         let (dp, sp) = self.pans_on_air();
         2 + usize::from(self.sequence.is_some())
             + if dp { 2 } else { 0 }
-            + self.dst_addr.len()
+            + self.dst_addr.wire_len()
             + if sp { 2 } else { 0 }
-            + self.src_addr.len()
+            + self.src_addr.wire_len()
     }
 
     pub fn emit(&self, out: &mut Vec<u8>) {
@@ -1200,7 +1200,7 @@ impl MacCommand {
     }
 
     pub fn buffer_len(&self) -> usize {
-        1 + match self {
+        let body = match self {
             MacCommand::AssociationRequest { .. } => 1,
             MacCommand::AssociationResponse { .. } => 3,
             MacCommand::DisassociationNotification { .. } => 1,
@@ -1213,7 +1213,8 @@ impl MacCommand {
             }
             MacCommand::GtsRequest { .. } => 1,
             MacCommand::Other { payload, .. } => payload.len(),
-        }
+        };
+        body.saturating_add(1)
     }
 
     pub fn emit(&self, out: &mut Vec<u8>) {

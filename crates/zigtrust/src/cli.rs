@@ -17,6 +17,8 @@ pub enum Command {
     Installcode(crate::installcode::Args),
     /// Decode a capture: one line per frame, decrypting with the keys it knows or learns.
     Decode(crate::decode::Args),
+    /// Write a seeded capture of generated Zigbee traffic (joins, key updates, every command).
+    Corpus(crate::corpus::Args),
 }
 
 /// Parses `args` (including argv[0]), runs the command and returns the process exit code.
@@ -42,5 +44,6 @@ where
     match cli.command {
         Command::Installcode(a) => crate::installcode::run(&a, &mut out),
         Command::Decode(a) => crate::decode::run(&a, &mut out),
+        Command::Corpus(a) => crate::corpus::run(&a, &mut out),
     }
 }

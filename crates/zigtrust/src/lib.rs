@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod corpus;
 pub mod decode;
 pub mod installcode;
 pub mod json;
