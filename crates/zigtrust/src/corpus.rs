@@ -63,7 +63,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { seed: 1, min_frames: 300, level: SecurityLevel::EncMic32 }
+        Options {
+            seed: 1,
+            min_frames: 300,
+            level: SecurityLevel::EncMic32,
+        }
     }
 }
 
@@ -177,7 +181,13 @@ pub fn generate(opts: &Options) -> Corpus {
     let pan = PanId(0x1000 | rng.below(0xe000) as u16);
     let tc_ieee = ExtAddr(0x0012_4b00_0000_0000 | rng.below(1 << 32));
     let nwk_key = rng.key();
-    let tc = Dev::new(tc_ieee, ShortAddr::COORDINATOR, Key::well_known_tc_link_key(), true, &mut rng);
+    let tc = Dev::new(
+        tc_ieee,
+        ShortAddr::COORDINATOR,
+        Key::well_known_tc_link_key(),
+        true,
+        &mut rng,
+    );
     let mut g = Gen {
         epid: rng.next_u64(),
         rng,
@@ -210,7 +220,11 @@ pub fn generate(opts: &Options) -> Corpus {
 impl Gen {
     fn push(&mut self, kind: &'static str, psdu: Vec<u8>) {
         self.t_us += 500 + self.rng.below(20_000);
-        self.frames.push(Frame { psdu, kind, time_us: self.t_us });
+        self.frames.push(Frame {
+            psdu,
+            kind,
+            time_us: self.t_us,
+        });
     }
 
     fn nwk_key(&self) -> Key {
@@ -254,7 +268,15 @@ impl Gen {
     }
 
     /// APS-secures a command from `from` with `key_id` derived from `base`.
-    fn aps_secured(&mut self, from: usize, h: &ApsHeader, key_id: KeyId, base: &Key, ext: bool, payload: &[u8]) -> Vec<u8> {
+    fn aps_secured(
+        &mut self,
+        from: usize,
+        h: &ApsHeader,
+        key_id: KeyId,
+        base: &Key,
+        ext: bool,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let fc = self.devs[from].next_aps_fc();
         let ieee = self.devs[from].ieee;
         let aux = AuxHeader::aps(key_id, fc, ext.then_some(ieee));
@@ -268,7 +290,14 @@ impl Gen {
     }
 
     /// Sends an NWK-secured frame (data or command) hop-by-hop: first hop from `from` to `next`.
-    fn send_nwk(&mut self, kind: &'static str, from: usize, next: ShortAddr, h: NwkHeader, payload: &[u8]) {
+    fn send_nwk(
+        &mut self,
+        kind: &'static str,
+        from: usize,
+        next: ShortAddr,
+        h: NwkHeader,
+        payload: &[u8],
+    ) {
         let nwk = self.nwk_secured(from, &h, payload);
         let psdu = self.mac_data(from, next, &nwk);
         let seq = self.devs[from].mac_seq;
@@ -282,7 +311,11 @@ impl Gen {
         let h = self.nwk_header(from, NwkFrameType::Command, dst);
         let mut p = Vec::new();
         cmd.emit(&mut p);
-        let next = if dst.is_broadcast() { ShortAddr::BROADCAST } else { dst };
+        let next = if dst.is_broadcast() {
+            ShortAddr::BROADCAST
+        } else {
+            dst
+        };
         self.send_nwk(kind, from, next, h, &p);
     }
 
@@ -329,32 +362,68 @@ impl Gen {
         let mut payload = Vec::new();
         zb.emit(&mut payload);
         let seq = self.devs[TC].next_mac_seq();
-        let b = MacFrame::beacon(seq, self.pan, ShortAddr::COORDINATOR, Beacon::new(SuperframeSpec::zigbee(true, true), &payload));
+        let b = MacFrame::beacon(
+            seq,
+            self.pan,
+            ShortAddr::COORDINATOR,
+            Beacon::new(SuperframeSpec::zigbee(true, true), &payload),
+        );
         let mut psdu = Vec::new();
         b.emit(&mut psdu);
         self.push("mac-beacon", psdu);
-        let cap = if router { CapabilityInfo::ROUTER } else { CapabilityInfo::SLEEPY_END_DEVICE };
+        let cap = if router {
+            CapabilityInfo::ROUTER
+        } else {
+            CapabilityInfo::SLEEPY_END_DEVICE
+        };
         let seq = self.devs[i].next_mac_seq();
         let mut psdu = Vec::new();
-        MacFrame::association_request(seq, self.pan, ShortAddr::COORDINATOR, ieee, cap).emit(&mut psdu);
+        MacFrame::association_request(seq, self.pan, ShortAddr::COORDINATOR, ieee, cap)
+            .emit(&mut psdu);
         self.push("mac-association-request", psdu);
         self.ack(seq);
         let seq = self.devs[i].next_mac_seq();
         let mut psdu = Vec::new();
-        MacFrame::data_request(seq, self.pan, Address::Short(ShortAddr::COORDINATOR), Address::Extended(ieee)).emit(&mut psdu);
+        MacFrame::data_request(
+            seq,
+            self.pan,
+            Address::Short(ShortAddr::COORDINATOR),
+            Address::Extended(ieee),
+        )
+        .emit(&mut psdu);
         self.push("mac-data-request", psdu);
         self.ack(seq);
         let seq = self.devs[TC].next_mac_seq();
         let tc_ieee = self.devs[TC].ieee;
         let mut psdu = Vec::new();
-        MacFrame::association_response(seq, self.pan, ieee, tc_ieee, short, AssociationStatus::Success).emit(&mut psdu);
+        MacFrame::association_response(
+            seq,
+            self.pan,
+            ieee,
+            tc_ieee,
+            short,
+            AssociationStatus::Success,
+        )
+        .emit(&mut psdu);
         self.push("mac-association-response", psdu);
         self.ack(seq);
         // Transport-Key: NWK unsecured, APS key-transport key of the preconfigured link key.
         let key = self.devs[i].preconfigured.clone();
-        let tk = ApsCommand::TransportKey(TransportKey::network(self.nwk_key(), self.key_seq, ieee, tc_ieee));
+        let tk = ApsCommand::TransportKey(TransportKey::network(
+            self.nwk_key(),
+            self.key_seq,
+            ieee,
+            tc_ieee,
+        ));
         let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::KeyTransport, &key, true, &Self::cmd_bytes(&tk));
+        let aps = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::KeyTransport,
+            &key,
+            true,
+            &Self::cmd_bytes(&tk),
+        );
         let mut h = self.nwk_header(TC, NwkFrameType::Data, short);
         h.src_ieee = None;
         h.discover_route = DiscoverRoute::Suppress;
@@ -375,28 +444,77 @@ impl Gen {
         let (r_short, r_ieee) = (self.devs[router].short, self.devs[router].ieee);
         let seq = self.devs[i].next_mac_seq();
         let mut psdu = Vec::new();
-        MacFrame::association_request(seq, self.pan, r_short, ieee, CapabilityInfo::SLEEPY_END_DEVICE).emit(&mut psdu);
+        MacFrame::association_request(
+            seq,
+            self.pan,
+            r_short,
+            ieee,
+            CapabilityInfo::SLEEPY_END_DEVICE,
+        )
+        .emit(&mut psdu);
         self.push("mac-association-request", psdu);
         let seq = self.devs[router].next_mac_seq();
         let mut psdu = Vec::new();
-        MacFrame::association_response(seq, self.pan, ieee, r_ieee, short, AssociationStatus::Success).emit(&mut psdu);
+        MacFrame::association_response(
+            seq,
+            self.pan,
+            ieee,
+            r_ieee,
+            short,
+            AssociationStatus::Success,
+        )
+        .emit(&mut psdu);
         self.push("mac-association-response", psdu);
         // Update-Device: router → TC, NWK-secured and APS-secured with the router's TCLK.
-        let ud = ApsCommand::UpdateDevice { device: ieee, short_addr: short, status: UpdateDeviceStatus::UnsecuredJoin, tlvs: Vec::new() };
+        let ud = ApsCommand::UpdateDevice {
+            device: ieee,
+            short_addr: short,
+            status: UpdateDeviceStatus::UnsecuredJoin,
+            tlvs: Vec::new(),
+        };
         let ctr = self.devs[router].next_aps_ctr();
         let rk = self.devs[router].tclk.clone();
-        let aps = self.aps_secured(router, &ApsHeader::command(ctr, true), KeyId::Data, &rk, true, &Self::cmd_bytes(&ud));
+        let aps = self.aps_secured(
+            router,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &rk,
+            true,
+            &Self::cmd_bytes(&ud),
+        );
         let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
         self.send_nwk("aps-update-device", router, ShortAddr::COORDINATOR, h, &aps);
         // Tunnel: TC → router, carrying the APS-secured Transport-Key for the joiner.
         let tc_ieee = self.devs[TC].ieee;
         let key = self.devs[i].preconfigured.clone();
-        let tk = ApsCommand::TransportKey(TransportKey::network(self.nwk_key(), self.key_seq, ieee, tc_ieee));
+        let tk = ApsCommand::TransportKey(TransportKey::network(
+            self.nwk_key(),
+            self.key_seq,
+            ieee,
+            tc_ieee,
+        ));
         let ctr = self.devs[TC].next_aps_ctr();
-        let inner = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::KeyTransport, &key, true, &Self::cmd_bytes(&tk));
-        let tunnel = ApsCommand::Tunnel { dst: ieee, frame: inner.clone() };
+        let inner = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::KeyTransport,
+            &key,
+            true,
+            &Self::cmd_bytes(&tk),
+        );
+        let tunnel = ApsCommand::Tunnel {
+            dst: ieee,
+            frame: inner.clone(),
+        };
         let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::Data, &rk, true, &Self::cmd_bytes(&tunnel));
+        let aps = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &rk,
+            true,
+            &Self::cmd_bytes(&tunnel),
+        );
         let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
         self.send_nwk("aps-tunnel", TC, r_short, h, &aps);
         // The router relays the inner frame to the joiner, NWK unsecured.
@@ -410,16 +528,31 @@ impl Gen {
         // The sleepy joiner polls its parent.
         let seq = self.devs[i].next_mac_seq();
         let mut psdu = Vec::new();
-        MacFrame::data_request(seq, self.pan, Address::Short(r_short), Address::Short(short)).emit(&mut psdu);
+        MacFrame::data_request(
+            seq,
+            self.pan,
+            Address::Short(r_short),
+            Address::Short(short),
+        )
+        .emit(&mut psdu);
         self.push("mac-data-request", psdu);
         self.device_annce(i);
         i
     }
 
     fn device_annce(&mut self, i: usize) {
-        let cap = if self.devs[i].router { CapabilityInfo::ROUTER } else { CapabilityInfo::SLEEPY_END_DEVICE };
+        let cap = if self.devs[i].router {
+            CapabilityInfo::ROUTER
+        } else {
+            CapabilityInfo::SLEEPY_END_DEVICE
+        };
         let seq = self.rng.below(256) as u8;
-        let da = DeviceAnnce { seq, nwk_addr: self.devs[i].short, ieee: self.devs[i].ieee, capability: cap };
+        let da = DeviceAnnce {
+            seq,
+            nwk_addr: self.devs[i].short,
+            ieee: self.devs[i].ieee,
+            capability: cap,
+        };
         let ctr = self.devs[i].next_aps_ctr();
         let mut aps = Vec::new();
         ApsHeader::data_broadcast(0, 0x0013, 0x0000, 0, ctr).emit(&mut aps);
@@ -433,18 +566,43 @@ impl Gen {
         let old = self.devs[i].tclk.clone();
         let (ieee, short) = (self.devs[i].ieee, self.devs[i].short);
         let tc_ieee = self.devs[TC].ieee;
-        let rk = ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None };
+        let rk = ApsCommand::RequestKey {
+            key_type: KeyType::TrustCenterLinkKey,
+            partner: None,
+        };
         let ctr = self.devs[i].next_aps_ctr();
-        let aps = self.aps_secured(i, &ApsHeader::command(ctr, true), KeyId::Data, &old, true, &Self::cmd_bytes(&rk));
+        let aps = self.aps_secured(
+            i,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &old,
+            true,
+            &Self::cmd_bytes(&rk),
+        );
         let h = self.nwk_header(i, NwkFrameType::Data, ShortAddr::COORDINATOR);
         self.send_nwk("aps-request-key", i, ShortAddr::COORDINATOR, h, &aps);
         let new = self.rng.key();
-        let tk = ApsCommand::TransportKey(TransportKey::trust_center_link_key(new.clone(), ieee, tc_ieee));
+        let tk = ApsCommand::TransportKey(TransportKey::trust_center_link_key(
+            new.clone(),
+            ieee,
+            tc_ieee,
+        ));
         let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::KeyLoad, &old, true, &Self::cmd_bytes(&tk));
+        let aps = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::KeyLoad,
+            &old,
+            true,
+            &Self::cmd_bytes(&tk),
+        );
         let h = self.nwk_header(TC, NwkFrameType::Data, short);
         self.send_nwk("aps-transport-key-tclk", TC, short, h, &aps);
-        let vk = ApsCommand::VerifyKey { key_type: KeyType::TrustCenterLinkKey, src: ieee, hash: verify_key_hash(&new) };
+        let vk = ApsCommand::VerifyKey {
+            key_type: KeyType::TrustCenterLinkKey,
+            src: ieee,
+            hash: verify_key_hash(&new),
+        };
         let ctr = self.devs[i].next_aps_ctr();
         let mut aps = Vec::new();
         ApsHeader::command(ctr, false).emit(&mut aps);
@@ -452,9 +610,20 @@ impl Gen {
         let h = self.nwk_header(i, NwkFrameType::Data, ShortAddr::COORDINATOR);
         self.send_nwk("aps-verify-key", i, ShortAddr::COORDINATOR, h, &aps);
         self.devs[i].tclk = new.clone();
-        let ck = ApsCommand::ConfirmKey { status: 0, key_type: KeyType::TrustCenterLinkKey, dst: ieee };
+        let ck = ApsCommand::ConfirmKey {
+            status: 0,
+            key_type: KeyType::TrustCenterLinkKey,
+            dst: ieee,
+        };
         let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::Data, &new, true, &Self::cmd_bytes(&ck));
+        let aps = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &new,
+            true,
+            &Self::cmd_bytes(&ck),
+        );
         let h = self.nwk_header(TC, NwkFrameType::Data, short);
         self.send_nwk("aps-confirm-key", TC, short, h, &aps);
     }
@@ -462,9 +631,21 @@ impl Gen {
     fn zcl(&mut self, from: usize, to: usize) {
         let ctr = self.devs[from].next_aps_ctr();
         let (dst, kind, hdr) = match self.rng.below(3) {
-            0 => (self.devs[to].short, "aps-data-unicast", ApsHeader::data_unicast(1, 0x0006, HA, 1, ctr)),
-            1 => (ShortAddr::RX_ON_WHEN_IDLE, "aps-data-broadcast", ApsHeader::data_broadcast(0xff, 0x0006, HA, 1, ctr)),
-            _ => (ShortAddr::RX_ON_WHEN_IDLE, "aps-data-group", ApsHeader::data_group(0x0001 + self.rng.below(8) as u16, 0x0008, HA, 1, ctr)),
+            0 => (
+                self.devs[to].short,
+                "aps-data-unicast",
+                ApsHeader::data_unicast(1, 0x0006, HA, 1, ctr),
+            ),
+            1 => (
+                ShortAddr::RX_ON_WHEN_IDLE,
+                "aps-data-broadcast",
+                ApsHeader::data_broadcast(0xff, 0x0006, HA, 1, ctr),
+            ),
+            _ => (
+                ShortAddr::RX_ON_WHEN_IDLE,
+                "aps-data-group",
+                ApsHeader::data_group(0x0001 + self.rng.below(8) as u16, 0x0008, HA, 1, ctr),
+            ),
         };
         let mut aps = Vec::new();
         let mut hdr = hdr;
@@ -473,7 +654,11 @@ impl Gen {
         let tsn = self.rng.below(256) as u8;
         aps.extend_from_slice(&[0x01, tsn, self.rng.below(3) as u8]); // ZCL cluster-specific: off/on/toggle
         let h = self.nwk_header(from, NwkFrameType::Data, dst);
-        let next = if dst.is_broadcast() { ShortAddr::BROADCAST } else { dst };
+        let next = if dst.is_broadcast() {
+            ShortAddr::BROADCAST
+        } else {
+            dst
+        };
         self.send_nwk(kind, from, next, h, &aps);
         if kind == "aps-data-unicast" {
             let ctr2 = hdr.counter;
@@ -490,37 +675,126 @@ impl Gen {
     fn nwk_commands(&mut self, router: usize, dev: usize) {
         let (r, d) = (self.devs[router].short, self.devs[dev].short);
         let id = self.rng.below(256) as u8;
-        self.nwk_command("nwk-route-request", router, ShortAddr::ROUTERS, &NwkCommand::RouteRequest {
-            options: RouteRequestOptions(0x08), id, dst: ShortAddr::COORDINATOR, path_cost: 0, dst_ieee: None,
-        });
+        self.nwk_command(
+            "nwk-route-request",
+            router,
+            ShortAddr::ROUTERS,
+            &NwkCommand::RouteRequest {
+                options: RouteRequestOptions(0x08),
+                id,
+                dst: ShortAddr::COORDINATOR,
+                path_cost: 0,
+                dst_ieee: None,
+            },
+        );
         let tc_ieee = self.devs[TC].ieee;
-        self.nwk_command("nwk-route-reply", TC, r, &NwkCommand::RouteReply {
-            options: RouteReplyOptions(0), id, originator: r, responder: ShortAddr::COORDINATOR, path_cost: 1,
-            originator_ieee: None, responder_ieee: Some(tc_ieee),
-        });
-        self.nwk_command("nwk-network-status", router, ShortAddr::COORDINATOR, &NwkCommand::NetworkStatus { status: 0x0d, dst: d });
-        self.nwk_command("nwk-route-record", router, ShortAddr::COORDINATOR, &NwkCommand::RouteRecord { relays: vec![r, d] });
-        let entries = vec![LinkStatusEntry::new(ShortAddr::COORDINATOR, 1, 1), LinkStatusEntry::new(d, 3, 5)];
-        self.nwk_command("nwk-link-status", router, ShortAddr::ROUTERS, &NwkCommand::LinkStatus {
-            first_frame: true, last_frame: true, reserved: false, entries,
-        });
+        self.nwk_command(
+            "nwk-route-reply",
+            TC,
+            r,
+            &NwkCommand::RouteReply {
+                options: RouteReplyOptions(0),
+                id,
+                originator: r,
+                responder: ShortAddr::COORDINATOR,
+                path_cost: 1,
+                originator_ieee: None,
+                responder_ieee: Some(tc_ieee),
+            },
+        );
+        self.nwk_command(
+            "nwk-network-status",
+            router,
+            ShortAddr::COORDINATOR,
+            &NwkCommand::NetworkStatus {
+                status: 0x0d,
+                dst: d,
+            },
+        );
+        self.nwk_command(
+            "nwk-route-record",
+            router,
+            ShortAddr::COORDINATOR,
+            &NwkCommand::RouteRecord { relays: vec![r, d] },
+        );
+        let entries = vec![
+            LinkStatusEntry::new(ShortAddr::COORDINATOR, 1, 1),
+            LinkStatusEntry::new(d, 3, 5),
+        ];
+        self.nwk_command(
+            "nwk-link-status",
+            router,
+            ShortAddr::ROUTERS,
+            &NwkCommand::LinkStatus {
+                first_frame: true,
+                last_frame: true,
+                reserved: false,
+                entries,
+            },
+        );
         let epid = self.epid;
-        self.nwk_command("nwk-network-report", router, ShortAddr::COORDINATOR, &NwkCommand::NetworkReport {
-            epid, report: NetworkReportInfo::PanIdConflict(vec![PanId(0x1234)]),
-        });
+        self.nwk_command(
+            "nwk-network-report",
+            router,
+            ShortAddr::COORDINATOR,
+            &NwkCommand::NetworkReport {
+                epid,
+                report: NetworkReportInfo::PanIdConflict(vec![PanId(0x1234)]),
+            },
+        );
         let new_pan = PanId(0x2000 | self.rng.below(0x1000) as u16);
-        self.nwk_command("nwk-network-update", TC, ShortAddr::BROADCAST, &NwkCommand::NetworkUpdate {
-            options: 1, epid, update_id: 1, new_pan_id: new_pan,
-        });
-        self.nwk_command("nwk-ed-timeout-request", dev, r, &NwkCommand::EndDeviceTimeoutRequest { timeout: 8, configuration: 0 });
-        self.nwk_command("nwk-ed-timeout-response", router, d, &NwkCommand::EndDeviceTimeoutResponse { status: 0, parent_info: 1 });
-        self.nwk_command("nwk-link-power-delta", router, ShortAddr::RX_ON_WHEN_IDLE, &NwkCommand::LinkPowerDelta {
-            options: 0, entries: vec![PowerDeltaEntry { addr: d, delta: -3 }],
-        });
-        self.nwk_command("nwk-leave", dev, ShortAddr::RX_ON_WHEN_IDLE, &NwkCommand::Leave { options: LeaveOptions(0x20) });
+        self.nwk_command(
+            "nwk-network-update",
+            TC,
+            ShortAddr::BROADCAST,
+            &NwkCommand::NetworkUpdate {
+                options: 1,
+                epid,
+                update_id: 1,
+                new_pan_id: new_pan,
+            },
+        );
+        self.nwk_command(
+            "nwk-ed-timeout-request",
+            dev,
+            r,
+            &NwkCommand::EndDeviceTimeoutRequest {
+                timeout: 8,
+                configuration: 0,
+            },
+        );
+        self.nwk_command(
+            "nwk-ed-timeout-response",
+            router,
+            d,
+            &NwkCommand::EndDeviceTimeoutResponse {
+                status: 0,
+                parent_info: 1,
+            },
+        );
+        self.nwk_command(
+            "nwk-link-power-delta",
+            router,
+            ShortAddr::RX_ON_WHEN_IDLE,
+            &NwkCommand::LinkPowerDelta {
+                options: 0,
+                entries: vec![PowerDeltaEntry { addr: d, delta: -3 }],
+            },
+        );
+        self.nwk_command(
+            "nwk-leave",
+            dev,
+            ShortAddr::RX_ON_WHEN_IDLE,
+            &NwkCommand::Leave {
+                options: LeaveOptions(0x20),
+            },
+        );
         // A source-routed data frame from the TC via the router.
         let mut h = self.nwk_header(TC, NwkFrameType::Data, d);
-        h.source_route = Some(SourceRoute { relay_index: 0, relays: vec![r] });
+        h.source_route = Some(SourceRoute {
+            relay_index: 0,
+            relays: vec![r],
+        });
         let ctr = self.devs[TC].next_aps_ctr();
         let mut aps = Vec::new();
         ApsHeader::data_unicast(1, 0x0006, HA, 1, ctr).emit(&mut aps);
@@ -533,12 +807,21 @@ impl Gen {
         let r_short = self.devs[router].short;
         let d_ieee = self.devs[dev].ieee;
         let cap = CapabilityInfo::SLEEPY_END_DEVICE;
-        self.nwk_command("nwk-rejoin-request", dev, r_short, &NwkCommand::RejoinRequest { capability: cap });
+        self.nwk_command(
+            "nwk-rejoin-request",
+            dev,
+            r_short,
+            &NwkCommand::RejoinRequest { capability: cap },
+        );
         let d_short = self.devs[dev].short;
         let mut h = self.nwk_header(router, NwkFrameType::Command, d_short);
         h.dst_ieee = Some(d_ieee);
         let mut p = Vec::new();
-        NwkCommand::RejoinResponse { short_addr: d_short, status: 0 }.emit(&mut p);
+        NwkCommand::RejoinResponse {
+            short_addr: d_short,
+            status: 0,
+        }
+        .emit(&mut p);
         self.send_nwk("nwk-rejoin-response", router, d_short, h, &p);
         // Trust Center rejoin: unsecured NWK rejoin request with the source IEEE.
         let mut h = self.nwk_header(dev, NwkFrameType::Command, r_short);
@@ -553,24 +836,62 @@ impl Gen {
         h.radius = 1;
         let mut nwk = Vec::new();
         h.emit(&mut nwk);
-        NwkCommand::RejoinResponse { short_addr: d_short, status: 0 }.emit(&mut nwk);
+        NwkCommand::RejoinResponse {
+            short_addr: d_short,
+            status: 0,
+        }
+        .emit(&mut nwk);
         let psdu = self.mac_data(router, d_short, &nwk);
         self.push("nwk-rejoin-response-unsecured", psdu);
-        let ud = ApsCommand::UpdateDevice { device: d_ieee, short_addr: d_short, status: UpdateDeviceStatus::TrustCenterRejoin, tlvs: Vec::new() };
+        let ud = ApsCommand::UpdateDevice {
+            device: d_ieee,
+            short_addr: d_short,
+            status: UpdateDeviceStatus::TrustCenterRejoin,
+            tlvs: Vec::new(),
+        };
         let ctr = self.devs[router].next_aps_ctr();
         let rk = self.devs[router].tclk.clone();
-        let aps = self.aps_secured(router, &ApsHeader::command(ctr, true), KeyId::Data, &rk, true, &Self::cmd_bytes(&ud));
+        let aps = self.aps_secured(
+            router,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &rk,
+            true,
+            &Self::cmd_bytes(&ud),
+        );
         let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
         self.send_nwk("aps-update-device", router, ShortAddr::COORDINATOR, h, &aps);
         // The key goes back tunnelled, under the device's current TCLK.
         let tc_ieee = self.devs[TC].ieee;
         let key = self.devs[dev].tclk.clone();
-        let tk = ApsCommand::TransportKey(TransportKey::network(self.nwk_key(), self.key_seq, d_ieee, tc_ieee));
+        let tk = ApsCommand::TransportKey(TransportKey::network(
+            self.nwk_key(),
+            self.key_seq,
+            d_ieee,
+            tc_ieee,
+        ));
         let ctr = self.devs[TC].next_aps_ctr();
-        let inner = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::KeyTransport, &key, true, &Self::cmd_bytes(&tk));
-        let tunnel = ApsCommand::Tunnel { dst: d_ieee, frame: inner };
+        let inner = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::KeyTransport,
+            &key,
+            true,
+            &Self::cmd_bytes(&tk),
+        );
+        let tunnel = ApsCommand::Tunnel {
+            dst: d_ieee,
+            frame: inner,
+        };
         let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::Data, &rk, true, &Self::cmd_bytes(&tunnel));
+        let aps = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &rk,
+            true,
+            &Self::cmd_bytes(&tunnel),
+        );
         let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
         self.send_nwk("aps-tunnel", TC, r_short, h, &aps);
     }
@@ -581,10 +902,22 @@ impl Gen {
         let seq = self.key_seq + 1;
         let tc_ieee = self.devs[TC].ieee;
         for &i in devs {
-            let (ieee, short, tclk) = (self.devs[i].ieee, self.devs[i].short, self.devs[i].tclk.clone());
-            let tk = ApsCommand::TransportKey(TransportKey::network(new.clone(), seq, ieee, tc_ieee));
+            let (ieee, short, tclk) = (
+                self.devs[i].ieee,
+                self.devs[i].short,
+                self.devs[i].tclk.clone(),
+            );
+            let tk =
+                ApsCommand::TransportKey(TransportKey::network(new.clone(), seq, ieee, tc_ieee));
             let ctr = self.devs[TC].next_aps_ctr();
-            let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::KeyTransport, &tclk, true, &Self::cmd_bytes(&tk));
+            let aps = self.aps_secured(
+                TC,
+                &ApsHeader::command(ctr, true),
+                KeyId::KeyTransport,
+                &tclk,
+                true,
+                &Self::cmd_bytes(&tk),
+            );
             let h = self.nwk_header(TC, NwkFrameType::Data, short);
             self.send_nwk("aps-transport-key-nwk-rotation", TC, short, h, &aps);
         }
@@ -603,20 +936,50 @@ impl Gen {
         let rk = self.devs[router].tclk.clone();
         let ctr = self.devs[TC].next_aps_ctr();
         let cmd = ApsCommand::RemoveDevice { target: d_ieee };
-        let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::Data, &rk, true, &Self::cmd_bytes(&cmd));
+        let aps = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &rk,
+            true,
+            &Self::cmd_bytes(&cmd),
+        );
         let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
         self.send_nwk("aps-remove-device", TC, r_short, h, &aps);
         // Application link key between the router and the device, requested by the router.
-        let rq = ApsCommand::RequestKey { key_type: KeyType::ApplicationLinkKey, partner: Some(d_ieee) };
+        let rq = ApsCommand::RequestKey {
+            key_type: KeyType::ApplicationLinkKey,
+            partner: Some(d_ieee),
+        };
         let ctr = self.devs[router].next_aps_ctr();
         // No extended nonce here: the receiver takes the sender's IEEE from the NWK layer.
-        let aps = self.aps_secured(router, &ApsHeader::command(ctr, true), KeyId::Data, &rk, false, &Self::cmd_bytes(&rq));
+        let aps = self.aps_secured(
+            router,
+            &ApsHeader::command(ctr, true),
+            KeyId::Data,
+            &rk,
+            false,
+            &Self::cmd_bytes(&rq),
+        );
         let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
-        self.send_nwk("aps-request-key-app", router, ShortAddr::COORDINATOR, h, &aps);
+        self.send_nwk(
+            "aps-request-key-app",
+            router,
+            ShortAddr::COORDINATOR,
+            h,
+            &aps,
+        );
         let app = self.rng.key();
         let tk = ApsCommand::TransportKey(TransportKey::application_link_key(app, d_ieee, true));
         let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(TC, &ApsHeader::command(ctr, true), KeyId::KeyLoad, &rk, true, &Self::cmd_bytes(&tk));
+        let aps = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::KeyLoad,
+            &rk,
+            true,
+            &Self::cmd_bytes(&tk),
+        );
         let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
         self.send_nwk("aps-transport-key-app", TC, r_short, h, &aps);
         // An APS ack of a command.
@@ -625,14 +988,34 @@ impl Gen {
         ApsHeader::command_ack(ctr).emit(&mut aps);
         let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
         self.send_nwk("aps-ack", router, ShortAddr::COORDINATOR, h, &aps);
-        // Other MAC commands.
+        // Other MAC commands, addressed as 802.15.4 requires: an orphan notification goes to
+        // the broadcast PAN and address from the orphan's extended address; a disassociation
+        // notification goes extended-to-extended within the PAN.
         let seq = self.devs[dev].next_mac_seq();
-        let hdr = MacHeader::command(seq, self.pan, Address::Short(ShortAddr::BROADCAST), Address::Extended(d_ieee), false);
+        let mut hdr = MacHeader::command(
+            seq,
+            PanId::BROADCAST,
+            Address::Short(ShortAddr::BROADCAST),
+            Address::Extended(d_ieee),
+            false,
+        );
+        hdr.pan_id_compression = true;
+        hdr.src_pan = None;
         let psdu = self.mac_frame(hdr, MacBody::Command(MacCommand::OrphanNotification));
         self.push("mac-orphan-notification", psdu);
         let seq = self.devs[dev].next_mac_seq();
-        let hdr = MacHeader::command(seq, self.pan, Address::Short(r_short), Address::Extended(d_ieee), true);
-        let psdu = self.mac_frame(hdr, MacBody::Command(MacCommand::DisassociationNotification { reason: 2 }));
+        let r_ieee = self.devs[router].ieee;
+        let hdr = MacHeader::command(
+            seq,
+            self.pan,
+            Address::Extended(r_ieee),
+            Address::Extended(d_ieee),
+            true,
+        );
+        let psdu = self.mac_frame(
+            hdr,
+            MacBody::Command(MacCommand::DisassociationNotification { reason: 2 }),
+        );
         self.push("mac-disassociation-notification", psdu);
     }
 
@@ -640,7 +1023,11 @@ impl Gen {
     /// for Z3.0 devices, traffic, NWK commands, rejoins, and every few stories a key rotation.
     fn device_story(&mut self, router: usize, n: usize) {
         let install_code = n % 2 == 0;
-        let dev = if n % 3 == 1 { self.join_via_router(router, install_code) } else { self.join_direct(false, install_code) };
+        let dev = if n % 3 == 1 {
+            self.join_via_router(router, install_code)
+        } else {
+            self.join_direct(false, install_code)
+        };
         if install_code {
             self.tclk_update(dev);
         }
@@ -667,8 +1054,15 @@ mod tests {
         let a = generate(&Options::default());
         let b = generate(&Options::default());
         assert!(a.frames.len() >= 300);
-        assert!(a.frames.iter().zip(&b.frames).all(|(x, y)| x.psdu == y.psdu));
-        let c = generate(&Options { seed: 2, ..Options::default() });
+        assert!(a
+            .frames
+            .iter()
+            .zip(&b.frames)
+            .all(|(x, y)| x.psdu == y.psdu));
+        let c = generate(&Options {
+            seed: 2,
+            ..Options::default()
+        });
         assert_ne!(a.frames[10].psdu, c.frames[10].psdu);
         for kind in ALL_KINDS {
             assert!(a.frames.iter().any(|f| f.kind == *kind), "missing {kind}");
@@ -679,15 +1073,47 @@ mod tests {
 
 /// Every frame kind the generator produces (tests assert the corpus covers them all).
 pub const ALL_KINDS: &[&str] = &[
-    "mac-ack", "mac-beacon-request", "mac-beacon", "mac-association-request", "mac-association-response",
-    "mac-data-request", "mac-orphan-notification", "mac-disassociation-notification",
-    "aps-transport-key-nwk", "aps-transport-key-nwk-rotation", "aps-transport-key-tclk", "aps-transport-key-app",
-    "aps-update-device", "aps-tunnel", "aps-remove-device", "aps-request-key", "aps-request-key-app",
-    "aps-switch-key", "aps-verify-key", "aps-confirm-key", "aps-ack", "aps-data-unicast", "aps-data-broadcast",
-    "aps-data-group", "zdo-device-annce", "nwk-route-request", "nwk-route-reply", "nwk-network-status",
-    "nwk-route-record", "nwk-link-status", "nwk-network-report", "nwk-network-update", "nwk-ed-timeout-request",
-    "nwk-ed-timeout-response", "nwk-link-power-delta", "nwk-leave", "nwk-source-routed-data", "nwk-rejoin-request",
-    "nwk-rejoin-response", "nwk-rejoin-request-unsecured", "nwk-rejoin-response-unsecured",
+    "mac-ack",
+    "mac-beacon-request",
+    "mac-beacon",
+    "mac-association-request",
+    "mac-association-response",
+    "mac-data-request",
+    "mac-orphan-notification",
+    "mac-disassociation-notification",
+    "aps-transport-key-nwk",
+    "aps-transport-key-nwk-rotation",
+    "aps-transport-key-tclk",
+    "aps-transport-key-app",
+    "aps-update-device",
+    "aps-tunnel",
+    "aps-remove-device",
+    "aps-request-key",
+    "aps-request-key-app",
+    "aps-switch-key",
+    "aps-verify-key",
+    "aps-confirm-key",
+    "aps-ack",
+    "aps-data-unicast",
+    "aps-data-broadcast",
+    "aps-data-group",
+    "zdo-device-annce",
+    "nwk-route-request",
+    "nwk-route-reply",
+    "nwk-network-status",
+    "nwk-route-record",
+    "nwk-link-status",
+    "nwk-network-report",
+    "nwk-network-update",
+    "nwk-ed-timeout-request",
+    "nwk-ed-timeout-response",
+    "nwk-link-power-delta",
+    "nwk-leave",
+    "nwk-source-routed-data",
+    "nwk-rejoin-request",
+    "nwk-rejoin-response",
+    "nwk-rejoin-request-unsecured",
+    "nwk-rejoin-response-unsecured",
 ];
 
 /// `zigtrust corpus`: write a generated capture and print the keys needed to read it.
@@ -723,7 +1149,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
             return crate::exit::BAD_INPUT;
         }
     };
-    if let Err(e) = corpus.write_pcap(std::io::BufWriter::new(file)).and_then(|mut w| w.flush()) {
+    if let Err(e) = corpus
+        .write_pcap(std::io::BufWriter::new(file))
+        .and_then(|mut w| w.flush())
+    {
         eprintln!("zigtrust corpus: {}: {e}", args.out.display());
         return crate::exit::BAD_INPUT;
     }
@@ -745,12 +1174,20 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
                 "network_keys": nwk, "install_codes": ics})
         )
     } else {
-        let mut s = format!("wrote {} frames to {}\n", corpus.frames.len(), args.out.display());
+        let mut s = format!(
+            "wrote {} frames to {}\n",
+            corpus.frames.len(),
+            args.out.display()
+        );
         for (i, k) in nwk.iter().enumerate() {
             s += &format!("network key seq {i}: {k}\n");
         }
         for ic in &ics {
-            s += &format!("install code {}:{}\n", ic["ieee"].as_str().unwrap_or(""), ic["install_code"].as_str().unwrap_or(""));
+            s += &format!(
+                "install code {}:{}\n",
+                ic["ieee"].as_str().unwrap_or(""),
+                ic["install_code"].as_str().unwrap_or("")
+            );
         }
         write!(out, "{s}")
     };

@@ -39,6 +39,10 @@ pub struct Args {
     /// header of a corrupt frame is trusted).
     #[arg(long)]
     pub ignore_fcs: bool,
+    /// The network's CCM* security level (0-7). Zigbee PRO transmits 0 in the frames and uses
+    /// 5 (ENC-MIC-32); change it only for networks configured otherwise.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..8))]
+    pub security_level: u8,
 }
 
 /// Builds the keyring from `--key` and `--install-code` arguments.
@@ -79,6 +83,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
         }
     };
     let mut dissector = Dissector::new(ring);
+    dissector.level = zigtrust_crypto::SecurityLevel::from_bits(args.security_level);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut line = String::with_capacity(1024);
     let mut first_ts = None;
