@@ -89,25 +89,18 @@ impl fmt::Display for CaptureErrorKind {
         match self {
             Io(e) => write!(f, "I/O error: {e}"),
             NotACapture { magic } => write!(f, "not a pcap or pcapng file (magic {magic:#010x})"),
-            TruncatedFileHeader { needed, available } => write!(
-                f,
-                "truncated file header: needs {needed} bytes, only {available} remain"
-            ),
+            TruncatedFileHeader { needed, available } => {
+                write!(f, "truncated file header: needs {needed} bytes, only {available} remain")
+            }
             TruncatedRecordHeader { needed, available } => write!(
                 f,
                 "truncated packet record header: needs {needed} bytes, only {available} remain"
             ),
-            TruncatedRecord {
-                declared,
-                available,
-            } => write!(
+            TruncatedRecord { declared, available } => write!(
                 f,
                 "truncated packet record: header says {declared} bytes, only {available} remain"
             ),
-            TruncatedBlock {
-                declared,
-                available,
-            } => write!(
+            TruncatedBlock { declared, available } => write!(
                 f,
                 "truncated pcapng block: header says {declared} bytes, only {available} remain"
             ),
@@ -122,10 +115,7 @@ impl fmt::Display for CaptureErrorKind {
                 "pcapng block length {leading} does not match its trailing copy {trailing}"
             ),
             BadByteOrderMagic { magic } => {
-                write!(
-                    f,
-                    "pcapng section header has unknown byte-order magic {magic:#010x}"
-                )
+                write!(f, "pcapng section header has unknown byte-order magic {magic:#010x}")
             }
             UnsupportedVersion { major, minor } => {
                 write!(f, "unsupported capture format version {major}.{minor}")

@@ -168,10 +168,7 @@ pub enum SkipReason {
     /// systemd Journal Export Block).
     NonPacketBlock { block_type: u32 },
     /// A layer's header is inconsistent or cut short.
-    Malformed {
-        layer: &'static str,
-        what: &'static str,
-    },
+    Malformed { layer: &'static str, what: &'static str },
 }
 
 impl fmt::Display for SkipReason {

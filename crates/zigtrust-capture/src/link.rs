@@ -27,10 +27,7 @@ impl LinkType {
     /// Whether [`decode_packet`] can find 802.15.4 frames in this link type (directly or
     /// through ZEP over UDP).
     pub fn is_supported(self) -> bool {
-        matches!(
-            self.0,
-            0 | 1 | 101 | 108 | 113 | 195 | 228 | 229 | 230 | 276 | 283
-        )
+        matches!(self.0, 0 | 1 | 101 | 108 | 113 | 195 | 228 | 229 | 230 | 276 | 283)
     }
 
     /// Short name as in the tcpdump.org link-type list, if known here.
@@ -113,15 +110,7 @@ pub fn decode_packet(link_type: LinkType, data: &[u8]) -> RecordContent {
 }
 
 fn plain_frame(psdu: Vec<u8>, fcs: FcsStatus, encapsulation: Encapsulation) -> CapturedFrame {
-    CapturedFrame {
-        psdu,
-        fcs,
-        channel: None,
-        rssi: None,
-        lqi: None,
-        encapsulation,
-        zep: None,
-    }
+    CapturedFrame { psdu, fcs, channel: None, rssi: None, lqi: None, encapsulation, zep: None }
 }
 
 /// A PSDU that should end in a 16-bit FCS. Like tshark, a PSDU too short to hold one is taken
@@ -137,10 +126,9 @@ pub(crate) fn split_fcs16(data: &[u8]) -> (&[u8], FcsStatus) {
     }
     match strip_fcs(data) {
         Ok(frame) => (frame, FcsStatus::Ok),
-        Err(zigtrust_wire::Error::BadFcs { computed, received }) => (
-            &data[..data.len() - 2],
-            FcsStatus::Bad { computed, received },
-        ),
+        Err(zigtrust_wire::Error::BadFcs { computed, received }) => {
+            (&data[..data.len() - 2], FcsStatus::Bad { computed, received })
+        }
         // strip_fcs only fails with BadFcs once the length is checked; be safe anyway.
         Err(_) => (data, FcsStatus::Absent),
     }
@@ -235,11 +223,7 @@ fn loopback(link_type: LinkType, data: &[u8]) -> RecordContent {
     let be = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
     let le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
     // NULL uses the capturing host's byte order, which the file does not record.
-    let family = if link_type == LinkType::LOOP || be < 256 {
-        be
-    } else {
-        le
-    };
+    let family = if link_type == LinkType::LOOP || be < 256 { be } else { le };
     match family {
         2 => ipv4(&data[4..]),
         // AF_INET6 differs between BSDs, Darwin and Linux.
@@ -344,9 +328,7 @@ mod tests {
     use super::*;
     use zigtrust_wire::mac::append_fcs;
 
-    const MAC: &[u8] = &[
-        0x41, 0x88, 0x01, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12,
-    ];
+    const MAC: &[u8] = &[0x41, 0x88, 0x01, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12];
 
     fn frame(c: RecordContent) -> CapturedFrame {
         match c {
@@ -369,9 +351,7 @@ mod tests {
         u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
         u.extend_from_slice(&[0, 0]);
         u.extend_from_slice(payload);
-        let mut ip = vec![
-            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
+        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
         ip[2..4].copy_from_slice(&((20 + u.len()) as u16).to_be_bytes());
         ip.extend_from_slice(&u);
         ip
@@ -420,10 +400,7 @@ mod tests {
         let f = frame(decode_packet(LinkType::IEEE802_15_4_TAP, &t));
         assert_eq!(f.psdu, MAC);
         assert_eq!(f.fcs, FcsStatus::Ok);
-        assert_eq!(
-            (f.channel, f.rssi, f.lqi),
-            (Some(20), Some(-61.5), Some(200))
-        );
+        assert_eq!((f.channel, f.rssi, f.lqi), (Some(20), Some(-61.5), Some(200)));
         // Header length past the end, TLV past the header, unknown version.
         let mut bad = t.clone();
         bad[2] = 0xff;
@@ -453,10 +430,7 @@ mod tests {
         eth.extend_from_slice(&ip);
         eth.extend_from_slice(&[0; 6]); // Ethernet padding past the IP total length
         let f = frame(decode_packet(LinkType::ETHERNET, &eth));
-        assert_eq!(
-            (f.psdu.as_slice(), f.fcs, f.channel),
-            (MAC, FcsStatus::Ok, Some(15))
-        );
+        assert_eq!((f.psdu.as_slice(), f.fcs, f.channel), (MAC, FcsStatus::Ok, Some(15)));
         assert_eq!(f.encapsulation, Encapsulation::ZepV1);
         let f = frame(decode_packet(LinkType::RAW, &ip));
         assert_eq!(f.psdu, MAC);
@@ -501,23 +475,14 @@ mod tests {
         let ip = udp_ipv4(53, 5353, b"dns");
         assert_eq!(
             skipped(decode_packet(LinkType::RAW, &ip)),
-            SkipReason::NotZep {
-                src_port: 53,
-                dst_port: 5353
-            }
+            SkipReason::NotZep { src_port: 53, dst_port: 5353 }
         );
         let mut tcp = udp_ipv4(1, 2, b"");
         tcp[9] = 6;
-        assert_eq!(
-            skipped(decode_packet(LinkType::RAW, &tcp)),
-            SkipReason::NotUdp { protocol: 6 }
-        );
+        assert_eq!(skipped(decode_packet(LinkType::RAW, &tcp)), SkipReason::NotUdp { protocol: 6 });
         let mut frag = udp_ipv4(17754, 17754, &zep_payload());
         frag[6] = 0x20; // more fragments
-        assert_eq!(
-            skipped(decode_packet(LinkType::RAW, &frag)),
-            SkipReason::IpFragment
-        );
+        assert_eq!(skipped(decode_packet(LinkType::RAW, &frag)), SkipReason::IpFragment);
         assert_eq!(
             skipped(decode_packet(LinkType(105), &[1, 2, 3])),
             SkipReason::UnsupportedLinkType(105)

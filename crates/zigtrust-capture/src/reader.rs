@@ -66,10 +66,7 @@ pub enum CaptureFormat {
         link_type: LinkType,
     },
     /// pcapng; the fields describe the current section.
-    PcapNg {
-        byte_order: ByteOrder,
-        version: (u16, u16),
-    },
+    PcapNg { byte_order: ByteOrder, version: (u16, u16) },
 }
 
 /// Units of a pcapng timestamp (`if_tsresol`).
@@ -189,20 +186,14 @@ impl<R: Read> CaptureReader<R> {
     /// Reads the file header (pcap) or first Section Header Block (pcapng) and detects the
     /// format. A classic pcap whose link type cannot carry 802.15.4 is rejected here.
     pub fn new(reader: R) -> Result<CaptureReader<R>, CaptureError> {
-        let mut src = Source {
-            inner: BufReader::new(reader),
-            pos: 0,
-        };
+        let mut src = Source { inner: BufReader::new(reader), pos: 0 };
         let io_err = |e| CaptureError::new(0, K::Io(e));
         let mut magic = [0u8; 4];
         let n = src.fill(&mut magic).map_err(io_err)?;
         if n < 4 {
             return Err(CaptureError::new(
                 0,
-                K::TruncatedFileHeader {
-                    needed: 4,
-                    available: n as u64,
-                },
+                K::TruncatedFileHeader { needed: 4, available: n as u64 },
             ));
         }
         let pcap = match magic {
@@ -215,10 +206,7 @@ impl<R: Read> CaptureReader<R> {
         let mut me = CaptureReader {
             src,
             // Placeholder until the header is parsed below.
-            format: CaptureFormat::PcapNg {
-                byte_order: ByteOrder::Little,
-                version: (0, 0),
-            },
+            format: CaptureFormat::PcapNg { byte_order: ByteOrder::Little, version: (0, 0) },
             interfaces: Vec::new(),
             records: 0,
             buf: Vec::new(),
@@ -232,20 +220,12 @@ impl<R: Read> CaptureReader<R> {
             if n < 4 {
                 return Err(CaptureError::new(
                     0,
-                    K::TruncatedFileHeader {
-                        needed: 28,
-                        available: 4 + n as u64,
-                    },
+                    K::TruncatedFileHeader { needed: 28, available: 4 + n as u64 },
                 ));
             }
             me.read_shb_rest(0, len)?;
         } else {
-            return Err(CaptureError::new(
-                0,
-                K::NotACapture {
-                    magic: u32::from_be_bytes(magic),
-                },
-            ));
+            return Err(CaptureError::new(0, K::NotACapture { magic: u32::from_be_bytes(magic) }));
         }
         Ok(me)
     }
@@ -268,27 +248,18 @@ impl<R: Read> CaptureReader<R> {
 
     fn read_pcap_header(&mut self, order: ByteOrder, nanosecond: bool) -> Result<(), CaptureError> {
         let mut h = [0u8; 20];
-        let n = self
-            .src
-            .fill(&mut h)
-            .map_err(|e| CaptureError::new(0, K::Io(e)))?;
+        let n = self.src.fill(&mut h).map_err(|e| CaptureError::new(0, K::Io(e)))?;
         if n < h.len() {
             return Err(CaptureError::new(
                 0,
-                K::TruncatedFileHeader {
-                    needed: 24,
-                    available: 4 + n as u64,
-                },
+                K::TruncatedFileHeader { needed: 24, available: 4 + n as u64 },
             ));
         }
         let version = (order.u16(&h[0..]), order.u16(&h[2..]));
         if version.0 != 2 {
             return Err(CaptureError::new(
                 4,
-                K::UnsupportedVersion {
-                    major: version.0,
-                    minor: version.1,
-                },
+                K::UnsupportedVersion { major: version.0, minor: version.1 },
             ));
         }
         let snaplen = order.u32(&h[12..]);
@@ -296,18 +267,10 @@ impl<R: Read> CaptureReader<R> {
         let network = order.u32(&h[16..]);
         let link_type = LinkType((network & 0xffff) as u16);
         if !link_type.is_supported() {
-            return Err(CaptureError::new(
-                20,
-                K::UnsupportedLinkType(network & 0xffff),
-            ));
+            return Err(CaptureError::new(20, K::UnsupportedLinkType(network & 0xffff)));
         }
-        self.format = CaptureFormat::Pcap {
-            byte_order: order,
-            nanosecond,
-            version,
-            snaplen,
-            link_type,
-        };
+        self.format =
+            CaptureFormat::Pcap { byte_order: order, nanosecond, version, snaplen, link_type };
         self.interfaces.push(InterfaceInfo {
             link_type,
             snaplen,
@@ -320,12 +283,9 @@ impl<R: Read> CaptureReader<R> {
 
     fn next_record(&mut self) -> Result<Option<CaptureRecord>, CaptureError> {
         let result = match self.format {
-            CaptureFormat::Pcap {
-                byte_order,
-                nanosecond,
-                link_type,
-                ..
-            } => self.next_pcap(byte_order, nanosecond, link_type),
+            CaptureFormat::Pcap { byte_order, nanosecond, link_type, .. } => {
+                self.next_pcap(byte_order, nanosecond, link_type)
+            }
             CaptureFormat::PcapNg { .. } => self.next_pcapng(),
         };
         if self.buf.capacity() > KEEP_BUFFER {
@@ -343,14 +303,7 @@ impl<R: Read> CaptureReader<R> {
         content: RecordContent,
     ) -> CaptureRecord {
         self.records += 1;
-        CaptureRecord {
-            number: self.records,
-            timestamp,
-            offset,
-            interface,
-            original_len,
-            content,
-        }
+        CaptureRecord { number: self.records, timestamp, offset, interface, original_len, content }
     }
 
     fn next_pcap(
@@ -369,10 +322,7 @@ impl<R: Read> CaptureReader<R> {
         if n < h.len() {
             return Err(CaptureError::new(
                 start,
-                K::TruncatedRecordHeader {
-                    needed: 16,
-                    available: n as u64,
-                },
+                K::TruncatedRecordHeader { needed: 16, available: n as u64 },
             ));
         }
         let secs = order.u32(&h[0..]);
@@ -380,22 +330,13 @@ impl<R: Read> CaptureReader<R> {
         let caplen = order.u32(&h[8..]);
         let origlen = order.u32(&h[12..]);
         if caplen > MAX_RECORD_LEN {
-            return Err(CaptureError::new(
-                start,
-                K::RecordTooLarge { len: caplen.into() },
-            ));
+            return Err(CaptureError::new(start, K::RecordTooLarge { len: caplen.into() }));
         }
-        let got = self
-            .src
-            .read_into(caplen.into(), &mut self.buf)
-            .map_err(io_err)?;
+        let got = self.src.read_into(caplen.into(), &mut self.buf).map_err(io_err)?;
         if got < u64::from(caplen) {
             return Err(CaptureError::new(
                 start,
-                K::TruncatedRecord {
-                    declared: caplen.into(),
-                    available: got,
-                },
+                K::TruncatedRecord { declared: caplen.into(), available: got },
             ));
         }
         let frac_ns = if nanosecond { frac } else { frac * 1000 };
@@ -415,10 +356,7 @@ impl<R: Read> CaptureReader<R> {
         if n < 4 {
             return Err(CaptureError::new(
                 start,
-                K::TruncatedBlock {
-                    declared: 28,
-                    available: 8 + n as u64,
-                },
+                K::TruncatedBlock { declared: 28, available: 8 + n as u64 },
             ));
         }
         let order = if u32::from_le_bytes(bom) == BYTE_ORDER_MAGIC {
@@ -428,9 +366,7 @@ impl<R: Read> CaptureReader<R> {
         } else {
             return Err(CaptureError::new(
                 start,
-                K::BadByteOrderMagic {
-                    magic: u32::from_be_bytes(bom),
-                },
+                K::BadByteOrderMagic { magic: u32::from_be_bytes(bom) },
             ));
         };
         let len = order.u32(&len_bytes);
@@ -438,20 +374,14 @@ impl<R: Read> CaptureReader<R> {
             return Err(CaptureError::new(start, K::InvalidBlockLength { len }));
         }
         if len > MAX_RECORD_LEN {
-            return Err(CaptureError::new(
-                start,
-                K::RecordTooLarge { len: len.into() },
-            ));
+            return Err(CaptureError::new(start, K::RecordTooLarge { len: len.into() }));
         }
         let rest = u64::from(len - 12);
         let got = self.src.read_into(rest, &mut self.buf).map_err(io_err)?;
         if got < rest {
             return Err(CaptureError::new(
                 start,
-                K::TruncatedBlock {
-                    declared: len.into(),
-                    available: 12 + got,
-                },
+                K::TruncatedBlock { declared: len.into(), available: 12 + got },
             ));
         }
         let b = &self.buf;
@@ -459,39 +389,26 @@ impl<R: Read> CaptureReader<R> {
         if trailing != len {
             return Err(CaptureError::new(
                 start,
-                K::BlockLengthMismatch {
-                    leading: len,
-                    trailing,
-                },
+                K::BlockLengthMismatch { leading: len, trailing },
             ));
         }
         let version = (order.u16(&b[0..]), order.u16(&b[2..]));
         if version.0 != 1 {
             return Err(CaptureError::new(
                 start,
-                K::UnsupportedVersion {
-                    major: version.0,
-                    minor: version.1,
-                },
+                K::UnsupportedVersion { major: version.0, minor: version.1 },
             ));
         }
         // A new section starts a new interface numbering.
         self.interfaces.clear();
-        self.format = CaptureFormat::PcapNg {
-            byte_order: order,
-            version,
-        };
+        self.format = CaptureFormat::PcapNg { byte_order: order, version };
         Ok(())
     }
 
     fn next_pcapng(&mut self) -> Result<Option<CaptureRecord>, CaptureError> {
         loop {
-            let (CaptureFormat::PcapNg {
-                byte_order: order, ..
-            }
-            | CaptureFormat::Pcap {
-                byte_order: order, ..
-            }) = self.format;
+            let (CaptureFormat::PcapNg { byte_order: order, .. }
+            | CaptureFormat::Pcap { byte_order: order, .. }) = self.format;
             let start = self.src.pos;
             let io_err = |e| CaptureError::new(start, K::Io(e));
             let mut h = [0u8; 8];
@@ -502,10 +419,7 @@ impl<R: Read> CaptureReader<R> {
             if n < h.len() {
                 return Err(CaptureError::new(
                     start,
-                    K::TruncatedBlock {
-                        declared: 12,
-                        available: n as u64,
-                    },
+                    K::TruncatedBlock { declared: 12, available: n as u64 },
                 ));
             }
             let block_type = order.u32(&h[0..]);
@@ -518,17 +432,12 @@ impl<R: Read> CaptureReader<R> {
                 return Err(CaptureError::new(start, K::InvalidBlockLength { len }));
             }
             if len > MAX_RECORD_LEN {
-                return Err(CaptureError::new(
-                    start,
-                    K::RecordTooLarge { len: len.into() },
-                ));
+                return Err(CaptureError::new(start, K::RecordTooLarge { len: len.into() }));
             }
             let rest = u64::from(len - 8);
             let body_len = (len - 12) as usize;
-            let interesting = matches!(
-                block_type,
-                PCAPNG_IDB | PCAPNG_EPB | PCAPNG_SPB | PCAPNG_OPB
-            );
+            let interesting =
+                matches!(block_type, PCAPNG_IDB | PCAPNG_EPB | PCAPNG_SPB | PCAPNG_OPB);
             let got = if interesting {
                 self.src.read_into(rest, &mut self.buf).map_err(io_err)?
             } else {
@@ -543,20 +452,14 @@ impl<R: Read> CaptureReader<R> {
             if got < rest {
                 return Err(CaptureError::new(
                     start,
-                    K::TruncatedBlock {
-                        declared: len.into(),
-                        available: 8 + got,
-                    },
+                    K::TruncatedBlock { declared: len.into(), available: 8 + got },
                 ));
             }
             let trailing = order.u32(&self.buf[self.buf.len() - 4..]);
             if trailing != len {
                 return Err(CaptureError::new(
                     start,
-                    K::BlockLengthMismatch {
-                        leading: len,
-                        trailing,
-                    },
+                    K::BlockLengthMismatch { leading: len, trailing },
                 ));
             }
             let buf = std::mem::take(&mut self.buf);
@@ -590,17 +493,13 @@ impl<R: Read> CaptureReader<R> {
         if body.len() < 8 {
             return Err(CaptureError::new(
                 start,
-                K::MalformedBlock {
-                    what: "interface description block shorter than 8 bytes",
-                },
+                K::MalformedBlock { what: "interface description block shorter than 8 bytes" },
             ));
         }
         if self.interfaces.len() >= MAX_INTERFACES {
             return Err(CaptureError::new(
                 start,
-                K::MalformedBlock {
-                    what: "more than 65536 interfaces in one section",
-                },
+                K::MalformedBlock { what: "more than 65536 interfaces in one section" },
             ));
         }
         let mut iface = InterfaceInfo {
@@ -627,13 +526,9 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn timestamp(&self, iface: &InterfaceInfo, hi: u32, lo: u32) -> Timestamp {
-        let (secs, nanos) = iface
-            .ts_resolution
-            .split((u64::from(hi) << 32) | u64::from(lo));
+        let (secs, nanos) = iface.ts_resolution.split((u64::from(hi) << 32) | u64::from(lo));
         Timestamp {
-            secs: i64::try_from(secs)
-                .unwrap_or(i64::MAX)
-                .saturating_add(iface.ts_offset),
+            secs: i64::try_from(secs).unwrap_or(i64::MAX).saturating_add(iface.ts_offset),
             nanos,
         }
     }
@@ -648,10 +543,7 @@ impl<R: Read> CaptureReader<R> {
         body: &[u8],
     ) -> CaptureRecord {
         let bad = |what| {
-            RecordContent::Skipped(SkipReason::Malformed {
-                layer: "pcapng packet block",
-                what,
-            })
+            RecordContent::Skipped(SkipReason::Malformed { layer: "pcapng packet block", what })
         };
         if body.len() < 20 {
             return self.record(
@@ -701,12 +593,7 @@ impl<R: Read> CaptureReader<R> {
         if iface.snaplen != 0 {
             caplen = caplen.min(iface.snaplen as usize);
         }
-        let content = packet_content(
-            iface.link_type,
-            &body[4..4 + caplen],
-            caplen as u32,
-            origlen,
-        );
+        let content = packet_content(iface.link_type, &body[4..4 + caplen], caplen as u32, origlen);
         self.record(start, Timestamp::default(), 0, origlen, content)
     }
 }
@@ -780,15 +667,12 @@ mod tests {
     #[test]
     fn options_walk_stops_safely() {
         let mut seen = Vec::new();
-        let data = [
-            9, 0, 1, 0, 9, 0, 0, 0, 2, 0, 3, 0, b'a', b'b', b'c', 0, 0, 0, 0, 0, 5, 0, 1, 0,
-        ];
+        let data =
+            [9, 0, 1, 0, 9, 0, 0, 0, 2, 0, 3, 0, b'a', b'b', b'c', 0, 0, 0, 0, 0, 5, 0, 1, 0];
         for_each_option(ByteOrder::Little, &data, |c, v| seen.push((c, v.to_vec())));
         assert_eq!(seen, vec![(9, vec![9]), (2, b"abc".to_vec())]);
         seen.clear();
-        for_each_option(ByteOrder::Little, &[2, 0, 200, 0, 1], |c, v| {
-            seen.push((c, v.to_vec()))
-        });
+        for_each_option(ByteOrder::Little, &[2, 0, 200, 0, 1], |c, v| seen.push((c, v.to_vec())));
         assert!(seen.is_empty());
     }
 
@@ -804,9 +688,6 @@ mod tests {
         h.extend_from_slice(&65535u32.to_le_bytes());
         h.extend_from_slice(&105u32.to_le_bytes());
         let r = CaptureReader::new(&h[..]);
-        assert_eq!(
-            r.err().unwrap().to_string(),
-            "at byte offset 20: unsupported link type 105"
-        );
+        assert_eq!(r.err().unwrap().to_string(), "at byte offset 20: unsupported link type 105");
     }
 }

@@ -80,27 +80,16 @@ mod tests {
     fn round_trip_and_bad_fcs() {
         let mac = [0x41u8, 0x88, 0x01, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00];
         let mut w = PcapWriter::new(Vec::new()).unwrap();
-        w.write_frame(Timestamp::new(1_700_000_000, 123_456_789), &mac)
-            .unwrap();
-        w.write_psdu_raw(Timestamp::new(5, 0), &[1, 2, 3, 4])
-            .unwrap();
+        w.write_frame(Timestamp::new(1_700_000_000, 123_456_789), &mac).unwrap();
+        w.write_psdu_raw(Timestamp::new(5, 0), &[1, 2, 3, 4]).unwrap();
         assert!(w.write_frame(Timestamp::new(-1, 0), &mac).is_err());
         let bytes = w.finish().unwrap();
-        let recs: Vec<_> = CaptureReader::new(&bytes[..])
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let recs: Vec<_> = CaptureReader::new(&bytes[..]).unwrap().map(Result::unwrap).collect();
         assert_eq!(recs.len(), 2);
         let f = recs[0].frame().unwrap();
         assert_eq!((f.psdu.as_slice(), f.fcs), (&mac[..], FcsStatus::Ok));
         // Microsecond precision: the nanoseconds below 1 µs are dropped.
-        assert_eq!(
-            recs[0].timestamp,
-            Timestamp::new(1_700_000_000, 123_456_000)
-        );
-        assert!(matches!(
-            recs[1].frame().unwrap().fcs,
-            FcsStatus::Bad { .. }
-        ));
+        assert_eq!(recs[0].timestamp, Timestamp::new(1_700_000_000, 123_456_000));
+        assert!(matches!(recs[1].frame().unwrap().fcs, FcsStatus::Bad { .. }));
     }
 }

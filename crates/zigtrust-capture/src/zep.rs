@@ -115,11 +115,7 @@ pub fn decode(p: &[u8]) -> RecordContent {
         frame.fcs = fcs;
     } else if let [psdu @ .., rssi, flags] = body {
         frame.psdu = psdu.to_vec();
-        frame.fcs = if flags & 0x80 != 0 {
-            FcsStatus::MetadataOk
-        } else {
-            FcsStatus::MetadataBad
-        };
+        frame.fcs = if flags & 0x80 != 0 { FcsStatus::MetadataOk } else { FcsStatus::MetadataBad };
         frame.rssi = Some(f32::from(*rssi as i8));
     } else {
         // Too short for metadata: tshark then treats the frame as having no trailer.
@@ -216,9 +212,7 @@ pub fn ntp_from_unix(ts: Timestamp) -> u64 {
 mod tests {
     use super::*;
 
-    const MAC: &[u8] = &[
-        0x41, 0x88, 0x07, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12,
-    ];
+    const MAC: &[u8] = &[0x41, 0x88, 0x07, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12];
 
     fn hdr(trailer: ZepTrailer) -> ZepHeader {
         ZepHeader {
@@ -241,36 +235,18 @@ mod tests {
     #[test]
     fn v2_both_modes_round_trip() {
         let f = frame(decode(&encode_v2(&hdr(ZepTrailer::Fcs), MAC).unwrap()));
-        assert_eq!(
-            (f.psdu.as_slice(), f.fcs, f.channel),
-            (MAC, FcsStatus::Ok, Some(11))
-        );
+        assert_eq!((f.psdu.as_slice(), f.fcs, f.channel), (MAC, FcsStatus::Ok, Some(11)));
         assert_eq!((f.rssi, f.lqi), (None, None));
         let z = f.zep.unwrap();
-        assert_eq!(
-            (z.version, z.device_id, z.sequence, z.crc_mode),
-            (2, 0xbeef, Some(42), true)
-        );
-        assert_eq!(
-            z.ntp_unix(),
-            Some(Timestamp::new(1_700_000_000, 500_000_000))
-        );
+        assert_eq!((z.version, z.device_id, z.sequence, z.crc_mode), (2, 0xbeef, Some(42), true));
+        assert_eq!(z.ntp_unix(), Some(Timestamp::new(1_700_000_000, 500_000_000)));
 
-        let t = ZepTrailer::Cc24xx {
-            rssi: -40,
-            crc_ok: true,
-        };
+        let t = ZepTrailer::Cc24xx { rssi: -40, crc_ok: true };
         let f = frame(decode(&encode_v2(&hdr(t), MAC).unwrap()));
         assert_eq!((f.psdu.as_slice(), f.fcs), (MAC, FcsStatus::MetadataOk));
         assert_eq!((f.rssi, f.lqi), (Some(-40.0), Some(0x55)));
-        let t = ZepTrailer::Cc24xx {
-            rssi: -40,
-            crc_ok: false,
-        };
-        assert_eq!(
-            frame(decode(&encode_v2(&hdr(t), MAC).unwrap())).fcs,
-            FcsStatus::MetadataBad
-        );
+        let t = ZepTrailer::Cc24xx { rssi: -40, crc_ok: false };
+        assert_eq!(frame(decode(&encode_v2(&hdr(t), MAC).unwrap())).fcs, FcsStatus::MetadataBad);
     }
 
     #[test]
@@ -304,10 +280,7 @@ mod tests {
         ));
         let d = encode_v2(&hdr(ZepTrailer::Fcs), MAC).unwrap();
         for cut in 0..d.len() {
-            assert!(
-                matches!(decode(&d[..cut]), RecordContent::Skipped(_)),
-                "cut {cut}"
-            );
+            assert!(matches!(decode(&d[..cut]), RecordContent::Skipped(_)), "cut {cut}");
         }
         assert!(encode_v2(&hdr(ZepTrailer::Fcs), &[0; 126]).is_none());
     }

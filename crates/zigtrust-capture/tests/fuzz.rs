@@ -28,11 +28,7 @@ fn valid_pcapng() -> Vec<u8> {
     ng.idb(283, Some(0x83));
     ng.epb(0, 5, &with_fcs(MAC));
     ng.epb(1, 6, &eth_udp(17754, 17754, &zep_v2(ZepTrailer::Fcs, MAC)));
-    ng.epb(
-        2,
-        7,
-        &tap(&[(0, vec![1]), (3, vec![11, 0, 0])], &with_fcs(MAC)),
-    );
+    ng.epb(2, 7, &tap(&[(0, vec![1]), (3, vec![11, 0, 0])], &with_fcs(MAC)));
     ng.spb(MAC);
     ng.block(0xbad, &[0; 8]);
     ng.bytes
@@ -42,10 +38,7 @@ fn valid_captures() -> Vec<Vec<u8>> {
     vec![
         mixed_zep_capture(),
         valid_pcapng(),
-        pcap(
-            283,
-            &[tap(&[(0, vec![1]), (1, vec![0; 4])], &with_fcs(MAC))],
-        ),
+        pcap(283, &[tap(&[(0, vec![1]), (1, vec![0; 4])], &with_fcs(MAC))]),
     ]
 }
 

@@ -20,9 +20,7 @@ fn capture(name: &str) -> PathBuf {
 fn read_all(name: &str) -> Vec<CaptureRecord> {
     let path = capture(name);
     let reader = CaptureReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    reader
-        .map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}")))
-        .collect()
+    reader.map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}"))).collect()
 }
 
 fn oracle(name: &str) -> Vec<BTreeMap<String, String>> {
@@ -32,11 +30,7 @@ fn oracle(name: &str) -> Vec<BTreeMap<String, String>> {
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     lines
         .map(|l| {
-            header
-                .iter()
-                .zip(l.split('\t'))
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
+            header.iter().zip(l.split('\t')).map(|(h, v)| (h.to_string(), v.to_string())).collect()
         })
         .collect()
 }
@@ -56,14 +50,8 @@ fn check_against_tshark(name: &str) -> BTreeMap<&'static str, usize> {
         let ctx = format!("{name} frame {}", rec.number);
         assert_eq!(rec.number.to_string(), row["frame.number"], "{ctx}");
         assert_eq!(rec.timestamp, parse_time(&row["frame.time_epoch"]), "{ctx}");
-        let f = rec
-            .frame()
-            .unwrap_or_else(|| panic!("{ctx}: skipped {:?}", rec.content));
-        assert_eq!(
-            f.psdu.len().to_string(),
-            row["wpan.frame_length"],
-            "{ctx}: PSDU length"
-        );
+        let f = rec.frame().unwrap_or_else(|| panic!("{ctx}: skipped {:?}", rec.content));
+        assert_eq!(f.psdu.len().to_string(), row["wpan.frame_length"], "{ctx}: PSDU length");
         let key = match f.fcs {
             FcsStatus::Ok => "ok",
             FcsStatus::Bad { .. } => "bad",
@@ -85,18 +73,10 @@ fn check_against_tshark(name: &str) -> BTreeMap<&'static str, usize> {
         }
         if matches!(f.encapsulation, Encapsulation::ZepV1 | Encapsulation::ZepV2) {
             let z = f.zep.unwrap();
-            assert_eq!(
-                row["wpan.fcs_ok"] == "1",
-                f.fcs == FcsStatus::MetadataOk,
-                "{ctx}"
-            );
+            assert_eq!(row["wpan.fcs_ok"] == "1", f.fcs == FcsStatus::MetadataOk, "{ctx}");
             assert_eq!(f.rssi.unwrap().to_string(), row["wpan.rssi"], "{ctx}: rssi");
             assert_eq!(f.lqi.unwrap().to_string(), row["zep.lqi"], "{ctx}: lqi");
-            assert_eq!(
-                f.channel.unwrap().to_string(),
-                row["zep.channel_id"],
-                "{ctx}"
-            );
+            assert_eq!(f.channel.unwrap().to_string(), row["zep.channel_id"], "{ctx}");
             assert_eq!(z.device_id.to_string(), row["zep.device_id"], "{ctx}");
             assert_eq!(z.sequence.unwrap().to_string(), row["zep.seqno"], "{ctx}");
         }
@@ -152,22 +132,10 @@ fn zigator_captures() {
         check_against_tshark("zigator-02-mac-testing.pcap"),
         counts(&[("ok", 17), ("bad", 2)])
     );
-    assert_eq!(
-        check_against_tshark("zigator-03-nwk-testing.pcap"),
-        counts(&[("ok", 15)])
-    );
-    assert_eq!(
-        check_against_tshark("zigator-04-aps-testing.pcap"),
-        counts(&[("ok", 11)])
-    );
-    assert_eq!(
-        check_against_tshark("zigator-05-zdp-testing.pcap"),
-        counts(&[("ok", 1)])
-    );
-    assert_eq!(
-        check_against_tshark("zigator-06-zcl-testing.pcap"),
-        counts(&[("ok", 1)])
-    );
+    assert_eq!(check_against_tshark("zigator-03-nwk-testing.pcap"), counts(&[("ok", 15)]));
+    assert_eq!(check_against_tshark("zigator-04-aps-testing.pcap"), counts(&[("ok", 11)]));
+    assert_eq!(check_against_tshark("zigator-05-zdp-testing.pcap"), counts(&[("ok", 1)]));
+    assert_eq!(check_against_tshark("zigator-06-zcl-testing.pcap"), counts(&[("ok", 1)]));
 
     let r01 = read_all("zigator-01-phy-testing.pcap");
     assert_eq!(r01[2].frame().unwrap().psdu.len(), 1);
@@ -177,35 +145,19 @@ fn zigator_captures() {
     let r02 = read_all("zigator-02-mac-testing.pcap");
     let f12 = r02[11].frame().unwrap();
     assert_eq!(f12.psdu, [0x3c, 0x33]);
-    assert_eq!(
-        f12.fcs,
-        FcsStatus::Bad {
-            computed: 0x1c1a,
-            received: 0xdec0
-        }
-    );
+    assert_eq!(f12.fcs, FcsStatus::Bad { computed: 0x1c1a, received: 0xdec0 });
 
     let reader = CaptureReader::open(capture("zigator-03-nwk-testing.pcap")).unwrap();
     assert!(matches!(
         reader.format(),
-        CaptureFormat::Pcap {
-            link_type: LinkType::IEEE802_15_4_WITHFCS,
-            nanosecond: false,
-            ..
-        }
+        CaptureFormat::Pcap { link_type: LinkType::IEEE802_15_4_WITHFCS, nanosecond: false, .. }
     ));
 }
 
 #[test]
 fn zoh_pcap_and_pcapng_agree() {
-    assert_eq!(
-        check_against_tshark("zoh-frames-nofcs.pcap"),
-        counts(&[("absent", 32)])
-    );
-    assert_eq!(
-        check_against_tshark("zoh-frames-nofcs.pcapng"),
-        counts(&[("absent", 32)])
-    );
+    assert_eq!(check_against_tshark("zoh-frames-nofcs.pcap"), counts(&[("absent", 32)]));
+    assert_eq!(check_against_tshark("zoh-frames-nofcs.pcapng"), counts(&[("absent", 32)]));
     let a = read_all("zoh-frames-nofcs.pcap");
     let b = read_all("zoh-frames-nofcs.pcapng");
     assert_eq!(a.len(), 32);
@@ -219,31 +171,19 @@ fn zoh_pcap_and_pcapng_agree() {
     assert!(matches!(reader.format(), CaptureFormat::PcapNg { .. }));
     reader.next().unwrap().unwrap();
     assert_eq!(reader.interfaces().len(), 1);
-    assert_eq!(
-        reader.interfaces()[0].link_type,
-        LinkType::IEEE802_15_4_NOFCS
-    );
+    assert_eq!(reader.interfaces()[0].link_type, LinkType::IEEE802_15_4_NOFCS);
 }
 
 #[test]
 fn zbtk_zep_captures() {
     // Every record is a ZEP v2 data frame in LQI mode whose CC24xx "CRC OK" bit is set.
-    assert_eq!(
-        check_against_tshark("zbtk-trace-zep.pcap"),
-        counts(&[("metadata-ok", 152)])
-    );
-    assert_eq!(
-        check_against_tshark("zbtk-vectors-zep.pcap"),
-        counts(&[("metadata-ok", 52)])
-    );
+    assert_eq!(check_against_tshark("zbtk-trace-zep.pcap"), counts(&[("metadata-ok", 152)]));
+    assert_eq!(check_against_tshark("zbtk-vectors-zep.pcap"), counts(&[("metadata-ok", 52)]));
     for name in ["zbtk-trace-zep.pcap", "zbtk-vectors-zep.pcap"] {
         for rec in read_all(name) {
             let f = rec.frame().unwrap();
             let z = f.zep.unwrap();
-            assert_eq!(
-                (f.encapsulation, z.version, z.crc_mode),
-                (Encapsulation::ZepV2, 2, false)
-            );
+            assert_eq!((f.encapsulation, z.version, z.crc_mode), (Encapsulation::ZepV2, 2, false));
         }
     }
 }

@@ -12,10 +12,7 @@ use zigtrust_capture::{
 };
 
 fn read(bytes: &[u8]) -> Vec<CaptureRecord> {
-    CaptureReader::new(bytes)
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
+    CaptureReader::new(bytes).unwrap().map(|r| r.unwrap()).collect()
 }
 
 /// Reads until the first error; returns the records before it and the error.
@@ -49,13 +46,11 @@ fn writer_reader_round_trip() {
     let mut w = PcapWriter::new(Vec::new()).unwrap();
     let frames: Vec<Vec<u8>> = (0..20u8).map(|i| [MAC, &[i; 3][..]].concat()).collect();
     for (i, f) in frames.iter().enumerate() {
-        w.write_frame(Timestamp::new(1_700_000_000 + i as i64, 250_000), f)
-            .unwrap();
+        w.write_frame(Timestamp::new(1_700_000_000 + i as i64, 250_000), f).unwrap();
     }
     let mut bad = with_fcs(MAC);
     bad[3] ^= 0x40;
-    w.write_psdu_raw(Timestamp::new(1, 999_999_000), &bad)
-        .unwrap();
+    w.write_psdu_raw(Timestamp::new(1, 999_999_000), &bad).unwrap();
     let bytes = w.finish().unwrap();
 
     let reader = CaptureReader::new(&bytes[..]).unwrap();
@@ -107,12 +102,7 @@ fn big_endian_and_nanosecond_pcaps() {
             13,
         ));
         let reader = CaptureReader::new(&f[..]).unwrap();
-        let CaptureFormat::Pcap {
-            byte_order,
-            nanosecond,
-            ..
-        } = reader.format()
-        else {
+        let CaptureFormat::Pcap { byte_order, nanosecond, .. } = reader.format() else {
             panic!("not pcap");
         };
         assert_eq!((byte_order == ByteOrder::Big, nanosecond), (be, nano));
@@ -139,30 +129,18 @@ fn zep_over_ethernet() {
     );
     assert_eq!((f.channel, f.rssi, f.lqi), (Some(15), None, None));
     let z = f.zep.unwrap();
-    assert_eq!(
-        (z.device_id, z.sequence, z.crc_mode),
-        (0x1234, Some(7), true)
-    );
+    assert_eq!((z.device_id, z.sequence, z.crc_mode), (0x1234, Some(7), true));
     // The record time comes from pcap, the sender's NTP time is separate.
     assert_eq!(recs[0].timestamp, Timestamp::new(1000, 0));
     assert_eq!(z.ntp_unix().unwrap().nanos, 500_000_000);
 
-    assert_eq!(
-        skip_reason(&recs[1]),
-        &SkipReason::NotIp { ethertype: 0x0806 }
-    );
+    assert_eq!(skip_reason(&recs[1]), &SkipReason::NotIp { ethertype: 0x0806 });
 
     let f = recs[2].frame().unwrap();
     assert_eq!((f.psdu.as_slice(), f.fcs), (MAC, FcsStatus::MetadataOk));
     assert_eq!((f.rssi, f.lqi), (Some(-70.0), Some(0x70)));
 
-    assert_eq!(
-        skip_reason(&recs[3]),
-        &SkipReason::NotZep {
-            src_port: 53,
-            dst_port: 53
-        }
-    );
+    assert_eq!(skip_reason(&recs[3]), &SkipReason::NotZep { src_port: 53, dst_port: 53 });
 
     let f = recs[4].frame().unwrap();
     assert_eq!(
@@ -175,10 +153,7 @@ fn zep_over_ethernet() {
     assert_eq!(skip_reason(&recs[5]), &SkipReason::ZepAck { sequence: 7 });
 
     let f = recs[6].frame().unwrap();
-    assert_eq!(
-        (f.psdu.as_slice(), f.fcs, f.rssi),
-        (MAC, FcsStatus::MetadataBad, Some(3.0))
-    );
+    assert_eq!((f.psdu.as_slice(), f.fcs, f.rssi), (MAC, FcsStatus::MetadataBad, Some(3.0)));
 }
 
 #[test]
@@ -197,10 +172,7 @@ fn zep_crc_mode_with_bad_fcs_and_raw_ip_link_types() {
 #[test]
 fn tap_with_and_without_fcs() {
     let rss = (-48.25f32).to_le_bytes().to_vec();
-    let with = tap(
-        &[(0, vec![1]), (3, vec![25, 0, 0]), (1, rss), (10, vec![180])],
-        &with_fcs(MAC),
-    );
+    let with = tap(&[(0, vec![1]), (3, vec![25, 0, 0]), (1, rss), (10, vec![180])], &with_fcs(MAC));
     let without = tap(&[(0, vec![0])], MAC);
     let no_tlv = tap(&[], MAC);
     let mut corrupt = with_fcs(MAC);
@@ -214,21 +186,12 @@ fn tap_with_and_without_fcs() {
         (f.psdu.as_slice(), f.fcs, f.encapsulation),
         (MAC, FcsStatus::Ok, Encapsulation::Tap)
     );
-    assert_eq!(
-        (f.channel, f.rssi, f.lqi),
-        (Some(25), Some(-48.25), Some(180))
-    );
+    assert_eq!((f.channel, f.rssi, f.lqi), (Some(25), Some(-48.25), Some(180)));
     for r in &recs[1..3] {
         let f = r.frame().unwrap();
-        assert_eq!(
-            (f.psdu.as_slice(), f.fcs, f.channel),
-            (MAC, FcsStatus::Absent, None)
-        );
+        assert_eq!((f.psdu.as_slice(), f.fcs, f.channel), (MAC, FcsStatus::Absent, None));
     }
-    assert!(matches!(
-        recs[3].frame().unwrap().fcs,
-        FcsStatus::Bad { .. }
-    ));
+    assert!(matches!(recs[3].frame().unwrap().fcs, FcsStatus::Bad { .. }));
     assert_eq!(recs[4].frame().unwrap().psdu, MAC);
     assert_eq!(recs[4].frame().unwrap().fcs, FcsStatus::Unverified32);
 }
@@ -248,11 +211,7 @@ fn pcapng_interfaces_sections_and_skipped_blocks() {
     ng.block(0x0000_0bad, &[0x12, 0x34, 0, 0, 9, 9]); // #4: Custom Block, a frame for tshark
     ng.spb(&with_fcs(MAC)); // #5, interface 0
     ng.epb(9, 0, MAC); // #6: undescribed interface
-    ng.epb(
-        3,
-        5 * 1024 + 256,
-        &eth_udp(17754, 17754, &zep_v2(ZepTrailer::Fcs, MAC)),
-    ); // #7
+    ng.epb(3, 5 * 1024 + 256, &eth_udp(17754, 17754, &zep_v2(ZepTrailer::Fcs, MAC))); // #7
     let second_section_at = ng.bytes.len() as u64;
     ng.shb(true); // new big-endian section: interfaces start over
     ng.idb(230, Some(3));
@@ -262,31 +221,16 @@ fn pcapng_interfaces_sections_and_skipped_blocks() {
     let mut reader = CaptureReader::new(&ng.bytes[..]).unwrap();
     let first = reader.next().unwrap().unwrap();
     assert_eq!(reader.interfaces().len(), 4);
-    assert_eq!(
-        reader.interfaces()[1].ts_resolution,
-        TsResolution::Decimal(9)
-    );
-    assert_eq!(
-        reader.interfaces()[3].ts_resolution,
-        TsResolution::Binary(10)
-    );
+    assert_eq!(reader.interfaces()[1].ts_resolution, TsResolution::Decimal(9));
+    assert_eq!(reader.interfaces()[3].ts_resolution, TsResolution::Binary(10));
     assert_eq!(reader.interfaces()[0].name.as_deref(), Some("wpan0"));
     assert!(matches!(
         reader.format(),
-        CaptureFormat::PcapNg {
-            byte_order: ByteOrder::Little,
-            version: (1, 0)
-        }
+        CaptureFormat::PcapNg { byte_order: ByteOrder::Little, version: (1, 0) }
     ));
     let mut recs = vec![first];
     recs.extend(reader.by_ref().map(Result::unwrap));
-    assert!(matches!(
-        reader.format(),
-        CaptureFormat::PcapNg {
-            byte_order: ByteOrder::Big,
-            ..
-        }
-    ));
+    assert!(matches!(reader.format(), CaptureFormat::PcapNg { byte_order: ByteOrder::Big, .. }));
     assert_eq!(reader.interfaces().len(), 1);
 
     // tshark 4.0.17 numbers this file the same way (SPB and custom block included).
@@ -298,32 +242,20 @@ fn pcapng_interfaces_sections_and_skipped_blocks() {
     assert_eq!(recs[0].offset, block_offsets[6]); // after SHB, 4 IDBs, NRB
     assert!(recs[7].offset > second_section_at);
 
-    assert_eq!(
-        recs[0].timestamp,
-        Timestamp::new(1_700_000_000, 123_456_000)
-    );
+    assert_eq!(recs[0].timestamp, Timestamp::new(1_700_000_000, 123_456_000));
     assert_eq!(recs[0].frame().unwrap().fcs, FcsStatus::Ok);
-    assert_eq!(
-        recs[1].timestamp,
-        Timestamp::new(1_700_000_000, 123_456_789)
-    );
+    assert_eq!(recs[1].timestamp, Timestamp::new(1_700_000_000, 123_456_789));
     assert_eq!(recs[1].interface, 1);
     assert_eq!(recs[1].frame().unwrap().encapsulation, Encapsulation::Tap);
     assert_eq!(skip_reason(&recs[2]), &SkipReason::UnsupportedLinkType(105));
-    assert_eq!(
-        skip_reason(&recs[3]),
-        &SkipReason::NonPacketBlock { block_type: 0xbad }
-    );
+    assert_eq!(skip_reason(&recs[3]), &SkipReason::NonPacketBlock { block_type: 0xbad });
     assert_eq!(recs[4].timestamp, Timestamp::default());
     assert_eq!(recs[4].frame().unwrap().psdu, MAC);
     assert_eq!(skip_reason(&recs[5]), &SkipReason::UnknownInterface(9));
     assert_eq!(recs[6].timestamp, Timestamp::new(5, 250_000_000));
     assert_eq!(recs[6].frame().unwrap().encapsulation, Encapsulation::ZepV2);
     assert_eq!(recs[7].timestamp, Timestamp::new(42, 500_000_000));
-    assert_eq!(
-        recs[7].frame().unwrap().encapsulation,
-        Encapsulation::Wpan230
-    );
+    assert_eq!(recs[7].frame().unwrap().encapsulation, Encapsulation::Wpan230);
     assert_eq!(recs[7].frame().unwrap().psdu, MAC);
 }
 
@@ -332,13 +264,7 @@ fn snap_truncated_record_is_skipped() {
     let mut f = pcap_header(false, false, 195);
     f.extend(pcap_record(false, 1, 0, &with_fcs(MAC)[..8], 13));
     let recs = read(&f);
-    assert_eq!(
-        skip_reason(&recs[0]),
-        &SkipReason::SnapTruncated {
-            captured: 8,
-            original: 13
-        }
-    );
+    assert_eq!(skip_reason(&recs[0]), &SkipReason::SnapTruncated { captured: 8, original: 13 });
 }
 
 /// Every prefix of a capture either reads cleanly (cut on a record boundary) or yields the
@@ -357,10 +283,7 @@ fn check_all_cut_points(bytes: &[u8], header_len: usize, record_offsets: &[u64])
             .iter()
             .enumerate()
             .filter(|&(i, _)| {
-                let end = record_offsets
-                    .get(i + 1)
-                    .copied()
-                    .unwrap_or(bytes.len() as u64);
+                let end = record_offsets.get(i + 1).copied().unwrap_or(bytes.len() as u64);
                 end <= cut as u64
             })
             .count();
@@ -448,18 +371,12 @@ fn fatal_errors_have_messages_and_end_iteration() {
     ng.bytes.extend_from_slice(&6u32.to_le_bytes());
     ng.bytes.extend_from_slice(&0xffff_fff0u32.to_le_bytes());
     let (_, e) = read_until_error(&ng.bytes);
-    assert!(matches!(
-        e.unwrap().kind,
-        CaptureErrorKind::RecordTooLarge { len: 0xffff_fff0 }
-    ));
+    assert!(matches!(e.unwrap().kind, CaptureErrorKind::RecordTooLarge { len: 0xffff_fff0 }));
     let mut f = pcap_header(false, false, 195);
     f.extend(pcap_record(false, 0, 0, &[], 0));
     f[24 + 8..24 + 12].copy_from_slice(&(100u32 << 20).to_le_bytes());
     let (_, e) = read_until_error(&f);
-    assert!(matches!(
-        e.unwrap().kind,
-        CaptureErrorKind::RecordTooLarge { .. }
-    ));
+    assert!(matches!(e.unwrap().kind, CaptureErrorKind::RecordTooLarge { .. }));
 
     // A large but allowed declared length with little data: reported, not allocated up front.
     let mut f = pcap_header(false, false, 195);
@@ -476,10 +393,7 @@ fn fatal_errors_have_messages_and_end_iteration() {
     let n = ng.bytes.len();
     ng.bytes[n - 4] ^= 0x10;
     let (_, e) = read_until_error(&ng.bytes);
-    assert!(matches!(
-        e.unwrap().kind,
-        CaptureErrorKind::BlockLengthMismatch { .. }
-    ));
+    assert!(matches!(e.unwrap().kind, CaptureErrorKind::BlockLengthMismatch { .. }));
 
     // Unknown byte-order magic, unknown magic, unsupported pcap link type, empty file.
     let mut ng = Ng::new(false);
@@ -488,24 +402,13 @@ fn fatal_errors_have_messages_and_end_iteration() {
         CaptureReader::new(&ng.bytes[..]).err().unwrap().kind,
         CaptureErrorKind::BadByteOrderMagic { .. }
     ));
-    let e = CaptureReader::new(&b"GIF89a........................"[..])
-        .err()
-        .unwrap();
-    assert_eq!(
-        e.to_string(),
-        "at byte offset 0: not a pcap or pcapng file (magic 0x47494638)"
-    );
+    let e = CaptureReader::new(&b"GIF89a........................"[..]).err().unwrap();
+    assert_eq!(e.to_string(), "at byte offset 0: not a pcap or pcapng file (magic 0x47494638)");
     let e = CaptureReader::new(&pcap(105, &[])[..]).err().unwrap();
-    assert_eq!(
-        e.to_string(),
-        "at byte offset 20: unsupported link type 105"
-    );
+    assert_eq!(e.to_string(), "at byte offset 20: unsupported link type 105");
     assert!(CaptureReader::new(&[][..]).is_err());
     assert!(matches!(
-        CaptureReader::open("/nonexistent/x.pcap")
-            .err()
-            .unwrap()
-            .kind,
+        CaptureReader::open("/nonexistent/x.pcap").err().unwrap().kind,
         CaptureErrorKind::Io(_)
     ));
 }
@@ -530,9 +433,6 @@ impl Read for Trickle<'_> {
 fn short_reads_are_handled() {
     let bytes = mixed_zep_capture();
     let a = read(&bytes);
-    let b: Vec<_> = CaptureReader::new(Trickle(&bytes))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let b: Vec<_> = CaptureReader::new(Trickle(&bytes)).unwrap().map(Result::unwrap).collect();
     assert_eq!(a, b);
 }

@@ -36,10 +36,7 @@ fn main() {
     let nonce = [7u8; 13];
     // a = NWK header + aux header (22 bytes); m = typical Zigbee payload sizes.
     let a = [0x11u8; 22];
-    println!(
-        "{:>8} {:>14} {:>14} {:>8}",
-        "bytes", "zigtrust ns", "ccm crate ns", "ratio"
-    );
+    println!("{:>8} {:>14} {:>14} {:>8}", "bytes", "zigtrust ns", "ccm crate ns", "ratio");
     for len in [3usize, 12, 35, 60, 100] {
         let m = vec![0x5au8; len];
         let sealed = ours.seal(&nonce, SecurityLevel::EncMic32, &a, &m).unwrap();
@@ -65,9 +62,6 @@ fn main() {
                 .unwrap();
             black_box(buf);
         });
-        println!(
-            "{len:>8} {ours_ns:>14.1} {theirs_ns:>14.1} {:>8.2}",
-            ours_ns / theirs_ns
-        );
+        println!("{len:>8} {ours_ns:>14.1} {theirs_ns:>14.1} {:>8.2}", ours_ns / theirs_ns);
     }
 }

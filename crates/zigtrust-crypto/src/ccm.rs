@@ -92,10 +92,7 @@ impl fmt::Display for CcmError {
         match self {
             CcmError::MicMismatch => write!(f, "MIC check failed (wrong key or tampered frame)"),
             CcmError::TooShort { needed, got } => {
-                write!(
-                    f,
-                    "secured payload is {got} bytes, shorter than the {needed}-byte MIC"
-                )
+                write!(f, "secured payload is {got} bytes, shorter than the {needed}-byte MIC")
             }
             CcmError::TooLong => write!(f, "input too long for CCM* with L=2"),
         }
@@ -123,9 +120,7 @@ pub struct CcmStar {
 
 impl CcmStar {
     pub fn new(key: &Key) -> CcmStar {
-        CcmStar {
-            cipher: Aes128::new(key.as_bytes().into()),
-        }
+        CcmStar { cipher: Aes128::new(key.as_bytes().into()) }
     }
 
     /// CBC-MAC tag T over (a, m) with B0 for MIC length `mic_len`.
@@ -230,21 +225,15 @@ impl CcmStar {
     ) -> Result<Vec<u8>, CcmError> {
         let mic_len = level.mic_len();
         if data.len() < mic_len {
-            return Err(CcmError::TooShort {
-                needed: mic_len,
-                got: data.len(),
-            });
+            return Err(CcmError::TooShort { needed: mic_len, got: data.len() });
         }
         if a.len() + data.len() >= 0xff00 {
             return Err(CcmError::TooLong);
         }
         let (body, mic) = data.split_at(data.len() - mic_len);
         let mut m = body.to_vec();
-        let s0 = if level.is_encrypted() {
-            self.ctr(nonce, &mut m)
-        } else {
-            self.ctr(nonce, &mut [])
-        };
+        let s0 =
+            if level.is_encrypted() { self.ctr(nonce, &mut m) } else { self.ctr(nonce, &mut []) };
         if mic_len > 0 {
             let t = if level.is_encrypted() {
                 self.auth_tag(nonce, mic_len, a, &m)
@@ -314,10 +303,7 @@ mod tests {
         let a = h("0001020304050607");
         let m = h("08090A0B0C0D0E0F101112131415161718191A1B1C1D1E");
         let out = ccm_star_seal(&key, &spec_nonce(6), SecurityLevel::EncMic64, &a, &m).unwrap();
-        assert_eq!(
-            hex(&out),
-            "1a55a36abb6c610d066b3375649cef10d4664ecad854a80a895cc1d8ff9469"
-        );
+        assert_eq!(hex(&out), "1a55a36abb6c610d066b3375649cef10d4664ecad854a80a895cc1d8ff9469");
         let back = ccm_star_open(&key, &spec_nonce(6), SecurityLevel::EncMic64, &a, &out).unwrap();
         assert_eq!(back, m);
     }
@@ -353,10 +339,7 @@ mod tests {
             let n = spec_nonce(level.bits());
             let out = ccm_star_seal(&key, &n, level, b"hdr", b"payload bytes").unwrap();
             assert_eq!(out.len(), 13 + level.mic_len());
-            assert_eq!(
-                ccm_star_open(&key, &n, level, b"hdr", &out).unwrap(),
-                b"payload bytes"
-            );
+            assert_eq!(ccm_star_open(&key, &n, level, b"hdr", &out).unwrap(), b"payload bytes");
             if level.mic_len() > 0 {
                 let mut bad = out.clone();
                 bad[0] ^= 1;
@@ -387,9 +370,8 @@ mod tests {
         ) -> Vec<u8> {
             let c = ccm::Ccm::<aes::Aes128, M, U13>::new(GenericArray::from_slice(k));
             let mut buf = m.to_vec();
-            let tag = c
-                .encrypt_in_place_detached(GenericArray::from_slice(n), a, &mut buf)
-                .unwrap();
+            let tag =
+                c.encrypt_in_place_detached(GenericArray::from_slice(n), a, &mut buf).unwrap();
             buf.extend_from_slice(&tag);
             buf
         }
@@ -412,21 +394,14 @@ mod tests {
                 (SecurityLevel::EncMic64, rc::<U8>(&k, &n, &a, &m)),
                 (SecurityLevel::EncMic128, rc::<U16>(&k, &n, &a, &m)),
             ] {
-                assert_eq!(
-                    ccm_star_seal(&key, &n, level, &a, &m).unwrap(),
-                    want,
-                    "{level:?}"
-                );
+                assert_eq!(ccm_star_seal(&key, &n, level, &a, &m).unwrap(), want, "{level:?}");
             }
             for (level, tag) in [
                 (SecurityLevel::Mic32, rc::<U4>(&k, &n, &am, &[])),
                 (SecurityLevel::Mic64, rc::<U8>(&k, &n, &am, &[])),
                 (SecurityLevel::Mic128, rc::<U16>(&k, &n, &am, &[])),
             ] {
-                assert_eq!(
-                    ccm_star_seal(&key, &n, level, &a, &m).unwrap(),
-                    concat(&m, &tag)
-                );
+                assert_eq!(ccm_star_seal(&key, &n, level, &a, &m).unwrap(), concat(&m, &tag));
             }
         }
     }

@@ -33,11 +33,7 @@ pub fn crc16_x25(data: &[u8]) -> u16 {
     for &b in data {
         crc ^= b as u16;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x8408 } else { crc >> 1 };
         }
     }
     !crc
@@ -114,14 +110,9 @@ impl InstallCode {
             let (code, crc) = bytes.split_at(n - 2);
             let expected = crc16_x25(code).to_le_bytes();
             if crc != expected {
-                return Err(InstallCodeError::BadCrc {
-                    expected,
-                    found: [crc[0], crc[1]],
-                });
+                return Err(InstallCodeError::BadCrc { expected, found: [crc[0], crc[1]] });
             }
-            return Ok(InstallCode {
-                bytes: bytes.to_vec(),
-            });
+            return Ok(InstallCode { bytes: bytes.to_vec() });
         }
         if SECRET_LENGTHS.contains(&n) {
             return Err(InstallCodeError::MissingCrc {
@@ -200,9 +191,7 @@ pub struct InstallCodePayload {
 
 fn parse_ieee(s: &str) -> Result<u64, InstallCodeError> {
     let bytes = decode_hex_loose(s.trim()).map_err(|_| InstallCodeError::BadIeee(s.into()))?;
-    let arr: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| InstallCodeError::BadIeee(s.into()))?;
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| InstallCodeError::BadIeee(s.into()))?;
     Ok(u64::from_be_bytes(arr))
 }
 
@@ -243,11 +232,7 @@ impl InstallCodePayload {
             }
             let ieee = parse_ieee(&head[head.len() - 16..])?;
             // zigpy: these labels print the IEEE byte-reversed; its OUI then shows up at the end.
-            let ieee = if ieee & 0xff_ffff == 0x16_a720 {
-                ieee.swap_bytes()
-            } else {
-                ieee
-            };
+            let ieee = if ieee & 0xff_ffff == 0x16_a720 { ieee.swap_bytes() } else { ieee };
             return Ok(InstallCodePayload {
                 ieee: Some(ieee),
                 code: InstallCode::from_hex(code)?,
@@ -261,9 +246,8 @@ impl InstallCodePayload {
             for field in upper.split('$') {
                 if let Some(v) = field.strip_prefix("I:") {
                     code = Some(v);
-                } else if let Some(v) = field
-                    .strip_prefix("Z:")
-                    .or_else(|| field.strip_prefix("A:"))
+                } else if let Some(v) =
+                    field.strip_prefix("Z:").or_else(|| field.strip_prefix("A:"))
                 {
                     ieee = Some(v);
                 } else if let Some(pos) = field.find("Z:") {
@@ -345,18 +329,9 @@ mod tests {
     fn zigpy_vectors() {
         for (code, key) in [
             ("11223344556677884AF7", "41618fc0c83b0e14a589954b16e31466"),
-            (
-                "7A939723A5C639B269161802819B",
-                "f93903721685fd329d26849b90f2959a",
-            ),
-            (
-                "83FED3407A939723A5C639B269161802AEBB",
-                "333c23686079468eb27ba24bd9c7e564",
-            ),
-            (
-                "83FED3407A939723A5C639B26916D505C3B5",
-                "66b6900981e1ee3ca4206b6b861c02bb",
-            ),
+            ("7A939723A5C639B269161802819B", "f93903721685fd329d26849b90f2959a"),
+            ("83FED3407A939723A5C639B269161802AEBB", "333c23686079468eb27ba24bd9c7e564"),
+            ("83FED3407A939723A5C639B26916D505C3B5", "66b6900981e1ee3ca4206b6b861c02bb"),
             ("0102030405060EB8", "a3761fefadfebd66d4d8e26eaec9cd7b"),
         ] {
             let ic = InstallCode::from_hex(code).unwrap();
@@ -364,10 +339,7 @@ mod tests {
         }
         assert_eq!(
             InstallCode::from_hex("1122334455667788FFFF"),
-            Err(InstallCodeError::BadCrc {
-                expected: [0x4a, 0xf7],
-                found: [0xff, 0xff]
-            })
+            Err(InstallCodeError::BadCrc { expected: [0x4a, 0xf7], found: [0xff, 0xff] })
         );
     }
 
@@ -379,26 +351,17 @@ mod tests {
             "83:fe:d3:40:7a:93:97:23:a5:c6:39:b2:69:16:d5:05:c3:b5",
             "83FED340-7A939723-A5C639B2-6916D505-C3B5",
         ] {
-            assert_eq!(
-                InstallCode::from_hex(form).unwrap().link_key().to_hex(),
-                want
-            );
+            assert_eq!(InstallCode::from_hex(form).unwrap().link_key().to_hex(), want);
         }
         assert!(matches!(
             InstallCode::from_hex("83FED3407A939723A5C639B26916D505"),
-            Err(InstallCodeError::MissingCrc {
-                bytes: 16,
-                crc: [0xc3, 0xb5]
-            })
+            Err(InstallCodeError::MissingCrc { bytes: 16, crc: [0xc3, 0xb5] })
         ));
         assert_eq!(
             InstallCode::from_hex("83FED3407A939723A5C639B26916D505C3"),
             Err(InstallCodeError::Length { bytes: 17 })
         );
-        assert!(matches!(
-            InstallCode::from_hex("xyz"),
-            Err(InstallCodeError::Hex(_))
-        ));
+        assert!(matches!(InstallCode::from_hex("xyz"), Err(InstallCodeError::Hex(_))));
         let msg = InstallCode::from_hex("83FED3407A939723A5C639B26916D505C3B6").unwrap_err();
         assert!(msg.to_string().contains("c3b5"), "{msg}");
     }
@@ -409,39 +372,18 @@ mod tests {
         let code = "83FED3407A939723A5C639B26916D505C3B5";
         let ieee = 0x0012_4b00_0102_0304u64;
         for (text, format) in [
-            (
-                format!("Z:00124B0001020304$I:{code}"),
-                PayloadFormat::QrFields,
-            ),
+            (format!("Z:00124B0001020304$I:{code}"), PayloadFormat::QrFields),
             (
                 format!("X:abc$Z:00124B0001020304$I:{code}$S:1234$P:Foo$C:1"),
                 PayloadFormat::QrFields,
             ),
-            (
-                format!("G$M:lumi.sensor$A:00124B0001020304$I:{code}"),
-                PayloadFormat::QrFields,
-            ),
+            (format!("G$M:lumi.sensor$A:00124B0001020304$I:{code}"), PayloadFormat::QrFields),
             (format!("00124B0001020304|{code}"), PayloadFormat::Pipe),
-            (
-                format!("HUE:Z:{code} M:00124B0001020304 D:V1"),
-                PayloadFormat::Hue,
-            ),
-            (
-                format!("00:12:4b:00:01:02:03:04:{code}"),
-                PayloadFormat::IeeeThenCode,
-            ),
-            (
-                format!("00124B0001020304 {code}"),
-                PayloadFormat::IeeeThenCode,
-            ),
-            (
-                format!("00124B0001020304{code}"),
-                PayloadFormat::IeeeThenCode,
-            ),
-            (
-                format!("RB01SG{}00124B0001020304DLK{code}", "0".repeat(34)),
-                PayloadFormat::Bosch,
-            ),
+            (format!("HUE:Z:{code} M:00124B0001020304 D:V1"), PayloadFormat::Hue),
+            (format!("00:12:4b:00:01:02:03:04:{code}"), PayloadFormat::IeeeThenCode),
+            (format!("00124B0001020304 {code}"), PayloadFormat::IeeeThenCode),
+            (format!("00124B0001020304{code}"), PayloadFormat::IeeeThenCode),
+            (format!("RB01SG{}00124B0001020304DLK{code}", "0".repeat(34)), PayloadFormat::Bosch),
         ] {
             let p = InstallCodePayload::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(p.format, format, "{text}");

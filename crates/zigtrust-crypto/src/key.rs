@@ -33,9 +33,7 @@ impl Key {
 
     /// Copies a key out of a slice that must be exactly 16 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Key, KeyParseError> {
-        let arr: [u8; 16] = bytes
-            .try_into()
-            .map_err(|_| KeyParseError::Length(bytes.len()))?;
+        let arr: [u8; 16] = bytes.try_into().map_err(|_| KeyParseError::Length(bytes.len()))?;
         Ok(Key(arr))
     }
 
@@ -46,10 +44,7 @@ impl Key {
         if t.len() == 18 && t.starts_with('"') && t.ends_with('"') {
             return Key::from_slice(&t.as_bytes()[1..17]);
         }
-        let t = t
-            .strip_prefix("0x")
-            .or_else(|| t.strip_prefix("0X"))
-            .unwrap_or(t);
+        let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
         let mut bytes = decode_hex_loose(t)?;
         let key = Key::from_slice(&bytes);
         bytes.zeroize();
@@ -92,10 +87,7 @@ impl fmt::Display for KeyParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyParseError::BadCharacter { index, ch } => {
-                write!(
-                    f,
-                    "invalid character {ch:?} at position {index} (expected hex digits)"
-                )
+                write!(f, "invalid character {ch:?} at position {index} (expected hex digits)")
             }
             KeyParseError::OddDigits => write!(f, "odd number of hex digits"),
             KeyParseError::Length(n) => write!(f, "key is {n} bytes, expected 16 (32 hex digits)"),
@@ -125,9 +117,7 @@ pub fn decode_hex_loose(text: &str) -> Result<Vec<u8>, KeyParseError> {
         if matches!(ch, ':' | '-' | '_' | '.') || ch.is_whitespace() {
             continue;
         }
-        let v = ch
-            .to_digit(16)
-            .ok_or(KeyParseError::BadCharacter { index, ch })? as u8;
+        let v = ch.to_digit(16).ok_or(KeyParseError::BadCharacter { index, ch })? as u8;
         match hi.take() {
             None => hi = Some(v),
             Some(h) => out.push(h << 4 | v),
@@ -145,10 +135,7 @@ mod tests {
 
     #[test]
     fn well_known_key_bytes() {
-        assert_eq!(
-            Key::well_known_tc_link_key().to_hex(),
-            "5a6967426565416c6c69616e63653039"
-        );
+        assert_eq!(Key::well_known_tc_link_key().to_hex(), "5a6967426565416c6c69616e63653039");
     }
 
     #[test]
@@ -156,20 +143,11 @@ mod tests {
         let k = Key::from_hex("5A:69:67:42:65:65:41:6C:6C:69:61:6E:63:65:30:39").unwrap();
         assert_eq!(k, Key::well_known_tc_link_key());
         assert_eq!(Key::from_hex("\"ZigBeeAlliance09\"").unwrap(), k);
-        assert_eq!(
-            Key::from_hex("0x5a6967426565416c6c69616e63653039").unwrap(),
-            k
-        );
-        assert_eq!(
-            Key::from_hex("5a69 6742 6565 416c-6c69616e63653039").unwrap(),
-            k
-        );
+        assert_eq!(Key::from_hex("0x5a6967426565416c6c69616e63653039").unwrap(), k);
+        assert_eq!(Key::from_hex("5a69 6742 6565 416c-6c69616e63653039").unwrap(), k);
         assert_eq!(Key::from_hex("5a69"), Err(KeyParseError::Length(2)));
         assert_eq!(Key::from_hex("5a6"), Err(KeyParseError::OddDigits));
-        assert!(matches!(
-            Key::from_hex("zz"),
-            Err(KeyParseError::BadCharacter { index: 0, .. })
-        ));
+        assert!(matches!(Key::from_hex("zz"), Err(KeyParseError::BadCharacter { index: 0, .. })));
     }
 
     #[test]

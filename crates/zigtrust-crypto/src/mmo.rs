@@ -24,12 +24,7 @@ impl Default for Mmo {
 
 impl Mmo {
     pub fn new() -> Mmo {
-        Mmo {
-            h: [0; 16],
-            buf: [0; 16],
-            buf_len: 0,
-            total: 0,
-        }
+        Mmo { h: [0; 16], buf: [0; 16], buf_len: 0, total: 0 }
     }
 
     fn compress(h: &mut [u8; 16], block: &[u8; 16]) {
@@ -159,27 +154,15 @@ mod tests {
     // andrebdo/c-crumbs tests/aes-mmo.c and ../shared/zigbee-notes.md §1.
     #[test]
     fn spec_c5_vectors() {
-        assert_eq!(
-            hex(&aes_mmo_hash(&h("C0"))),
-            "ae3a102a28d43ee0d4a09e22788b206c"
-        );
+        assert_eq!(hex(&aes_mmo_hash(&h("C0"))), "ae3a102a28d43ee0d4a09e22788b206c");
         assert_eq!(
             hex(&aes_mmo_hash(&h("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF"))),
             "a7977e88bc0b61e8210827109a228f2d"
         );
-        assert_eq!(
-            hex(&aes_mmo_hash(&counting(8191))),
-            "24ec2fe75bbffcb34789bc0610e7f165"
-        );
+        assert_eq!(hex(&aes_mmo_hash(&counting(8191))), "24ec2fe75bbffcb34789bc0610e7f165");
         // 8192 bytes is the first length that needs the long-message padding form.
-        assert_eq!(
-            hex(&aes_mmo_hash(&counting(8192))),
-            "dc6b0687f09f8607131c170b3bd31591"
-        );
-        assert_eq!(
-            hex(&aes_mmo_hash(&counting(8201))),
-            "72c9b15e178aa843e4a16c58e33643a3"
-        );
+        assert_eq!(hex(&aes_mmo_hash(&counting(8192))), "dc6b0687f09f8607131c170b3bd31591");
+        assert_eq!(hex(&aes_mmo_hash(&counting(8201))), "72c9b15e178aa843e4a16c58e33643a3");
     }
 
     // zigbee-on-host test suite (aes128MmoHash of 01..1F): the padding spills into an extra block.
@@ -205,10 +188,7 @@ mod tests {
     #[test]
     fn spec_c6_hmac() {
         let k = Key::from_hex("404142434445464748494A4B4C4D4E4F").unwrap();
-        assert_eq!(
-            hex(&hmac_mmo(&k, &h("C0"))),
-            "4512807bf94cb3400f0e2c25fb76e999"
-        );
+        assert_eq!(hex(&hmac_mmo(&k, &h("C0"))), "4512807bf94cb3400f0e2c25fb76e999");
     }
 
     // Key-transport/key-load keys of ZigBeeAlliance09 (published by zigbee-on-host; the
@@ -216,17 +196,8 @@ mod tests {
     #[test]
     fn derived_keys_of_well_known_key() {
         let tc = Key::well_known_tc_link_key();
-        assert_eq!(
-            key_transport_key(&tc).to_hex(),
-            "4bab0f173e1434a2d572e1c1ef478782"
-        );
-        assert_eq!(
-            key_load_key(&tc).to_hex(),
-            "c5a47035c332ccbf251571d8baded188"
-        );
-        assert_eq!(
-            hex(&verify_key_hash(&tc)),
-            "1ab128df1639a1246aaba72a6a559124"
-        );
+        assert_eq!(key_transport_key(&tc).to_hex(), "4bab0f173e1434a2d572e1c1ef478782");
+        assert_eq!(key_load_key(&tc).to_hex(), "c5a47035c332ccbf251571d8baded188");
+        assert_eq!(hex(&verify_key_hash(&tc)), "1ab128df1639a1246aaba72a6a559124");
     }
 }

@@ -8,27 +8,16 @@ use std::process::{Command, Stdio};
 use zigtrust_crypto::{crc16_x25, hex, InstallCode, InstallCodePayload};
 
 fn zigpy(request: &serde_json::Value) -> serde_json::Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../oracles/zigpy/installcodes.py"
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../oracles/zigpy/installcodes.py");
     let mut child = Command::new("python3")
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 must be installed (scripts/test installs the oracles)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "zigpy oracle failed; is zigpy installed?"
-    );
+    assert!(out.status.success(), "zigpy oracle failed; is zigpy installed?");
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -74,31 +63,16 @@ fn install_codes_agree_with_zigpy() {
             Some(key) => assert_eq!(ours.unwrap().link_key().to_hex(), key, "{code}"),
             None => {
                 rejected += 1;
-                assert!(
-                    ours.is_err(),
-                    "zigpy rejected {code} ({}) but we accepted",
-                    r["error"]
-                );
+                assert!(ours.is_err(), "zigpy rejected {code} ({}) but we accepted", r["error"]);
             }
         }
     }
-    assert_eq!(
-        rejected, 42,
-        "40 corrupted codes + 2 malformed must be rejected by both"
-    );
+    assert_eq!(rejected, 42, "40 corrupted codes + 2 malformed must be rejected by both");
     for r in resp["qr"].as_array().unwrap() {
         let text = r["qr"].as_str().unwrap();
-        assert!(
-            r["error"].is_null(),
-            "zigpy failed on {text}: {}",
-            r["error"]
-        );
+        assert!(r["error"].is_null(), "zigpy failed on {text}: {}", r["error"]);
         let ours = InstallCodePayload::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert_eq!(
-            ours.code.link_key().to_hex(),
-            r["key"].as_str().unwrap(),
-            "{text}"
-        );
+        assert_eq!(ours.code.link_key().to_hex(), r["key"].as_str().unwrap(), "{text}");
         let ieee = format!("{:016x}", ours.ieee.unwrap());
         let zig = r["ieee"].as_str().unwrap().replace(':', "");
         assert_eq!(ieee, zig, "{text}");

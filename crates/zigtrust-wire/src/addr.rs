@@ -45,11 +45,7 @@ pub struct ExtAddrParseError(pub String);
 
 impl fmt::Display for ExtAddrParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not an IEEE address (16 hex digits, separators allowed)",
-            self.0
-        )
+        write!(f, "{:?} is not an IEEE address (16 hex digits, separators allowed)", self.0)
     }
 }
 
@@ -60,15 +56,10 @@ impl FromStr for ExtAddr {
     /// Accepts `00:12:4b:00:01:02:03:04`, `00124b0001020304`, `0x00124b0001020304`, dashes.
     fn from_str(s: &str) -> Result<ExtAddr, ExtAddrParseError> {
         let t = s.trim();
-        let t = t
-            .strip_prefix("0x")
-            .or_else(|| t.strip_prefix("0X"))
-            .unwrap_or(t);
+        let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
         let bytes =
             zigtrust_crypto::decode_hex_loose(t).map_err(|_| ExtAddrParseError(s.to_string()))?;
-        let arr: [u8; 8] = bytes
-            .try_into()
-            .map_err(|_| ExtAddrParseError(s.to_string()))?;
+        let arr: [u8; 8] = bytes.try_into().map_err(|_| ExtAddrParseError(s.to_string()))?;
         Ok(ExtAddr(u64::from_be_bytes(arr)))
     }
 }

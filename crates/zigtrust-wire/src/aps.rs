@@ -344,11 +344,8 @@ impl ApsHeader {
             const EXT: &str = "APS extended header";
             let efc = r.u8(EXT)?;
             let fragmentation = efc & 0x03;
-            let mut ext = ApsExtendedHeader {
-                fragmentation,
-                reserved: efc & 0xfc,
-                ..Default::default()
-            };
+            let mut ext =
+                ApsExtendedHeader { fragmentation, reserved: efc & 0xfc, ..Default::default() };
             if fragmentation != 0 {
                 ext.block_number = Some(r.u8(EXT)?);
                 if frame_type == ApsFrameType::Ack {
@@ -422,9 +419,7 @@ pub struct ApsFrame<'a> {
 impl<'a> ApsFrame<'a> {
     pub fn parse(buf: &'a [u8]) -> Result<ApsFrame<'a>> {
         let (header, len) = ApsHeader::parse(buf)?;
-        let payload = buf
-            .get(len..)
-            .ok_or(Error::Truncated { what: "APS header" })?;
+        let payload = buf.get(len..).ok_or(Error::Truncated { what: "APS header" })?;
         Ok(ApsFrame { header, payload })
     }
 
@@ -441,14 +436,10 @@ impl<'a> ApsFrame<'a> {
     /// first (their payload is ciphertext).
     pub fn command(&self) -> Result<ApsCommand> {
         if self.header.frame_type != ApsFrameType::Command {
-            return Err(Error::Malformed {
-                what: "APS frame type (not a command)",
-            });
+            return Err(Error::Malformed { what: "APS frame type (not a command)" });
         }
         if self.header.security {
-            return Err(Error::Unsupported {
-                what: "APS-secured payload (unsecure it first)",
-            });
+            return Err(Error::Unsupported { what: "APS-secured payload (unsecure it first)" });
         }
         ApsCommand::parse(self.payload)
     }
@@ -467,11 +458,7 @@ impl<T: AsRef<[u8]>> ApsPacket<T> {
     /// Wraps `buffer`, checking that the whole header is present.
     pub fn new_checked(buffer: T) -> Result<ApsPacket<T>> {
         let (header, header_len) = ApsHeader::parse(buffer.as_ref())?;
-        Ok(ApsPacket {
-            buffer,
-            header,
-            header_len,
-        })
+        Ok(ApsPacket { buffer, header, header_len })
     }
     pub fn into_inner(self) -> T {
         self.buffer
@@ -527,10 +514,7 @@ impl<T: AsRef<[u8]>> ApsPacket<T> {
     }
     /// The frame as a [`ApsFrame`] value borrowing this buffer.
     pub fn repr(&self) -> ApsFrame<'_> {
-        ApsFrame {
-            header: self.header,
-            payload: self.payload(),
-        }
+        ApsFrame { header: self.header, payload: self.payload() }
     }
 }
 
@@ -586,10 +570,7 @@ impl KeyType {
     }
     /// Whether Request-Key with this type carries a partner IEEE address (application keys).
     fn request_has_partner(self) -> bool {
-        matches!(
-            self,
-            KeyType::ApplicationMasterKey | KeyType::ApplicationLinkKey
-        )
+        matches!(self, KeyType::ApplicationMasterKey | KeyType::ApplicationLinkKey)
     }
 }
 
@@ -765,21 +746,14 @@ impl TransportKey {
                 }
             }
             KeyType::TrustCenterMasterKey | KeyType::TrustCenterLinkKey => {
-                TransportKeyBody::TrustCenter {
-                    dst: r.ext_addr(WHAT)?,
-                    src: r.ext_addr(WHAT)?,
-                }
+                TransportKeyBody::TrustCenter { dst: r.ext_addr(WHAT)?, src: r.ext_addr(WHAT)? }
             }
             KeyType::ApplicationMasterKey | KeyType::ApplicationLinkKey => {
                 let partner = r.ext_addr(WHAT)?;
                 let initiator = match r.u8(WHAT)? {
                     0 => false,
                     1 => true,
-                    _ => {
-                        return Err(Error::Malformed {
-                            what: "APS Transport Key initiator flag",
-                        })
-                    }
+                    _ => return Err(Error::Malformed { what: "APS Transport Key initiator flag" }),
                 };
                 TransportKeyBody::Application { partner, initiator }
             }
@@ -789,11 +763,7 @@ impl TransportKey {
                 TransportKeyBody::Unknown { rest }
             }
         };
-        Ok(TransportKey {
-            key_type,
-            key,
-            body,
-        })
+        Ok(TransportKey { key_type, key, body })
     }
 
     fn fields_len(&self) -> usize {
@@ -866,27 +836,16 @@ pub enum ApsCommand {
     /// 0x07, TC → router: make `target` leave.
     RemoveDevice { target: ExtAddr },
     /// 0x08; `partner` is on air only for application keys (types 2 and 3).
-    RequestKey {
-        key_type: KeyType,
-        partner: Option<ExtAddr>,
-    },
+    RequestKey { key_type: KeyType, partner: Option<ExtAddr> },
     /// 0x09: switch to the network key with this sequence number.
     SwitchKey { seq: u8 },
     /// 0x0E, TC → router: forward the tunnelled APS frame to `dst` (usually an APS-secured
     /// Transport-Key for a joiner that is not the TC's neighbour).
     Tunnel { dst: ExtAddr, frame: Vec<u8> },
     /// 0x0F, device → TC: proves it holds the new TCLK (`hash` = HMAC-MMO(key, 0x03)).
-    VerifyKey {
-        key_type: KeyType,
-        src: ExtAddr,
-        hash: [u8; 16],
-    },
+    VerifyKey { key_type: KeyType, src: ExtAddr, hash: [u8; 16] },
     /// 0x10, TC → device: result of Verify-Key.
-    ConfirmKey {
-        status: u8,
-        key_type: KeyType,
-        dst: ExtAddr,
-    },
+    ConfirmKey { status: u8, key_type: KeyType, dst: ExtAddr },
     /// 0x11 (R23): TLVs and an encapsulated frame, kept raw.
     RelayMessageDownstream { payload: Vec<u8> },
     /// 0x12 (R23): TLVs and an encapsulated frame, kept raw.
@@ -931,23 +890,13 @@ impl ApsCommand {
                 let status = UpdateDeviceStatus::from_u8(r.u8(what)?);
                 let tlvs = r.rest().to_vec();
                 r.bytes(tlvs.len(), what)?;
-                ApsCommand::UpdateDevice {
-                    device,
-                    short_addr,
-                    status,
-                    tlvs,
-                }
+                ApsCommand::UpdateDevice { device, short_addr, status, tlvs }
             }
-            CMD_REMOVE_DEVICE => ApsCommand::RemoveDevice {
-                target: r.ext_addr(what)?,
-            },
+            CMD_REMOVE_DEVICE => ApsCommand::RemoveDevice { target: r.ext_addr(what)? },
             CMD_REQUEST_KEY => {
                 let key_type = KeyType::from_u8(r.u8(what)?);
-                let partner = if key_type.request_has_partner() {
-                    Some(r.ext_addr(what)?)
-                } else {
-                    None
-                };
+                let partner =
+                    if key_type.request_has_partner() { Some(r.ext_addr(what)?) } else { None };
                 ApsCommand::RequestKey { key_type, partner }
             }
             CMD_SWITCH_KEY => ApsCommand::SwitchKey { seq: r.u8(what)? },
@@ -978,9 +927,7 @@ impl ApsCommand {
             }
         };
         if !r.is_empty() {
-            return Err(Error::Malformed {
-                what: "APS command (trailing bytes)",
-            });
+            return Err(Error::Malformed { what: "APS command (trailing bytes)" });
         }
         Ok(cmd)
     }
@@ -1010,12 +957,7 @@ impl ApsCommand {
         out.push(self.id());
         match self {
             ApsCommand::TransportKey(tk) => tk.emit_fields(out),
-            ApsCommand::UpdateDevice {
-                device,
-                short_addr,
-                status,
-                tlvs,
-            } => {
+            ApsCommand::UpdateDevice { device, short_addr, status, tlvs } => {
                 out.extend_from_slice(&device.to_le_bytes());
                 out.extend_from_slice(&short_addr.0.to_le_bytes());
                 out.push(status.to_u8());
@@ -1033,20 +975,12 @@ impl ApsCommand {
                 out.extend_from_slice(&dst.to_le_bytes());
                 out.extend_from_slice(frame);
             }
-            ApsCommand::VerifyKey {
-                key_type,
-                src,
-                hash,
-            } => {
+            ApsCommand::VerifyKey { key_type, src, hash } => {
                 out.push(key_type.to_u8());
                 out.extend_from_slice(&src.to_le_bytes());
                 out.extend_from_slice(hash);
             }
-            ApsCommand::ConfirmKey {
-                status,
-                key_type,
-                dst,
-            } => {
+            ApsCommand::ConfirmKey { status, key_type, dst } => {
                 out.push(*status);
                 out.push(key_type.to_u8());
                 out.extend_from_slice(&dst.to_le_bytes());
@@ -1124,10 +1058,7 @@ mod tests {
         assert_eq!(h, ApsHeader::command(0x6a, true));
         assert_eq!(h.frame_type, ApsFrameType::Command);
         assert_eq!(h.frame_control(), 0x21);
-        assert_eq!(
-            header_roundtrip(&hex("01 84")),
-            ApsHeader::command(0x84, false)
-        );
+        assert_eq!(header_roundtrip(&hex("01 84")), ApsHeader::command(0x84, false));
     }
 
     #[test]
@@ -1155,10 +1086,7 @@ mod tests {
     fn unicast_data_header() {
         let bytes = hex("00 01 0600 0401 01 10 01 05 02");
         let f = ApsFrame::parse(&bytes).unwrap();
-        assert_eq!(
-            f.header,
-            ApsHeader::data_unicast(1, 0x0006, 0x0104, 1, 0x10)
-        );
+        assert_eq!(f.header, ApsHeader::data_unicast(1, 0x0006, 0x0104, 1, 0x10));
         assert_eq!(f.payload, &[0x01, 0x05, 0x02]);
         assert_eq!(f.buffer_len(), bytes.len());
         let mut out = Vec::new();
@@ -1200,10 +1128,7 @@ mod tests {
         assert_eq!(a.extended.and_then(|e| e.ack_bitfield), Some(3));
         // Reserved ext-FC bits survive.
         let r = header_roundtrip(&hex("81 10 fc"));
-        assert_eq!(
-            r.extended.map(|e| (e.fragmentation, e.reserved)),
-            Some((0, 0xfc))
-        );
+        assert_eq!(r.extended.map(|e| (e.fragmentation, e.reserved)), Some((0, 0xfc)));
     }
 
     #[test]
@@ -1213,20 +1138,11 @@ mod tests {
         assert_eq!(bytes.len(), 35);
         let c = command_roundtrip(&bytes);
         assert_eq!(c.name(), "Transport Key");
-        let ApsCommand::TransportKey(tk) = &c else {
-            panic!("{c:?}")
-        };
+        let ApsCommand::TransportKey(tk) = &c else { panic!("{c:?}") };
         assert_eq!(tk.key_type, KeyType::StandardNetworkKey);
         assert_eq!(tk.key_type.name(), "Standard Network Key");
         assert_eq!(tk.key.to_hex(), "01030507090b0d0f00020406080a0c0d");
-        assert_eq!(
-            tk.body,
-            TransportKeyBody::Network {
-                seq: 0,
-                dst: DEVICE,
-                src: TC
-            }
-        );
+        assert_eq!(tk.body, TransportKeyBody::Network { seq: 0, dst: DEVICE, src: TC });
         assert_eq!((tk.dst(), tk.src()), (Some(DEVICE), Some(TC)));
         let built = TransportKey::network(
             Key::from_hex("01030507090b0d0f00020406080a0c0d").unwrap(),
@@ -1244,18 +1160,10 @@ mod tests {
         let bytes = hex("05 04 5a6967426565416c6c69616e63653039 df0f289b6d38c1a4 f99905feff504b80");
         assert_eq!(bytes.len(), 34);
         let c = command_roundtrip(&bytes);
-        let ApsCommand::TransportKey(tk) = &c else {
-            panic!("{c:?}")
-        };
+        let ApsCommand::TransportKey(tk) = &c else { panic!("{c:?}") };
         assert_eq!(tk.key_type.name(), "Trust Center Link Key");
         assert_eq!(tk.key, Key::well_known_tc_link_key());
-        assert_eq!(
-            tk.body,
-            TransportKeyBody::TrustCenter {
-                dst: DEVICE,
-                src: TC
-            }
-        );
+        assert_eq!(tk.body, TransportKeyBody::TrustCenter { dst: DEVICE, src: TC });
     }
 
     #[test]
@@ -1268,23 +1176,13 @@ mod tests {
         assert_eq!(command_roundtrip(&out), c);
         let mut bad = out.clone();
         bad[26] = 2;
-        assert!(matches!(
-            ApsCommand::parse(&bad),
-            Err(Error::Malformed { .. })
-        ));
+        assert!(matches!(ApsCommand::parse(&bad), Err(Error::Malformed { .. })));
         // Unknown key type keeps the key in a Key and the rest raw.
         let unk = hex("05 09 000102030405060708090a0b0c0d0e0f aabb");
         let c = command_roundtrip_min(&unk, 18);
-        let ApsCommand::TransportKey(tk) = &c else {
-            panic!()
-        };
+        let ApsCommand::TransportKey(tk) = &c else { panic!() };
         assert_eq!(tk.key_type, KeyType::Other(9));
-        assert_eq!(
-            tk.body,
-            TransportKeyBody::Unknown {
-                rest: vec![0xaa, 0xbb]
-            }
-        );
+        assert_eq!(tk.body, TransportKeyBody::Unknown { rest: vec![0xaa, 0xbb] });
     }
 
     #[test]
@@ -1292,10 +1190,7 @@ mod tests {
         let c = command_roundtrip(&hex("08 04"));
         assert_eq!(
             c,
-            ApsCommand::RequestKey {
-                key_type: KeyType::TrustCenterLinkKey,
-                partner: None
-            }
+            ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None }
         );
         assert_eq!(c.name(), "Request Key");
         let app = command_roundtrip(&hex("08 02 df0f289b6d38c1a4"));
@@ -1306,10 +1201,7 @@ mod tests {
                 partner: Some(DEVICE)
             }
         );
-        assert!(matches!(
-            ApsCommand::parse(&hex("08 04 00")),
-            Err(Error::Malformed { .. })
-        ));
+        assert!(matches!(ApsCommand::parse(&hex("08 04 00")), Err(Error::Malformed { .. })));
     }
 
     #[test]
@@ -1317,14 +1209,7 @@ mod tests {
         let bytes = hex("0f 04 df0f289b6d38c1a4 1ab128df1639a1246aaba72a6a559124");
         let c = command_roundtrip(&bytes);
         assert_eq!(c.name(), "Verify Key");
-        let ApsCommand::VerifyKey {
-            key_type,
-            src,
-            hash,
-        } = c
-        else {
-            panic!()
-        };
+        let ApsCommand::VerifyKey { key_type, src, hash } = c else { panic!() };
         assert_eq!(key_type, KeyType::TrustCenterLinkKey);
         assert_eq!(src, DEVICE);
         assert_eq!(hash.to_vec(), hex("1ab128df1639a1246aaba72a6a559124"));
@@ -1363,9 +1248,7 @@ mod tests {
             }
         );
         let u23 = command_roundtrip_min(&hex("06 df0f289b6d38c1a4 8fa1 03 0001ff"), 12);
-        let ApsCommand::UpdateDevice { status, tlvs, .. } = &u23 else {
-            panic!()
-        };
+        let ApsCommand::UpdateDevice { status, tlvs, .. } = &u23 else { panic!() };
         assert_eq!(*status, UpdateDeviceStatus::TrustCenterRejoin);
         assert_eq!(tlvs, &[0x00, 0x01, 0xff]);
 
@@ -1373,10 +1256,7 @@ mod tests {
         assert_eq!(r, ApsCommand::RemoveDevice { target: DEVICE });
         assert_eq!(r.name(), "Remove Device");
         let s = command_roundtrip(&hex("09 02"));
-        assert_eq!(
-            (s.name(), s),
-            ("Switch Key", ApsCommand::SwitchKey { seq: 2 })
-        );
+        assert_eq!((s.name(), s), ("Switch Key", ApsCommand::SwitchKey { seq: 2 }));
 
         // §5.8 APS-secured Transport-Key frame tunnelled to the parent.
         let inner = hex("21053010000000ddccbbaa004b12001249d7dfe9da31c00dc1ba61fdf3a280dcd431719b129d7cc9645459316b0b71fa1ea70c6e7acc");
@@ -1392,30 +1272,15 @@ mod tests {
     #[test]
     fn other_commands_and_names() {
         let c = command_roundtrip_min(&hex("01 0102"), 1);
-        assert_eq!(
-            c,
-            ApsCommand::Other {
-                id: 1,
-                payload: vec![1, 2]
-            }
-        );
+        assert_eq!(c, ApsCommand::Other { id: 1, payload: vec![1, 2] });
         assert_eq!(c.name(), "SKKE-1");
         let relay = command_roundtrip_min(&hex("11 00 07"), 1);
         assert_eq!(relay.name(), "Relay Message Downstream");
-        assert_eq!(
-            command_roundtrip(&hex("12")).name(),
-            "Relay Message Upstream"
-        );
-        assert_eq!(
-            command_roundtrip_min(&hex("ee 55"), 1).name(),
-            "Unknown Command"
-        );
+        assert_eq!(command_roundtrip(&hex("12")).name(), "Relay Message Upstream");
+        assert_eq!(command_roundtrip_min(&hex("ee 55"), 1).name(), "Unknown Command");
         assert!(ApsCommand::parse(&[]).is_err());
         assert_eq!(KeyType::from_u8(0x42).name(), "Unknown Key Type");
         assert_eq!(KeyType::from(3u8).name(), "Application Link Key");
-        assert_eq!(
-            UpdateDeviceStatus::from_u8(0).name(),
-            "Standard security, secured rejoin"
-        );
+        assert_eq!(UpdateDeviceStatus::from_u8(0).name(), "Standard security, secured rejoin");
     }
 }

@@ -45,6 +45,9 @@ impl KeySource {
 struct NetworkKeyEntry {
     key: Key,
     source: KeySource,
+    /// Keys learned from a Transport-Key belong to the PAN they were seen in (as in Wireshark,
+    /// whose learned-key ring is per PAN); given keys apply everywhere.
+    pan: Option<PanId>,
     cipher: CcmStar,
 }
 
@@ -52,6 +55,7 @@ struct NetworkKeyEntry {
 struct LinkKeyEntry {
     key: Key,
     source: KeySource,
+    pan: Option<PanId>,
     data: CcmStar,
     transport: CcmStar,
     load: CcmStar,
@@ -82,10 +86,7 @@ impl Default for Keyring {
 impl Keyring {
     /// A keyring holding just the well-known TC link key.
     pub fn new() -> Keyring {
-        let mut k = Keyring {
-            network: Vec::new(),
-            link: Vec::new(),
-        };
+        let mut k = Keyring { network: Vec::new(), link: Vec::new() };
         k.add_link_key(Key::well_known_tc_link_key(), KeySource::WellKnown);
         k
     }
@@ -96,35 +97,35 @@ impl Keyring {
         self.add_link_key(key, source);
     }
 
-    /// Adds a network key; returns false if it was already known.
+    /// Adds a network key valid in every PAN; returns false if it was already known.
     pub fn add_network_key(&mut self, key: Key, source: KeySource) -> bool {
-        if self.network.iter().any(|e| e.key == key) {
+        self.add_network_key_in(key, source, None)
+    }
+
+    /// Adds a network key for one PAN (`None`: every PAN); false if already known there.
+    pub fn add_network_key_in(&mut self, key: Key, source: KeySource, pan: Option<PanId>) -> bool {
+        if self.network.iter().any(|e| e.key == key && (e.pan.is_none() || e.pan == pan)) {
             return false;
         }
         let cipher = CcmStar::new(&key);
-        self.network.push(NetworkKeyEntry {
-            key,
-            source,
-            cipher,
-        });
+        self.network.push(NetworkKeyEntry { key, source, pan, cipher });
         true
     }
 
-    /// Adds a link key (TC or application link key); returns false if already known.
+    /// Adds a link key (TC or application link key) valid in every PAN.
     pub fn add_link_key(&mut self, key: Key, source: KeySource) -> bool {
-        if self.link.iter().any(|e| e.key == key) {
+        self.add_link_key_in(key, source, None)
+    }
+
+    /// Adds a link key for one PAN (`None`: every PAN); false if already known there.
+    pub fn add_link_key_in(&mut self, key: Key, source: KeySource, pan: Option<PanId>) -> bool {
+        if self.link.iter().any(|e| e.key == key && (e.pan.is_none() || e.pan == pan)) {
             return false;
         }
         let data = CcmStar::new(&key);
         let transport = CcmStar::new(&key_transport_key(&key));
         let load = CcmStar::new(&key_load_key(&key));
-        self.link.push(LinkKeyEntry {
-            key,
-            source,
-            data,
-            transport,
-            load,
-        });
+        self.link.push(LinkKeyEntry { key, source, pan, data, transport, load });
         true
     }
 
@@ -210,11 +211,7 @@ pub struct Dissector {
 
 impl Dissector {
     pub fn new(keyring: Keyring) -> Dissector {
-        Dissector {
-            keyring,
-            level: ZIGBEE_PRO_LEVEL,
-            addr_map: HashMap::new(),
-        }
+        Dissector { keyring, level: ZIGBEE_PRO_LEVEL, addr_map: HashMap::new() }
     }
 
     fn learn_addr(&mut self, pan: Option<PanId>, short: ShortAddr, ieee: ExtAddr) {
@@ -229,9 +226,7 @@ impl Dissector {
     }
 
     fn lookup(&self, pan: Option<PanId>, short: ShortAddr) -> Option<ExtAddr> {
-        self.addr_map
-            .get(&(pan.unwrap_or_default(), short))
-            .copied()
+        self.addr_map.get(&(pan.unwrap_or_default(), short)).copied()
     }
 
     /// Dissects one MAC frame (without FCS). `frame_number` is recorded for keys it reveals.
@@ -296,21 +291,15 @@ impl Dissector {
             if let Some(src) = aux.source {
                 self.learn_addr(pan, nwk.src, src);
             }
-            let fallback = nwk
-                .src_ieee
-                .or(mac_src_ext)
-                .or_else(|| self.lookup(pan, nwk.src));
-            match self.open_nwk(nwk_bytes, nwk_len, fallback) {
+            let fallback = nwk.src_ieee.or(mac_src_ext).or_else(|| self.lookup(pan, nwk.src));
+            match self.open_nwk(pan, nwk_bytes, nwk_len, fallback) {
                 Some((p, result)) => {
                     d.nwk_security = Some(SecurityInfo { aux, result });
                     plain = p;
                     &plain
                 }
                 None => {
-                    d.nwk_security = Some(SecurityInfo {
-                        aux,
-                        result: Decryption::Failed,
-                    });
+                    d.nwk_security = Some(SecurityInfo { aux, result: Decryption::Failed });
                     return Ok(());
                 }
             }
@@ -345,17 +334,18 @@ impl Dissector {
     /// Tries every network key (the last one that worked is first in the list).
     fn open_nwk(
         &mut self,
+        pan: Option<PanId>,
         nwk_bytes: &[u8],
         nwk_len: usize,
         fallback: Option<ExtAddr>,
     ) -> Option<(Vec<u8>, Decryption)> {
         for i in 0..self.keyring.network.len() {
             let e = &self.keyring.network[i];
+            if e.pan.is_some() && e.pan != pan {
+                continue;
+            }
             if let Ok(o) = open(&e.cipher, self.level, nwk_bytes, nwk_len, fallback) {
-                let result = Decryption::Ok {
-                    key: e.key.clone(),
-                    source: e.source,
-                };
+                let result = Decryption::Ok { key: e.key.clone(), source: e.source };
                 if i != 0 {
                     // Keep the working key first: captures use one network key for long runs.
                     self.keyring.network.swap(0, i);
@@ -368,29 +358,24 @@ impl Dissector {
 
     fn open_aps(
         &mut self,
+        pan: Option<PanId>,
         aps_bytes: &[u8],
         header_len: usize,
         key_id: KeyId,
         fallback: Option<ExtAddr>,
     ) -> Option<(Vec<u8>, Decryption)> {
         if key_id == KeyId::Network {
-            return self.open_nwk(aps_bytes, header_len, fallback);
+            return self.open_nwk(pan, aps_bytes, header_len, fallback);
         }
         for i in 0..self.keyring.link.len() {
             let e = &self.keyring.link[i];
-            if let Ok(o) = open(
-                e.cipher(key_id),
-                self.level,
-                aps_bytes,
-                header_len,
-                fallback,
-            ) {
+            if e.pan.is_some() && e.pan != pan {
+                continue;
+            }
+            if let Ok(o) = open(e.cipher(key_id), self.level, aps_bytes, header_len, fallback) {
                 return Some((
                     o.plaintext,
-                    Decryption::Ok {
-                        key: e.key.clone(),
-                        source: e.source,
-                    },
+                    Decryption::Ok { key: e.key.clone(), source: e.source },
                 ));
             }
         }
@@ -406,13 +391,8 @@ impl Dissector {
         d: &mut Dissection,
     ) -> Result<ApsLayer, Error> {
         let (header, hlen) = ApsHeader::parse(aps_bytes)?;
-        let mut layer = ApsLayer {
-            header,
-            security: None,
-            command: None,
-            zdo: None,
-            payload: None,
-        };
+        let mut layer =
+            ApsLayer { header, security: None, command: None, zdo: None, payload: None };
         let plain;
         let payload: &[u8] = if header.security {
             let (aux, _) = match AuxHeader::parse(&aps_bytes[hlen..]) {
@@ -422,17 +402,14 @@ impl Dissector {
                     return Err(e);
                 }
             };
-            match self.open_aps(aps_bytes, hlen, aux.key_id, nwk_src_ieee) {
+            match self.open_aps(pan, aps_bytes, hlen, aux.key_id, nwk_src_ieee) {
                 Some((p, result)) => {
                     layer.security = Some(SecurityInfo { aux, result });
                     plain = p;
                     &plain
                 }
                 None => {
-                    layer.security = Some(SecurityInfo {
-                        aux,
-                        result: Decryption::Failed,
-                    });
+                    layer.security = Some(SecurityInfo { aux, result: Decryption::Failed });
                     return Ok(layer);
                 }
             }
@@ -448,7 +425,7 @@ impl Dissector {
                         return Err(e);
                     }
                 };
-                self.learn_from_command(frame_number, &cmd, d);
+                self.learn_from_command(frame_number, pan, &cmd, d);
                 if let ApsCommand::Tunnel { frame, .. } = &cmd {
                     // The tunnelled frame carries its own aux header (extended nonce = the TC).
                     let mut inner = Dissection::default();
@@ -481,23 +458,27 @@ impl Dissector {
         Ok(layer)
     }
 
-    fn learn_from_command(&mut self, frame_number: u64, cmd: &ApsCommand, d: &mut Dissection) {
+    /// Adds keys a Transport-Key reveals to the keyring, scoped to the PAN it was seen in.
+    fn learn_from_command(
+        &mut self,
+        frame_number: u64,
+        pan: Option<PanId>,
+        cmd: &ApsCommand,
+        d: &mut Dissection,
+    ) {
         let ApsCommand::TransportKey(tk) = cmd else {
             return;
         };
-        let source = KeySource::Transported {
-            frame: frame_number,
-        };
-        let learned = match &tk.body {
+        let source = KeySource::Transported { frame: frame_number };
+        match &tk.body {
             TransportKeyBody::Network { .. } => {
-                self.keyring.add_network_key(tk.key.clone(), source)
+                self.keyring.add_network_key_in(tk.key.clone(), source, pan);
             }
             TransportKeyBody::TrustCenter { .. } | TransportKeyBody::Application { .. } => {
-                self.keyring.add_link_key(tk.key.clone(), source)
+                self.keyring.add_link_key_in(tk.key.clone(), source, pan);
             }
-            TransportKeyBody::Unknown { .. } => false,
-        };
-        let _ = learned;
+            TransportKeyBody::Unknown { .. } => {}
+        }
         d.learned_keys.push((tk.key_type, tk.key.clone()));
     }
 }

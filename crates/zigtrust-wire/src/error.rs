@@ -26,10 +26,7 @@ impl fmt::Display for Error {
             Error::Malformed { what } => write!(f, "malformed {what}"),
             Error::Unsupported { what } => write!(f, "unsupported {what}"),
             Error::BadFcs { computed, received } => {
-                write!(
-                    f,
-                    "bad FCS: computed {computed:#06x}, frame has {received:#06x}"
-                )
+                write!(f, "bad FCS: computed {computed:#06x}, frame has {received:#06x}")
             }
             Error::MicMismatch => write!(f, "MIC check failed (wrong key or tampered frame)"),
             Error::NoSourceAddress => {

@@ -177,41 +177,23 @@ impl Layout {
         let frame_type = (fcf & 0x07) as u8;
         if (5..=7).contains(&frame_type) {
             // Multipurpose, fragment and extended frames have different frame controls.
-            return Err(Error::Unsupported {
-                what: "802.15.4-2015 frame type",
-            });
+            return Err(Error::Unsupported { what: "802.15.4-2015 frame type" });
         }
         let version = ((fcf >> FCF_VERSION_SHIFT) & 0x03) as u8;
         if version == 3 {
-            return Err(Error::Unsupported {
-                what: "MAC frame version 3",
-            });
+            return Err(Error::Unsupported { what: "MAC frame version 3" });
         }
         if fcf & FCF_IE_PRESENT != 0 {
-            return Err(Error::Unsupported {
-                what: "802.15.4-2015 Information Elements",
-            });
+            return Err(Error::Unsupported { what: "802.15.4-2015 Information Elements" });
         }
         let dst_mode = ((fcf >> FCF_DST_MODE_SHIFT) & 0x03) as u8;
         let src_mode = ((fcf >> FCF_SRC_MODE_SHIFT) & 0x03) as u8;
         if dst_mode == 1 || src_mode == 1 {
-            return Err(Error::Malformed {
-                what: "MAC addressing mode (1 is reserved)",
-            });
+            return Err(Error::Malformed { what: "MAC addressing mode (1 is reserved)" });
         }
-        let (dst_pan, src_pan) = pan_presence(
-            version,
-            dst_mode,
-            src_mode,
-            fcf & FCF_PAN_ID_COMPRESSION != 0,
-        );
-        Ok(Layout {
-            seq: fcf & FCF_SEQ_SUPPRESSION == 0,
-            dst_pan,
-            dst_mode,
-            src_pan,
-            src_mode,
-        })
+        let (dst_pan, src_pan) =
+            pan_presence(version, dst_mode, src_mode, fcf & FCF_PAN_ID_COMPRESSION != 0);
+        Ok(Layout { seq: fcf & FCF_SEQ_SUPPRESSION == 0, dst_pan, dst_mode, src_pan, src_mode })
     }
 
     fn seq_off(&self) -> usize {
@@ -259,9 +241,7 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < 2 {
-            return Err(Error::Truncated {
-                what: "MAC frame control",
-            });
+            return Err(Error::Truncated { what: "MAC frame control" });
         }
         if self.header_len()? > len {
             return Err(Error::Truncated { what: "MAC header" });
@@ -282,8 +262,7 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
     }
 
     pub fn frame_control(&self) -> u16 {
-        self.bytes(0, 2)
-            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+        self.bytes(0, 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
     }
     pub fn frame_type(&self) -> FrameType {
         FrameType::from_bits(self.frame_control() as u8)
@@ -334,8 +313,7 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         if !l.dst_pan {
             return None;
         }
-        self.bytes(l.dst_pan_off(), 2)
-            .map(|b| PanId(u16::from_le_bytes([b[0], b[1]])))
+        self.bytes(l.dst_pan_off(), 2).map(|b| PanId(u16::from_le_bytes([b[0], b[1]])))
     }
 
     pub fn src_pan(&self) -> Option<PanId> {
@@ -343,20 +321,15 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         if !l.src_pan {
             return None;
         }
-        self.bytes(l.src_pan_off(), 2)
-            .map(|b| PanId(u16::from_le_bytes([b[0], b[1]])))
+        self.bytes(l.src_pan_off(), 2).map(|b| PanId(u16::from_le_bytes([b[0], b[1]])))
     }
 
     pub fn dst_addr(&self) -> Address {
-        self.layout().map_or(Address::Absent, |l| {
-            self.addr_at(l.dst_addr_off(), l.dst_mode)
-        })
+        self.layout().map_or(Address::Absent, |l| self.addr_at(l.dst_addr_off(), l.dst_mode))
     }
 
     pub fn src_addr(&self) -> Address {
-        self.layout().map_or(Address::Absent, |l| {
-            self.addr_at(l.src_addr_off(), l.src_mode)
-        })
+        self.layout().map_or(Address::Absent, |l| self.addr_at(l.src_addr_off(), l.src_mode))
     }
 
     fn addr_at(&self, off: usize, mode: u8) -> Address {
@@ -451,14 +424,7 @@ impl MacHeader {
 
     /// An immediate acknowledgement (`02 00 <seq>`).
     pub fn ack(seq: u8) -> MacHeader {
-        MacHeader::intra_pan(
-            FrameType::Ack,
-            seq,
-            PanId(0),
-            Address::Absent,
-            Address::Absent,
-            false,
-        )
+        MacHeader::intra_pan(FrameType::Ack, seq, PanId(0), Address::Absent, Address::Absent, false)
     }
 
     /// A beacon header: no destination, source PAN + source address.
@@ -509,22 +475,11 @@ impl MacHeader {
         let mut r = Reader::new(buf);
         let fcf = r.u16("MAC frame control")?;
         let layout = Layout::from_fcf(fcf)?;
-        let sequence = if layout.seq {
-            Some(r.u8("MAC sequence number")?)
-        } else {
-            None
-        };
-        let dst_pan = if layout.dst_pan {
-            Some(PanId(r.u16("MAC destination PAN")?))
-        } else {
-            None
-        };
+        let sequence = if layout.seq { Some(r.u8("MAC sequence number")?) } else { None };
+        let dst_pan =
+            if layout.dst_pan { Some(PanId(r.u16("MAC destination PAN")?)) } else { None };
         let dst_addr = Address::read(&mut r, layout.dst_mode, "MAC destination address")?;
-        let src_pan = if layout.src_pan {
-            Some(PanId(r.u16("MAC source PAN")?))
-        } else {
-            None
-        };
+        let src_pan = if layout.src_pan { Some(PanId(r.u16("MAC source PAN")?)) } else { None };
         let src_addr = Address::read(&mut r, layout.src_mode, "MAC source address")?;
         let header = MacHeader {
             frame_type: FrameType::from_bits(fcf as u8),
@@ -600,13 +555,9 @@ impl<'a> MacFrame<'a> {
     pub fn parse(frame: &'a [u8]) -> Result<MacFrame<'a>> {
         let (header, header_len) = MacHeader::parse(frame)?;
         if header.security_enabled {
-            return Err(Error::Unsupported {
-                what: "MAC-layer security",
-            });
+            return Err(Error::Unsupported { what: "MAC-layer security" });
         }
-        let rest = frame
-            .get(header_len..)
-            .ok_or(Error::Truncated { what: "MAC header" })?;
+        let rest = frame.get(header_len..).ok_or(Error::Truncated { what: "MAC header" })?;
         let body = match header.frame_type {
             FrameType::Data => MacBody::Data(rest),
             FrameType::Ack if rest.is_empty() => MacBody::Ack,
@@ -659,18 +610,12 @@ impl<'a> MacFrame<'a> {
     pub fn ack(seq: u8, frame_pending: bool) -> MacFrame<'static> {
         let mut header = MacHeader::ack(seq);
         header.frame_pending = frame_pending;
-        MacFrame {
-            header,
-            body: MacBody::Ack,
-        }
+        MacFrame { header, body: MacBody::Ack }
     }
 
     /// A data frame carrying `payload` (usually a NWK frame).
     pub fn data(header: MacHeader, payload: &'a [u8]) -> MacFrame<'a> {
-        MacFrame {
-            header,
-            body: MacBody::Data(payload),
-        }
+        MacFrame { header, body: MacBody::Data(payload) }
     }
 
     /// Beacon request: broadcast to PAN 0xffff / 0xffff, no source (`03 08 <seq> ffff ffff 07`).
@@ -683,10 +628,7 @@ impl<'a> MacFrame<'a> {
             false,
         );
         header.dst_pan = Some(PanId::BROADCAST);
-        MacFrame {
-            header,
-            body: MacBody::Command(MacCommand::BeaconRequest),
-        }
+        MacFrame { header, body: MacBody::Command(MacCommand::BeaconRequest) }
     }
 
     /// Association request from a joiner (extended source, source PAN 0xffff) to its chosen
@@ -698,19 +640,11 @@ impl<'a> MacFrame<'a> {
         joiner: ExtAddr,
         capability: CapabilityInfo,
     ) -> MacFrame<'static> {
-        let mut header = MacHeader::command(
-            seq,
-            pan,
-            Address::Short(parent),
-            Address::Extended(joiner),
-            true,
-        );
+        let mut header =
+            MacHeader::command(seq, pan, Address::Short(parent), Address::Extended(joiner), true);
         header.pan_id_compression = false;
         header.src_pan = Some(PanId::BROADCAST);
-        MacFrame {
-            header,
-            body: MacBody::Command(MacCommand::AssociationRequest { capability }),
-        }
+        MacFrame { header, body: MacBody::Command(MacCommand::AssociationRequest { capability }) }
     }
 
     /// Association response from the parent (extended/extended, FCF 0xcc63).
@@ -738,10 +672,7 @@ impl<'a> MacFrame<'a> {
     /// Data request (poll) from a child to its parent.
     pub fn data_request(seq: u8, pan: PanId, parent: Address, child: Address) -> MacFrame<'static> {
         let header = MacHeader::command(seq, pan, parent, child, true);
-        MacFrame {
-            header,
-            body: MacBody::Command(MacCommand::DataRequest),
-        }
+        MacFrame { header, body: MacBody::Command(MacCommand::DataRequest) }
     }
 
     /// A beacon from `src` (a router or the coordinator) answering a beacon request.
@@ -800,21 +731,9 @@ impl fmt::Debug for SuperframeSpec {
             self.beacon_order(),
             self.superframe_order(),
             self.final_cap_slot(),
-            if self.battery_life_extension() {
-                " ble"
-            } else {
-                ""
-            },
-            if self.pan_coordinator() {
-                " coordinator"
-            } else {
-                ""
-            },
-            if self.association_permit() {
-                " permit"
-            } else {
-                ""
-            },
+            if self.battery_life_extension() { " ble" } else { "" },
+            if self.pan_coordinator() { " coordinator" } else { "" },
+            if self.association_permit() { " permit" } else { "" },
         )
     }
 }
@@ -919,11 +838,7 @@ impl<'a> Beacon<'a> {
     }
 
     pub fn buffer_len(&self) -> usize {
-        let gts = if self.gts_count() > 0 {
-            1 + 3 * self.gts_count()
-        } else {
-            0
-        };
+        let gts = if self.gts_count() > 0 { 1 + 3 * self.gts_count() } else { 0 };
         (2 + 1 + gts + 1 + 2 * self.short_count() + 8 * self.ext_count())
             .saturating_add(self.payload.len())
     }
@@ -989,9 +904,7 @@ impl ZigbeeBeaconPayload {
     pub fn parse(buf: &[u8]) -> Result<ZigbeeBeaconPayload> {
         let mut r = Reader::new(buf);
         if r.u8("Zigbee beacon protocol id")? != 0 {
-            return Err(Error::Malformed {
-                what: "Zigbee beacon protocol id (not 0)",
-            });
+            return Err(Error::Malformed { what: "Zigbee beacon protocol id (not 0)" });
         }
         let b1 = r.u8("Zigbee beacon stack profile")?;
         let b2 = r.u8("Zigbee beacon capacity")?;
@@ -1173,28 +1086,16 @@ impl MacCommand {
                     coordinator_short: ShortAddr(r.u16(what)?),
                     channel: r.u8(what)?,
                     short_addr: ShortAddr(r.u16(what)?),
-                    channel_page: if r.is_empty() {
-                        None
-                    } else {
-                        Some(r.u8(what)?)
-                    },
+                    channel_page: if r.is_empty() { None } else { Some(r.u8(what)?) },
                 }
             }
-            Self::GTS_REQUEST => MacCommand::GtsRequest {
-                characteristics: r.u8("GTS Request characteristics")?,
-            },
-            _ => {
-                return Ok(MacCommand::Other {
-                    id,
-                    payload: body.to_vec(),
-                })
+            Self::GTS_REQUEST => {
+                MacCommand::GtsRequest { characteristics: r.u8("GTS Request characteristics")? }
             }
+            _ => return Ok(MacCommand::Other { id, payload: body.to_vec() }),
         };
         if !r.is_empty() {
-            return Ok(MacCommand::Other {
-                id,
-                payload: body.to_vec(),
-            });
+            return Ok(MacCommand::Other { id, payload: body.to_vec() });
         }
         Ok(cmd)
     }
@@ -1274,11 +1175,7 @@ pub fn fcs(data: &[u8]) -> u16 {
     for &b in data {
         crc ^= b as u16;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x8408
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x8408 } else { crc >> 1 };
         }
     }
     crc
@@ -1347,10 +1244,7 @@ mod tests {
 
     fn assert_prefixes_fail(bytes: &[u8]) {
         for n in 0..bytes.len() {
-            assert!(
-                MacFrame::parse(&bytes[..n]).is_err(),
-                "prefix of len {n} parsed"
-            );
+            assert!(MacFrame::parse(&bytes[..n]).is_err(), "prefix of len {n} parsed");
         }
     }
 
@@ -1387,9 +1281,7 @@ mod tests {
         assert_eq!(h.src_addr, Address::Extended(JOINER));
         assert_eq!(
             f.body,
-            MacBody::Command(MacCommand::AssociationRequest {
-                capability: CapabilityInfo(0x8e)
-            })
+            MacBody::Command(MacCommand::AssociationRequest { capability: CapabilityInfo(0x8e) })
         );
         assert_eq!(f.name(), "Association Request");
         let built = MacFrame::association_request(
@@ -1541,27 +1433,16 @@ mod tests {
             Beacon::new(SuperframeSpec::zigbee(true, true), &payload),
         );
         let b = emit(&f);
-        assert_eq!(
-            b,
-            hex("0080 33 621a 0000 ffcf 00 00 0022 84 dddddddddddddddd ffffff 00")
-        );
+        assert_eq!(b, hex("0080 33 621a 0000 ffcf 00 00 0022 84 dddddddddddddddd ffffff 00"));
         let p = roundtrip(&b);
         assert_eq!(p, f);
         assert_eq!(p.name(), "Beacon");
-        let MacBody::Beacon(beacon) = &p.body else {
-            panic!("not a beacon")
-        };
+        let MacBody::Beacon(beacon) = &p.body else { panic!("not a beacon") };
         let s = beacon.superframe;
-        assert_eq!(
-            (s.beacon_order(), s.superframe_order(), s.final_cap_slot()),
-            (15, 15, 15)
-        );
+        assert_eq!((s.beacon_order(), s.superframe_order(), s.final_cap_slot()), (15, 15, 15));
         assert!(s.pan_coordinator() && s.association_permit() && !s.battery_life_extension());
         assert_eq!(beacon.zigbee().unwrap(), zb);
-        assert_eq!(
-            zb.extended_pan_id_display().to_string(),
-            "dd:dd:dd:dd:dd:dd:dd:dd"
-        );
+        assert_eq!(zb.extended_pan_id_display().to_string(), "dd:dd:dd:dd:dd:dd:dd:dd");
         for n in 0..payload.len() {
             assert!(ZigbeeBeaconPayload::parse(&payload[..n]).is_err());
         }
@@ -1572,19 +1453,13 @@ mod tests {
     fn beacon_with_gts_and_pending_addresses() {
         let b = hex("0080 01 3412 0100 11ef 81 85 0200 ab 11 0300 0807060504030201 aabb");
         let f = roundtrip(&b);
-        let MacBody::Beacon(beacon) = &f.body else {
-            panic!("not a beacon")
-        };
+        let MacBody::Beacon(beacon) = &f.body else { panic!("not a beacon") };
         assert!(beacon.gts.permit);
         assert_eq!(beacon.gts.directions, 0x85);
         assert_eq!(beacon.gts.descriptors.len(), 1);
         assert_eq!(
             beacon.gts.descriptors[0],
-            GtsDescriptor {
-                short_addr: ShortAddr(2),
-                starting_slot: 0x0b,
-                length: 0x0a
-            }
+            GtsDescriptor { short_addr: ShortAddr(2), starting_slot: 0x0b, length: 0x0a }
         );
         assert_eq!(beacon.pending_short, vec![ShortAddr(3)]);
         assert_eq!(beacon.pending_ext, vec![ExtAddr(0x0102_0304_0506_0708)]);
@@ -1615,13 +1490,8 @@ mod tests {
                 short_addr: ShortAddr(0x1234),
                 channel_page: Some(0),
             },
-            MacCommand::GtsRequest {
-                characteristics: 0x13,
-            },
-            MacCommand::Other {
-                id: 0x20,
-                payload: vec![1, 2, 3],
-            },
+            MacCommand::GtsRequest { characteristics: 0x13 },
+            MacCommand::Other { id: 0x20, payload: vec![1, 2, 3] },
             MacCommand::AssociationResponse {
                 short_addr: ShortAddr(0xfffe),
                 status: AssociationStatus::AddressConflict,
@@ -1636,53 +1506,28 @@ mod tests {
         }
         // Extra bytes after a fixed layout are kept raw.
         let c = MacCommand::parse(&[0x04, 0x99]).unwrap();
-        assert_eq!(
-            c,
-            MacCommand::Other {
-                id: 4,
-                payload: vec![0x99]
-            }
-        );
+        assert_eq!(c, MacCommand::Other { id: 4, payload: vec![0x99] });
         assert_eq!(c.name(), "Data Request");
         assert_eq!(
             MacCommand::parse(&[0x01]),
-            Err(Error::Truncated {
-                what: "Association Request capability"
-            })
+            Err(Error::Truncated { what: "Association Request capability" })
         );
     }
 
     #[test]
     fn rejects_what_it_cannot_decode() {
         // Addressing mode 1 is reserved.
-        assert!(matches!(
-            MacFrame::parse(&hex("0104 01 ffff")),
-            Err(Error::Malformed { .. })
-        ));
+        assert!(matches!(MacFrame::parse(&hex("0104 01 ffff")), Err(Error::Malformed { .. })));
         // MAC-layer security: header parses, frame does not.
         let b = hex("6988 01 621a 0000 3412 00");
         assert!(MacHeader::parse(&b).unwrap().0.security_enabled);
-        assert_eq!(
-            MacFrame::parse(&b),
-            Err(Error::Unsupported {
-                what: "MAC-layer security"
-            })
-        );
+        assert_eq!(MacFrame::parse(&b), Err(Error::Unsupported { what: "MAC-layer security" }));
         // IEs.
-        assert!(matches!(
-            MacFrame::parse(&hex("0122 01")),
-            Err(Error::Unsupported { .. })
-        ));
+        assert!(matches!(MacFrame::parse(&hex("0122 01")), Err(Error::Unsupported { .. })));
         // Frame version 3.
-        assert!(matches!(
-            MacFrame::parse(&hex("0130 01")),
-            Err(Error::Unsupported { .. })
-        ));
+        assert!(matches!(MacFrame::parse(&hex("0130 01")), Err(Error::Unsupported { .. })));
         // Multipurpose frame type.
-        assert!(matches!(
-            MacFrame::parse(&hex("0500 01")),
-            Err(Error::Unsupported { .. })
-        ));
+        assert!(matches!(MacFrame::parse(&hex("0500 01")), Err(Error::Unsupported { .. })));
         // Reserved frame type 4 keeps its payload raw.
         let f = roundtrip(&[0x04, 0x00, 0x01, 0xee]);
         assert_eq!(f.body, MacBody::Other(&[0xee]));

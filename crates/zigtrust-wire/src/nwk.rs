@@ -215,9 +215,7 @@ impl NwkHeader {
         };
         if frame_type == NwkFrameType::InterPan {
             if fcf & FCF_LAYOUT_BITS != 0 {
-                return Err(Error::Malformed {
-                    what: "inter-PAN NWK frame control",
-                });
+                return Err(Error::Malformed { what: "inter-PAN NWK frame control" });
             }
             return Ok((h, r.position()));
         }
@@ -241,10 +239,7 @@ impl NwkHeader {
             for _ in 0..count {
                 relays.push(ShortAddr(r.u16("NWK source route relay list")?));
             }
-            h.source_route = Some(SourceRoute {
-                relay_index,
-                relays,
-            });
+            h.source_route = Some(SourceRoute { relay_index, relays });
         }
         Ok((h, r.position()))
     }
@@ -256,10 +251,7 @@ impl NwkHeader {
         8 + if self.dst_ieee.is_some() { 8 } else { 0 }
             + if self.src_ieee.is_some() { 8 } else { 0 }
             + usize::from(self.multicast_control.is_some())
-            + self
-                .source_route
-                .as_ref()
-                .map_or(0, |s| 2 + 2 * s.relays.len().min(255))
+            + self.source_route.as_ref().map_or(0, |s| 2 + 2 * s.relays.len().min(255))
     }
 
     pub fn emit(&self, out: &mut Vec<u8>) {
@@ -305,9 +297,7 @@ pub struct NwkFrame<'a> {
 impl<'a> NwkFrame<'a> {
     pub fn parse(buf: &'a [u8]) -> Result<NwkFrame<'a>> {
         let (header, len) = NwkHeader::parse(buf)?;
-        let payload = buf
-            .get(len..)
-            .ok_or(Error::Truncated { what: "NWK header" })?;
+        let payload = buf.get(len..).ok_or(Error::Truncated { what: "NWK header" })?;
         Ok(NwkFrame { header, payload })
     }
 
@@ -323,14 +313,10 @@ impl<'a> NwkFrame<'a> {
     /// The command of an unsecured command frame. Secured frames must be decrypted first.
     pub fn command(&self) -> Result<NwkCommand> {
         if self.header.frame_type != NwkFrameType::Command {
-            return Err(Error::Malformed {
-                what: "NWK frame type (not a command)",
-            });
+            return Err(Error::Malformed { what: "NWK frame type (not a command)" });
         }
         if self.header.security {
-            return Err(Error::Unsupported {
-                what: "secured NWK command (decrypt first)",
-            });
+            return Err(Error::Unsupported { what: "secured NWK command (decrypt first)" });
         }
         NwkCommand::parse(self.payload)
     }
@@ -368,8 +354,7 @@ impl<T: AsRef<[u8]>> NwkPacket<T> {
         self.bytes(off, 1).map_or(0, |b| b[0])
     }
     fn u16_at(&self, off: usize) -> u16 {
-        self.bytes(off, 2)
-            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+        self.bytes(off, 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
     }
     fn ext_at(&self, off: usize) -> Option<ExtAddr> {
         let b = self.bytes(off, 8)?;
@@ -410,18 +395,10 @@ impl<T: AsRef<[u8]>> NwkPacket<T> {
         self.frame_type() == NwkFrameType::InterPan
     }
     pub fn dst_addr(&self) -> ShortAddr {
-        ShortAddr(if self.is_inter_pan() {
-            0
-        } else {
-            self.u16_at(2)
-        })
+        ShortAddr(if self.is_inter_pan() { 0 } else { self.u16_at(2) })
     }
     pub fn src_addr(&self) -> ShortAddr {
-        ShortAddr(if self.is_inter_pan() {
-            0
-        } else {
-            self.u16_at(4)
-        })
+        ShortAddr(if self.is_inter_pan() { 0 } else { self.u16_at(4) })
     }
     pub fn radius(&self) -> u8 {
         if self.is_inter_pan() {
@@ -585,12 +562,7 @@ pub struct LinkStatusEntry {
 
 impl LinkStatusEntry {
     pub fn new(addr: ShortAddr, incoming_cost: u8, outgoing_cost: u8) -> LinkStatusEntry {
-        LinkStatusEntry {
-            addr,
-            incoming_cost,
-            outgoing_cost,
-            reserved: 0,
-        }
+        LinkStatusEntry { addr, incoming_cost, outgoing_cost, reserved: 0 }
     }
     fn cost_byte(&self) -> u8 {
         (self.incoming_cost & 0x07) | ((self.outgoing_cost & 0x07) << 4) | (self.reserved & 0x88)
@@ -611,11 +583,7 @@ pub enum NetworkReportInfo {
     /// Report type 0: PAN identifiers heard that conflict with ours (at most 31 emitted).
     PanIdConflict(Vec<PanId>),
     /// Any other report type, kept raw (`report_type` 3 bits, `count` 5 bits).
-    Other {
-        report_type: u8,
-        count: u8,
-        data: Vec<u8>,
-    },
+    Other { report_type: u8, count: u8, data: Vec<u8> },
 }
 
 /// A NWK command, starting at the command id.
@@ -776,18 +744,8 @@ impl NwkCommand {
                 let id = r.u8(what)?;
                 let dst = ShortAddr(r.u16(what)?);
                 let path_cost = r.u8(what)?;
-                let dst_ieee = if options.dst_ieee() {
-                    Some(r.ext_addr(what)?)
-                } else {
-                    None
-                };
-                NwkCommand::RouteRequest {
-                    options,
-                    id,
-                    dst,
-                    path_cost,
-                    dst_ieee,
-                }
+                let dst_ieee = if options.dst_ieee() { Some(r.ext_addr(what)?) } else { None };
+                NwkCommand::RouteRequest { options, id, dst, path_cost, dst_ieee }
             }
             Self::ROUTE_REPLY => {
                 let what = "Route Reply";
@@ -796,16 +754,10 @@ impl NwkCommand {
                 let originator = ShortAddr(r.u16(what)?);
                 let responder = ShortAddr(r.u16(what)?);
                 let path_cost = r.u8(what)?;
-                let originator_ieee = if options.originator_ieee() {
-                    Some(r.ext_addr(what)?)
-                } else {
-                    None
-                };
-                let responder_ieee = if options.responder_ieee() {
-                    Some(r.ext_addr(what)?)
-                } else {
-                    None
-                };
+                let originator_ieee =
+                    if options.originator_ieee() { Some(r.ext_addr(what)?) } else { None };
+                let responder_ieee =
+                    if options.responder_ieee() { Some(r.ext_addr(what)?) } else { None };
                 NwkCommand::RouteReply {
                     options,
                     id,
@@ -820,9 +772,7 @@ impl NwkCommand {
                 status: r.u8("Network Status")?,
                 dst: ShortAddr(r.u16("Network Status")?),
             },
-            Self::LEAVE => NwkCommand::Leave {
-                options: LeaveOptions(r.u8("Leave options")?),
-            },
+            Self::LEAVE => NwkCommand::Leave { options: LeaveOptions(r.u8("Leave options")?) },
             Self::ROUTE_RECORD => {
                 let count = r.u8("Route Record relay count")?;
                 let mut relays = Vec::with_capacity(usize::from(count));
@@ -871,11 +821,7 @@ impl NwkCommand {
                 } else {
                     let data = r.rest().to_vec();
                     r.bytes(data.len(), "Network Report")?;
-                    NetworkReportInfo::Other {
-                        report_type,
-                        count,
-                        data,
-                    }
+                    NetworkReportInfo::Other { report_type, count, data }
                 };
                 NwkCommand::NetworkReport { epid, report }
             }
@@ -912,28 +858,16 @@ impl NwkCommand {
                 let capability = CapabilityInfo(r.u8("Network Commissioning Request")?);
                 let tlvs = r.rest().to_vec();
                 r.bytes(tlvs.len(), "Network Commissioning Request")?;
-                NwkCommand::CommissioningRequest {
-                    association_type,
-                    capability,
-                    tlvs,
-                }
+                NwkCommand::CommissioningRequest { association_type, capability, tlvs }
             }
             Self::COMMISSIONING_RESPONSE => NwkCommand::CommissioningResponse {
                 short_addr: ShortAddr(r.u16("Network Commissioning Response")?),
                 status: r.u8("Network Commissioning Response")?,
             },
-            _ => {
-                return Ok(NwkCommand::Other {
-                    id,
-                    payload: body.to_vec(),
-                })
-            }
+            _ => return Ok(NwkCommand::Other { id, payload: body.to_vec() }),
         };
         if !r.is_empty() {
-            return Ok(NwkCommand::Other {
-                id,
-                payload: body.to_vec(),
-            });
+            return Ok(NwkCommand::Other { id, payload: body.to_vec() });
         }
         Ok(cmd)
     }
@@ -941,11 +875,7 @@ impl NwkCommand {
     pub fn buffer_len(&self) -> usize {
         let body = match self {
             NwkCommand::RouteRequest { dst_ieee, .. } => 5 + if dst_ieee.is_some() { 8 } else { 0 },
-            NwkCommand::RouteReply {
-                originator_ieee,
-                responder_ieee,
-                ..
-            } => {
+            NwkCommand::RouteReply { originator_ieee, responder_ieee, .. } => {
                 7 + if originator_ieee.is_some() { 8 } else { 0 }
                     + if responder_ieee.is_some() { 8 } else { 0 }
             }
@@ -975,13 +905,7 @@ impl NwkCommand {
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.id());
         match self {
-            NwkCommand::RouteRequest {
-                options,
-                id,
-                dst,
-                path_cost,
-                dst_ieee,
-            } => {
+            NwkCommand::RouteRequest { options, id, dst, path_cost, dst_ieee } => {
                 let mut o = options.0 & !RouteRequestOptions::DST_IEEE;
                 if dst_ieee.is_some() {
                     o |= RouteRequestOptions::DST_IEEE;
@@ -1036,12 +960,7 @@ impl NwkCommand {
                 out.extend_from_slice(&short_addr.0.to_le_bytes());
                 out.push(*status);
             }
-            NwkCommand::LinkStatus {
-                first_frame,
-                last_frame,
-                reserved,
-                entries,
-            } => {
+            NwkCommand::LinkStatus { first_frame, last_frame, reserved, entries } => {
                 let n = entries.len().min(31);
                 let mut o = n as u8;
                 for (set, bit) in [(*first_frame, 0x20), (*last_frame, 0x40), (*reserved, 0x80)] {
@@ -1064,35 +983,20 @@ impl NwkCommand {
                         out.extend_from_slice(&p.0.to_le_bytes());
                     }
                 }
-                NetworkReportInfo::Other {
-                    report_type,
-                    count,
-                    data,
-                } => {
+                NetworkReportInfo::Other { report_type, count, data } => {
                     out.push((report_type << 5) | (count & 0x1f));
                     out.extend_from_slice(&epid.to_le_bytes());
                     out.extend_from_slice(data);
                 }
             },
-            NwkCommand::NetworkUpdate {
-                options,
-                epid,
-                update_id,
-                new_pan_id,
-            } => {
+            NwkCommand::NetworkUpdate { options, epid, update_id, new_pan_id } => {
                 out.push(*options);
                 out.extend_from_slice(&epid.to_le_bytes());
                 out.push(*update_id);
                 out.extend_from_slice(&new_pan_id.0.to_le_bytes());
             }
-            NwkCommand::EndDeviceTimeoutRequest {
-                timeout: a,
-                configuration: b,
-            }
-            | NwkCommand::EndDeviceTimeoutResponse {
-                status: a,
-                parent_info: b,
-            } => {
+            NwkCommand::EndDeviceTimeoutRequest { timeout: a, configuration: b }
+            | NwkCommand::EndDeviceTimeoutResponse { status: a, parent_info: b } => {
                 out.extend_from_slice(&[*a, *b]);
             }
             NwkCommand::LinkPowerDelta { options, entries } => {
@@ -1103,11 +1007,7 @@ impl NwkCommand {
                     out.push(e.delta as u8);
                 }
             }
-            NwkCommand::CommissioningRequest {
-                association_type,
-                capability,
-                tlvs,
-            } => {
+            NwkCommand::CommissioningRequest { association_type, capability, tlvs } => {
                 out.extend_from_slice(&[*association_type, capability.0]);
                 out.extend_from_slice(tlvs);
             }
@@ -1191,10 +1091,7 @@ mod tests {
         h.emit(&mut out);
         assert_eq!(out, bytes);
         for n in 0..bytes.len() {
-            assert!(
-                NwkHeader::parse(&bytes[..n]).is_err(),
-                "header prefix {n} parsed"
-            );
+            assert!(NwkHeader::parse(&bytes[..n]).is_err(), "header prefix {n} parsed");
             assert!(NwkPacket::new_checked(&bytes[..n]).is_err());
         }
         h
@@ -1220,10 +1117,7 @@ mod tests {
         assert_eq!(h.protocol_version, 2);
         assert_eq!(h.discover_route, DiscoverRoute::Enable);
         assert!(h.security && !h.multicast() && !h.has_source_route());
-        assert_eq!(
-            (h.dst, h.src, h.radius, h.seq),
-            (ShortAddr(0), ShortAddr(0x96ba), 0x1e, 0x97)
-        );
+        assert_eq!((h.dst, h.src, h.radius, h.seq), (ShortAddr(0), ShortAddr(0x96ba), 0x1e, 0x97));
         assert_eq!((h.dst_ieee, h.src_ieee), (None, None));
         let mut built = NwkHeader::data(ShortAddr(0), ShortAddr(0x96ba), 0x1e, 0x97);
         built.discover_route = DiscoverRoute::Enable;
@@ -1231,10 +1125,7 @@ mod tests {
         assert_eq!(built, h);
         // The unsecured Transport-Key header (FCF 0x0008).
         let h = header_roundtrip(&hex("0800 8fa1 0000 1e a1"));
-        assert_eq!(
-            h,
-            NwkHeader::data(ShortAddr(0xa18f), ShortAddr(0), 30, 0xa1)
-        );
+        assert_eq!(h, NwkHeader::data(ShortAddr(0xa18f), ShortAddr(0), 30, 0xa1));
     }
 
     #[test]
@@ -1243,9 +1134,7 @@ mod tests {
             "6188bf621a0000ba96 48020000ba961e97 28ed82b302 73b9a4feff504b80 00 249091d59cff06da 74295ed5",
         );
         let f = crate::mac::MacFrame::parse(&mac).unwrap();
-        let crate::mac::MacBody::Data(nwk) = f.body else {
-            panic!("not data")
-        };
+        let crate::mac::MacBody::Data(nwk) = f.body else { panic!("not data") };
         let n = NwkFrame::parse(nwk).unwrap();
         assert_eq!(n.header.src, ShortAddr(0x96ba));
         assert_eq!(n.payload[0], 0x28); // aux security header
@@ -1288,12 +1177,7 @@ mod tests {
         assert!(p.src_ieee_present() && !p.dst_ieee_present());
 
         let c = command_roundtrip(&hex("04 00"));
-        assert_eq!(
-            c,
-            NwkCommand::Leave {
-                options: LeaveOptions(0)
-            }
-        );
+        assert_eq!(c, NwkCommand::Leave { options: LeaveOptions(0) });
         assert_eq!(c.name(), "Leave");
         let NwkCommand::Leave { options } = command_roundtrip(&hex("04 60")) else {
             panic!("not leave")
@@ -1307,12 +1191,7 @@ mod tests {
         frame.emit(&mut bytes);
         bytes.extend_from_slice(&[0x04, 0x40]);
         let n = NwkFrame::parse(&bytes).unwrap();
-        assert_eq!(
-            n.command(),
-            Ok(NwkCommand::Leave {
-                options: LeaveOptions(0x40)
-            })
-        );
+        assert_eq!(n.command(), Ok(NwkCommand::Leave { options: LeaveOptions(0x40) }));
     }
 
     #[test]
@@ -1325,9 +1204,7 @@ mod tests {
         // The capture's first two entries; its options byte announces 17.
         assert_eq!(
             NwkCommand::parse(&hex("08 71 0000 11 7c0b 77")),
-            Err(Error::Truncated {
-                what: "Link Status entry"
-            })
+            Err(Error::Truncated { what: "Link Status entry" })
         );
         let c = command_roundtrip(&hex("08 62 0000 11 7c0b 77"));
         assert_eq!(
@@ -1392,10 +1269,7 @@ mod tests {
         assert_eq!(n.payload, &[1, 2]);
         let p = NwkPacket::new_checked(&[0x0b, 0x00, 0x55][..]).unwrap();
         assert_eq!((p.dst_addr(), p.radius()), (ShortAddr(0), 0));
-        assert!(matches!(
-            NwkHeader::parse(&hex("0b01")),
-            Err(Error::Malformed { .. })
-        ));
+        assert!(matches!(NwkHeader::parse(&hex("0b01")), Err(Error::Malformed { .. })));
     }
 
     /// Every command, with exact layouts: round-trip, and every strict prefix fails.
@@ -1428,16 +1302,10 @@ mod tests {
         for s in fixed {
             let b = hex(s);
             let c = command_roundtrip(&b);
-            assert!(
-                !matches!(c, NwkCommand::Other { .. }),
-                "{s} parsed as {c:?}"
-            );
+            assert!(!matches!(c, NwkCommand::Other { .. }), "{s} parsed as {c:?}");
             names.push(c.name());
             for n in 0..b.len() {
-                assert!(
-                    NwkCommand::parse(&b[..n]).is_err(),
-                    "{s}: prefix {n} parsed"
-                );
+                assert!(NwkCommand::parse(&b[..n]).is_err(), "{s}: prefix {n} parsed");
             }
         }
         for n in [
@@ -1482,39 +1350,18 @@ mod tests {
             }
         );
         let c = command_roundtrip(&hex("20 0102"));
-        assert_eq!(
-            c,
-            NwkCommand::Other {
-                id: 0x20,
-                payload: vec![1, 2]
-            }
-        );
+        assert_eq!(c, NwkCommand::Other { id: 0x20, payload: vec![1, 2] });
         assert_eq!(c.name(), "Unknown Command");
-        assert_eq!(
-            NwkCommand::parse(&[]),
-            Err(Error::Truncated {
-                what: "NWK command id"
-            })
-        );
+        assert_eq!(NwkCommand::parse(&[]), Err(Error::Truncated { what: "NWK command id" }));
     }
 
     #[test]
     fn command_fields() {
         let c = command_roundtrip(&hex("01 28 05 3412 03 0403020100 4b1200"));
-        let NwkCommand::RouteRequest {
-            options,
-            id,
-            dst,
-            path_cost,
-            dst_ieee,
-        } = c
-        else {
+        let NwkCommand::RouteRequest { options, id, dst, path_cost, dst_ieee } = c else {
             panic!()
         };
-        assert_eq!(
-            (options.many_to_one(), options.dst_ieee(), id),
-            (1, true, 5)
-        );
+        assert_eq!((options.many_to_one(), options.dst_ieee(), id), (1, true, 5));
         assert_eq!((dst, path_cost), (ShortAddr(0x1234), 3));
         assert_eq!(dst_ieee, Some(ExtAddr(0x0012_4b00_0102_0304)));
 
@@ -1525,33 +1372,14 @@ mod tests {
         assert_eq!(network_status_name(0x00), "No Route Available");
 
         let c = command_roundtrip(&hex("07 8fa1 00"));
-        assert_eq!(
-            c,
-            NwkCommand::RejoinResponse {
-                short_addr: ShortAddr(0xa18f),
-                status: 0
-            }
-        );
+        assert_eq!(c, NwkCommand::RejoinResponse { short_addr: ShortAddr(0xa18f), status: 0 });
         let c = command_roundtrip(&hex("06 80"));
-        assert_eq!(
-            c,
-            NwkCommand::RejoinRequest {
-                capability: CapabilityInfo::SLEEPY_END_DEVICE
-            }
-        );
+        assert_eq!(c, NwkCommand::RejoinRequest { capability: CapabilityInfo::SLEEPY_END_DEVICE });
         assert_eq!(c.name(), "Rejoin Request");
 
         let c = command_roundtrip(&hex("0d 01 02 3412 fd 7856 03"));
-        let NwkCommand::LinkPowerDelta { entries, .. } = c else {
-            panic!()
-        };
-        assert_eq!(
-            entries[0],
-            PowerDeltaEntry {
-                addr: ShortAddr(0x1234),
-                delta: -3
-            }
-        );
+        let NwkCommand::LinkPowerDelta { entries, .. } = c else { panic!() };
+        assert_eq!(entries[0], PowerDeltaEntry { addr: ShortAddr(0x1234), delta: -3 });
 
         let c = command_roundtrip(&hex("09 02 0807060504030201 621a 631a"));
         assert_eq!(
@@ -1570,13 +1398,7 @@ mod tests {
     #[test]
     fn extra_bytes_become_other() {
         let c = command_roundtrip(&hex("04 40 ff"));
-        assert_eq!(
-            c,
-            NwkCommand::Other {
-                id: 4,
-                payload: vec![0x40, 0xff]
-            }
-        );
+        assert_eq!(c, NwkCommand::Other { id: 4, payload: vec![0x40, 0xff] });
         assert_eq!(c.name(), "Leave");
         let c = command_roundtrip(&hex("05 01 3412 00"));
         assert!(matches!(c, NwkCommand::Other { id: 5, .. }));

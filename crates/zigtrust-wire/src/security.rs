@@ -105,11 +105,7 @@ impl AuxHeader {
             reserved: false,
             frame_counter,
             source,
-            key_seq: if key_id == KeyId::Network {
-                Some(0)
-            } else {
-                None
-            },
+            key_seq: if key_id == KeyId::Network { Some(0) } else { None },
         }
     }
 
@@ -132,11 +128,8 @@ impl AuxHeader {
         let ctrl = r.u8("security control")?;
         let key_id = KeyId::from_bits(ctrl >> 3);
         let frame_counter = r.u32("security frame counter")?;
-        let source = if ctrl & 0x20 != 0 {
-            Some(r.ext_addr("security extended source")?)
-        } else {
-            None
-        };
+        let source =
+            if ctrl & 0x20 != 0 { Some(r.ext_addr("security extended source")?) } else { None };
         let key_seq = if key_id == KeyId::Network {
             Some(r.u8("security key sequence number")?)
         } else {
@@ -172,11 +165,7 @@ impl AuxHeader {
     }
 
     fn nonce(&self, src: ExtAddr, level: SecurityLevel) -> [u8; 13] {
-        zigbee_nonce(
-            src.to_le_bytes(),
-            self.frame_counter,
-            self.control_byte(level.bits()),
-        )
+        zigbee_nonce(src.to_le_bytes(), self.frame_counter, self.control_byte(level.bits()))
     }
 }
 
@@ -184,9 +173,7 @@ fn ccm_err(e: CcmError) -> Error {
     match e {
         CcmError::MicMismatch => Error::MicMismatch,
         CcmError::TooShort { .. } => Error::Truncated { what: "MIC" },
-        CcmError::TooLong => Error::Malformed {
-            what: "secured payload length",
-        },
+        CcmError::TooLong => Error::Malformed { what: "secured payload length" },
     }
 }
 
@@ -205,9 +192,7 @@ pub fn seal(
     let mut a = Vec::with_capacity(header.len() + aux.buffer_len());
     a.extend_from_slice(header);
     aux.emit_with_level(level.bits(), &mut a);
-    let sealed = cipher
-        .seal(&aux.nonce(src, level), level, &a, payload)
-        .map_err(ccm_err)?;
+    let sealed = cipher.seal(&aux.nonce(src, level), level, &a, payload).map_err(ccm_err)?;
     let mut out = Vec::with_capacity(a.len() + sealed.len());
     out.extend_from_slice(header);
     aux.emit(&mut out);
@@ -236,23 +221,15 @@ pub fn open(
     header_len: usize,
     fallback_src: Option<ExtAddr>,
 ) -> Result<Opened> {
-    let header = frame
-        .get(..header_len)
-        .ok_or(Error::Truncated { what: "header" })?;
+    let header = frame.get(..header_len).ok_or(Error::Truncated { what: "header" })?;
     let (aux, aux_len) = AuxHeader::parse(&frame[header_len..])?;
     let body = &frame[header_len + aux_len..];
     let src = aux.source.or(fallback_src).ok_or(Error::NoSourceAddress)?;
     let mut a = Vec::with_capacity(header_len + aux_len);
     a.extend_from_slice(header);
     aux.emit_with_level(level.bits(), &mut a);
-    let plaintext = cipher
-        .open(&aux.nonce(src, level), level, &a, body)
-        .map_err(ccm_err)?;
-    Ok(Opened {
-        aux,
-        aux_len,
-        plaintext,
-    })
+    let plaintext = cipher.open(&aux.nonce(src, level), level, &a, body).map_err(ccm_err)?;
+    Ok(Opened { aux, aux_len, plaintext })
 }
 
 /// Secures a NWK frame with the network key: emits `header` (security bit forced on), `aux`
@@ -265,22 +242,13 @@ pub fn secure_nwk(
     level: SecurityLevel,
 ) -> Result<Vec<u8>> {
     if aux.key_id != KeyId::Network {
-        return Err(Error::Malformed {
-            what: "NWK aux header key id (must be network key)",
-        });
+        return Err(Error::Malformed { what: "NWK aux header key id (must be network key)" });
     }
     let mut h = header.clone();
     h.security = true;
     let mut hdr = Vec::with_capacity(h.buffer_len());
     h.emit(&mut hdr);
-    seal(
-        &CcmStar::new(network_key),
-        level,
-        &hdr,
-        aux,
-        payload,
-        header.src_ieee,
-    )
+    seal(&CcmStar::new(network_key), level, &hdr, aux, payload, header.src_ieee)
 }
 
 /// A NWK frame with its security removed.
@@ -312,22 +280,10 @@ pub fn unsecure_nwk_with(
 ) -> Result<UnsecuredNwk> {
     let (header, header_len) = NwkHeader::parse(nwk_frame)?;
     if !header.security {
-        return Err(Error::Malformed {
-            what: "NWK frame is not secured",
-        });
+        return Err(Error::Malformed { what: "NWK frame is not secured" });
     }
-    let opened = open(
-        cipher,
-        level,
-        nwk_frame,
-        header_len,
-        header.src_ieee.or(mac_src),
-    )?;
-    Ok(UnsecuredNwk {
-        header,
-        aux: opened.aux,
-        payload: opened.plaintext,
-    })
+    let opened = open(cipher, level, nwk_frame, header_len, header.src_ieee.or(mac_src))?;
+    Ok(UnsecuredNwk { header, aux: opened.aux, payload: opened.plaintext })
 }
 
 /// Secures an APS frame. `link_key` is the *base* key: for key id 2/3 the key-transport or
@@ -367,18 +323,12 @@ pub fn unsecure_aps(
 ) -> Result<UnsecuredAps> {
     let (header, header_len) = ApsHeader::parse(aps_frame)?;
     if !header.security {
-        return Err(Error::Malformed {
-            what: "APS frame is not secured",
-        });
+        return Err(Error::Malformed { what: "APS frame is not secured" });
     }
     let (aux, _) = AuxHeader::parse(aps_frame.get(header_len..).unwrap_or_default())?;
     let cipher = CcmStar::new(&aux.key_id.derive(link_key));
     let opened = open(&cipher, level, aps_frame, header_len, nwk_src)?;
-    Ok(UnsecuredAps {
-        header,
-        aux: opened.aux,
-        payload: opened.plaintext,
-    })
+    Ok(UnsecuredAps { header, aux: opened.aux, payload: opened.plaintext })
 }
 
 #[cfg(test)]
@@ -421,29 +371,16 @@ mod tests {
         let c = CcmStar::new(&key);
         let opened = open(&c, ZIGBEE_PRO_LEVEL, nwk, 8, None).unwrap();
         assert_eq!(hex(&opened.plaintext), "0001060004010110010502");
-        assert_eq!(
-            opened.aux,
-            AuxHeader::nwk(1, ExtAddr(0x0012_4b00_0102_0304), 0)
-        );
-        let resealed = seal(
-            &c,
-            ZIGBEE_PRO_LEVEL,
-            &nwk[..8],
-            &opened.aux,
-            &opened.plaintext,
-            None,
-        )
-        .unwrap();
+        assert_eq!(opened.aux, AuxHeader::nwk(1, ExtAddr(0x0012_4b00_0102_0304), 0));
+        let resealed =
+            seal(&c, ZIGBEE_PRO_LEVEL, &nwk[..8], &opened.aux, &opened.plaintext, None).unwrap();
         assert_eq!(resealed, nwk);
         // Flipping any bit of header, aux, ciphertext or MIC must fail authentication, except the
         // over-the-air level bits (byte 8, bits 0-2), which by design are not what is authenticated.
         for i in 0..nwk.len() {
             let mut bad = nwk.to_vec();
             bad[i] ^= if i == 8 { 0x80 } else { 0x01 };
-            assert!(
-                open(&c, ZIGBEE_PRO_LEVEL, &bad, 8, None).is_err(),
-                "byte {i}"
-            );
+            assert!(open(&c, ZIGBEE_PRO_LEVEL, &bad, 8, None).is_err(), "byte {i}");
         }
         // At the wrong level (e.g. a profile set to MIC-64) nothing verifies.
         assert_eq!(
@@ -470,22 +407,11 @@ mod tests {
             "050101030507090b0d0f00020406080a0c0d0004030201004b1200ddccbbaa004b1200"
         );
         assert_eq!(
-            seal(
-                &c,
-                ZIGBEE_PRO_LEVEL,
-                &aps[..2],
-                &aux,
-                &opened.plaintext,
-                None
-            )
-            .unwrap(),
+            seal(&c, ZIGBEE_PRO_LEVEL, &aps[..2], &aux, &opened.plaintext, None).unwrap(),
             aps
         );
         let wk = CcmStar::new(&KeyId::KeyTransport.derive(&Key::well_known_tc_link_key()));
-        assert_eq!(
-            open(&wk, ZIGBEE_PRO_LEVEL, &aps, 2, None).unwrap_err(),
-            Error::MicMismatch
-        );
+        assert_eq!(open(&wk, ZIGBEE_PRO_LEVEL, &aps, 2, None).unwrap_err(), Error::MicMismatch);
     }
 
     #[test]

@@ -55,11 +55,7 @@ const NAMES: &[(u16, &str, &str)] = &[
     (ACTIVE_EP_REQ, "Active_EP_req", "Active_EP_rsp"),
     (MATCH_DESC_REQ, "Match_Desc_req", "Match_Desc_rsp"),
     (PARENT_ANNCE, "Parent_annce", "Parent_annce_rsp"),
-    (
-        END_DEVICE_BIND_REQ,
-        "End_Device_Bind_req",
-        "End_Device_Bind_rsp",
-    ),
+    (END_DEVICE_BIND_REQ, "End_Device_Bind_req", "End_Device_Bind_rsp"),
     (BIND_REQ, "Bind_req", "Bind_rsp"),
     (UNBIND_REQ, "Unbind_req", "Unbind_rsp"),
     (MGMT_NWK_DISC_REQ, "Mgmt_NWK_Disc_req", "Mgmt_NWK_Disc_rsp"),
@@ -67,16 +63,8 @@ const NAMES: &[(u16, &str, &str)] = &[
     (MGMT_RTG_REQ, "Mgmt_Rtg_req", "Mgmt_Rtg_rsp"),
     (MGMT_BIND_REQ, "Mgmt_Bind_req", "Mgmt_Bind_rsp"),
     (MGMT_LEAVE_REQ, "Mgmt_Leave_req", "Mgmt_Leave_rsp"),
-    (
-        MGMT_PERMIT_JOINING_REQ,
-        "Mgmt_Permit_Joining_req",
-        "Mgmt_Permit_Joining_rsp",
-    ),
-    (
-        MGMT_NWK_UPDATE_REQ,
-        "Mgmt_NWK_Update_req",
-        "Mgmt_NWK_Update_notify",
-    ),
+    (MGMT_PERMIT_JOINING_REQ, "Mgmt_Permit_Joining_req", "Mgmt_Permit_Joining_rsp"),
+    (MGMT_NWK_UPDATE_REQ, "Mgmt_NWK_Update_req", "Mgmt_NWK_Update_notify"),
     (
         MGMT_NWK_ENHANCED_UPDATE_REQ,
         "Mgmt_NWK_Enhanced_Update_req",
@@ -87,11 +75,7 @@ const NAMES: &[(u16, &str, &str)] = &[
         "Mgmt_NWK_IEEE_Joining_List_req",
         "Mgmt_NWK_IEEE_Joining_List_rsp",
     ),
-    (
-        MGMT_NWK_BEACON_SURVEY_REQ,
-        "Mgmt_NWK_Beacon_Survey_req",
-        "Mgmt_NWK_Beacon_Survey_rsp",
-    ),
+    (MGMT_NWK_BEACON_SURVEY_REQ, "Mgmt_NWK_Beacon_Survey_req", "Mgmt_NWK_Beacon_Survey_rsp"),
     (
         SECURITY_START_KEY_NEGOTIATION_REQ,
         "Security_Start_Key_Negotiation_req",
@@ -122,16 +106,8 @@ const NAMES: &[(u16, &str, &str)] = &[
         "Security_Start_Key_Update_req",
         "Security_Start_Key_Update_rsp",
     ),
-    (
-        SECURITY_DECOMMISSION_REQ,
-        "Security_Decommission_req",
-        "Security_Decommission_rsp",
-    ),
-    (
-        SECURITY_CHALLENGE_REQ,
-        "Security_Challenge_req",
-        "Security_Challenge_rsp",
-    ),
+    (SECURITY_DECOMMISSION_REQ, "Security_Decommission_req", "Security_Decommission_rsp"),
+    (SECURITY_CHALLENGE_REQ, "Security_Challenge_req", "Security_Challenge_rsp"),
 ];
 
 /// Spec-style name of a ZDO cluster (`None` for ids this table does not know).
@@ -142,10 +118,7 @@ pub fn cluster_name(cluster: u16) -> Option<&'static str> {
     }
     let is_rsp = cluster & RESPONSE_BIT != 0;
     let req = cluster & !RESPONSE_BIT;
-    NAMES
-        .iter()
-        .find(|(id, _, _)| *id == req)
-        .map(|(_, q, r)| if is_rsp { *r } else { *q })
+    NAMES.iter().find(|(id, _, _)| *id == req).map(|(_, q, r)| if is_rsp { *r } else { *q })
 }
 
 /// Device_annce (cluster 0x0013): `TSN | NWK addr(2) | IEEE(8) | capability(1)`. Broadcast by a
@@ -240,11 +213,7 @@ impl MgmtLeaveReq {
     pub fn parse(buf: &[u8]) -> Result<MgmtLeaveReq> {
         const WHAT: &str = "ZDO Mgmt_Leave_req";
         let mut r = Reader::new(buf);
-        let m = MgmtLeaveReq {
-            seq: r.u8(WHAT)?,
-            ieee: r.ext_addr(WHAT)?,
-            flags: r.u8(WHAT)?,
-        };
+        let m = MgmtLeaveReq { seq: r.u8(WHAT)?, ieee: r.ext_addr(WHAT)?, flags: r.u8(WHAT)? };
         no_trailing(&r, WHAT)?;
         Ok(m)
     }
@@ -291,14 +260,10 @@ impl ZdoMessage {
             }
             MGMT_LEAVE_REQ => ZdoMessage::MgmtLeaveReq(MgmtLeaveReq::parse(payload)?),
             _ => {
-                let (&seq, rest) = payload.split_first().ok_or(Error::Truncated {
-                    what: "ZDO sequence number",
-                })?;
-                ZdoMessage::Other {
-                    cluster,
-                    seq,
-                    payload: rest.to_vec(),
-                }
+                let (&seq, rest) = payload
+                    .split_first()
+                    .ok_or(Error::Truncated { what: "ZDO sequence number" })?;
+                ZdoMessage::Other { cluster, seq, payload: rest.to_vec() }
             }
         })
     }
@@ -365,10 +330,7 @@ mod tests {
         m.emit(&mut out);
         assert_eq!(out, bytes);
         for cut in 0..min {
-            assert!(
-                ZdoMessage::parse(cluster, &bytes[..cut]).is_err(),
-                "cut {cut}"
-            );
+            assert!(ZdoMessage::parse(cluster, &bytes[..cut]).is_err(), "cut {cut}");
         }
         m
     }
@@ -382,9 +344,7 @@ mod tests {
         let bytes = decode_hex_loose("00 8fa1 df0f289b6d38c1a4 8e").unwrap();
         let m = roundtrip(DEVICE_ANNCE, &bytes);
         assert_eq!(m.name(), "Device_annce");
-        let ZdoMessage::DeviceAnnce(d) = m else {
-            panic!("{m:?}")
-        };
+        let ZdoMessage::DeviceAnnce(d) = m else { panic!("{m:?}") };
         assert_eq!(d.seq, 0);
         assert_eq!(d.nwk_addr, ShortAddr(0xa18f));
         assert_eq!(d.ieee, ExtAddr(0xa4c1_386d_9b28_0fdf));
@@ -392,10 +352,7 @@ mod tests {
         assert!(d.capability.is_router());
         let mut long = bytes.clone();
         long.push(0);
-        assert!(matches!(
-            DeviceAnnce::parse(&long),
-            Err(Error::Malformed { .. })
-        ));
+        assert!(matches!(DeviceAnnce::parse(&long), Err(Error::Malformed { .. })));
     }
 
     #[test]
@@ -410,13 +367,8 @@ mod tests {
                 tc_significance: 1
             })
         );
-        let l = roundtrip(
-            MGMT_LEAVE_REQ,
-            &decode_hex_loose("07 df0f289b6d38c1a4 40").unwrap(),
-        );
-        let ZdoMessage::MgmtLeaveReq(l) = l else {
-            panic!()
-        };
+        let l = roundtrip(MGMT_LEAVE_REQ, &decode_hex_loose("07 df0f289b6d38c1a4 40").unwrap());
+        let ZdoMessage::MgmtLeaveReq(l) = l else { panic!() };
         assert_eq!(l.ieee, ExtAddr(0xa4c1_386d_9b28_0fdf));
         assert!(l.remove_children() && !l.rejoin());
     }
@@ -432,19 +384,11 @@ mod tests {
         assert_eq!(cluster_name(BIND_REQ), Some("Bind_req"));
         assert_eq!(cluster_name(0x8031), Some("Mgmt_Lqi_rsp"));
         assert_eq!(cluster_name(0x8036), Some("Mgmt_Permit_Joining_rsp"));
-        assert_eq!(
-            cluster_name(0x0040),
-            Some("Security_Start_Key_Negotiation_req")
-        );
+        assert_eq!(cluster_name(0x0040), Some("Security_Start_Key_Negotiation_req"));
         assert_eq!(cluster_name(0x8013), None);
         assert_eq!(cluster_name(0x7777), None);
         assert_eq!(
-            ZdoMessage::Other {
-                cluster: 0x7777,
-                seq: 0,
-                payload: vec![]
-            }
-            .name(),
+            ZdoMessage::Other { cluster: 0x7777, seq: 0, payload: vec![] }.name(),
             "Unknown ZDO cluster"
         );
     }

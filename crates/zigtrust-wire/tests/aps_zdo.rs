@@ -11,11 +11,7 @@ use zigtrust_wire::zdo::{self, DeviceAnnce, MgmtLeaveReq, PermitJoiningReq, ZdoM
 use zigtrust_wire::{CapabilityInfo, ExtAddr, ShortAddr};
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() }
 }
 
 fn ext_addr() -> impl Strategy<Value = ExtAddr> {
@@ -34,21 +30,8 @@ fn delivery_mode() -> impl Strategy<Value = DeliveryMode> {
 /// independently of the codec).
 fn header() -> impl Strategy<Value = ApsHeader> {
     (
-        (
-            frame_type(),
-            delivery_mode(),
-            any::<bool>(),
-            any::<bool>(),
-            any::<bool>(),
-        ),
-        (
-            any::<u8>(),
-            any::<u16>(),
-            any::<u16>(),
-            any::<u16>(),
-            any::<u8>(),
-            any::<u8>(),
-        ),
+        (frame_type(), delivery_mode(), any::<bool>(), any::<bool>(), any::<bool>()),
+        (any::<u8>(), any::<u16>(), any::<u16>(), any::<u16>(), any::<u8>(), any::<u8>()),
         proptest::option::of((0u8..4, any::<u8>(), any::<u8>(), any::<u8>())),
     )
         .prop_map(|((ft, dm, ack_format, security, ack_request), f, ext)| {
@@ -100,37 +83,23 @@ fn transport_key() -> impl Strategy<Value = TransportKey> {
             let key_type = KeyType::from_u8(kt % 8);
             let body = match key_type {
                 KeyType::StandardNetworkKey | KeyType::HighSecurityNetworkKey => {
-                    TransportKeyBody::Network {
-                        seq,
-                        dst: a,
-                        src: b,
-                    }
+                    TransportKeyBody::Network { seq, dst: a, src: b }
                 }
                 KeyType::TrustCenterMasterKey | KeyType::TrustCenterLinkKey => {
                     TransportKeyBody::TrustCenter { dst: a, src: b }
                 }
                 KeyType::ApplicationMasterKey | KeyType::ApplicationLinkKey => {
-                    TransportKeyBody::Application {
-                        partner: a,
-                        initiator,
-                    }
+                    TransportKeyBody::Application { partner: a, initiator }
                 }
                 KeyType::Other(_) => TransportKeyBody::Unknown { rest },
             };
-            TransportKey {
-                key_type,
-                key,
-                body,
-            }
+            TransportKey { key_type, key, body }
         })
 }
 
 /// Command ids that parse to `Other` (everything not given its own variant).
 fn other_id() -> impl Strategy<Value = u8> {
-    any::<u8>().prop_filter(
-        "has its own variant",
-        |id| !matches!(id, 0x05..=0x09 | 0x0e..=0x12),
-    )
+    any::<u8>().prop_filter("has its own variant", |id| !matches!(id, 0x05..=0x09 | 0x0e..=0x12))
 }
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -157,18 +126,10 @@ fn command() -> impl Strategy<Value = ApsCommand> {
         any::<u8>().prop_map(|seq| ApsCommand::SwitchKey { seq }),
         (ext_addr(), bytes(48)).prop_map(|(dst, frame)| ApsCommand::Tunnel { dst, frame }),
         (any::<u8>(), ext_addr(), any::<[u8; 16]>()).prop_map(|(kt, src, hash)| {
-            ApsCommand::VerifyKey {
-                key_type: KeyType::from_u8(kt),
-                src,
-                hash,
-            }
+            ApsCommand::VerifyKey { key_type: KeyType::from_u8(kt), src, hash }
         }),
         (any::<u8>(), any::<u8>(), ext_addr()).prop_map(|(status, kt, dst)| {
-            ApsCommand::ConfirmKey {
-                status,
-                key_type: KeyType::from_u8(kt),
-                dst,
-            }
+            ApsCommand::ConfirmKey { status, key_type: KeyType::from_u8(kt), dst }
         }),
         bytes(32).prop_map(|payload| ApsCommand::RelayMessageDownstream { payload }),
         bytes(32).prop_map(|payload| ApsCommand::RelayMessageUpstream { payload }),
@@ -187,11 +148,7 @@ fn zdo_message() -> impl Strategy<Value = ZdoMessage> {
             })
         }),
         any::<[u8; 3]>().prop_map(|[seq, duration, tc_significance]| {
-            ZdoMessage::PermitJoiningReq(PermitJoiningReq {
-                seq,
-                duration,
-                tc_significance,
-            })
+            ZdoMessage::PermitJoiningReq(PermitJoiningReq { seq, duration, tc_significance })
         }),
         (any::<u8>(), ext_addr(), any::<u8>()).prop_map(|(seq, ieee, flags)| {
             ZdoMessage::MgmtLeaveReq(MgmtLeaveReq { seq, ieee, flags })
@@ -203,11 +160,7 @@ fn zdo_message() -> impl Strategy<Value = ZdoMessage> {
                     zdo::DEVICE_ANNCE | zdo::MGMT_PERMIT_JOINING_REQ | zdo::MGMT_LEAVE_REQ
                 )
             })
-            .prop_map(|(cluster, seq, payload)| ZdoMessage::Other {
-                cluster,
-                seq,
-                payload
-            }),
+            .prop_map(|(cluster, seq, payload)| ZdoMessage::Other { cluster, seq, payload }),
     ]
 }
 
@@ -342,8 +295,6 @@ fn verify_key_frame_f() {
     assert_eq!(f.header, ApsHeader::command(0x84, false));
     let c = f.command().unwrap();
     assert_eq!(c.name(), "Verify Key");
-    let ApsCommand::VerifyKey { key_type, .. } = c else {
-        panic!()
-    };
+    let ApsCommand::VerifyKey { key_type, .. } = c else { panic!() };
     assert_eq!(key_type.name(), "Trust Center Link Key");
 }

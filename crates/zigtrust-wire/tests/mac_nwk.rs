@@ -96,9 +96,7 @@ prop_compose! {
 
 fn mac_command() -> impl Strategy<Value = MacCommand> {
     prop_oneof![
-        any::<u8>().prop_map(|c| MacCommand::AssociationRequest {
-            capability: CapabilityInfo(c)
-        }),
+        any::<u8>().prop_map(|c| MacCommand::AssociationRequest { capability: CapabilityInfo(c) }),
         (short(), any::<u8>()).prop_map(|(short_addr, s)| MacCommand::AssociationResponse {
             short_addr,
             status: AssociationStatus::from_u8(s),
@@ -108,24 +106,17 @@ fn mac_command() -> impl Strategy<Value = MacCommand> {
         Just(MacCommand::PanIdConflictNotification),
         Just(MacCommand::OrphanNotification),
         Just(MacCommand::BeaconRequest),
-        (
-            pan(),
-            short(),
-            any::<u8>(),
-            short(),
-            proptest::option::of(any::<u8>())
-        )
-            .prop_map(
-                |(pan_id, coordinator_short, channel, short_addr, channel_page)| {
-                    MacCommand::CoordinatorRealignment {
-                        pan_id,
-                        coordinator_short,
-                        channel,
-                        short_addr,
-                        channel_page,
-                    }
+        (pan(), short(), any::<u8>(), short(), proptest::option::of(any::<u8>())).prop_map(
+            |(pan_id, coordinator_short, channel, short_addr, channel_page)| {
+                MacCommand::CoordinatorRealignment {
+                    pan_id,
+                    coordinator_short,
+                    channel,
+                    short_addr,
+                    channel_page,
                 }
-            ),
+            }
+        ),
         any::<u8>().prop_map(|characteristics| MacCommand::GtsRequest { characteristics }),
         (prop_oneof![Just(0u8), 0x0au8..=0xff], bytes(20))
             .prop_map(|(id, payload)| MacCommand::Other { id, payload }),
@@ -346,31 +337,17 @@ fn network_report_info() -> impl Strategy<Value = NetworkReportInfo> {
     prop_oneof![
         vec(pan(), 0..=31).prop_map(NetworkReportInfo::PanIdConflict),
         (1u8..8, 0u8..32, bytes(20)).prop_map(|(report_type, count, data)| {
-            NetworkReportInfo::Other {
-                report_type,
-                count,
-                data,
-            }
+            NetworkReportInfo::Other { report_type, count, data }
         }),
     ]
 }
 
 fn nwk_command() -> impl Strategy<Value = NwkCommand> {
     prop_oneof![
-        (
-            any::<u8>(),
-            any::<u8>(),
-            short(),
-            any::<u8>(),
-            proptest::option::of(ext())
-        )
-            .prop_map(|(o, id, dst, path_cost, dst_ieee)| {
+        (any::<u8>(), any::<u8>(), short(), any::<u8>(), proptest::option::of(ext())).prop_map(
+            |(o, id, dst, path_cost, dst_ieee)| {
                 let o = (o & !RouteRequestOptions::DST_IEEE)
-                    | if dst_ieee.is_some() {
-                        RouteRequestOptions::DST_IEEE
-                    } else {
-                        0
-                    };
+                    | if dst_ieee.is_some() { RouteRequestOptions::DST_IEEE } else { 0 };
                 NwkCommand::RouteRequest {
                     options: RouteRequestOptions(o),
                     id,
@@ -378,7 +355,8 @@ fn nwk_command() -> impl Strategy<Value = NwkCommand> {
                     path_cost,
                     dst_ieee,
                 }
-            }),
+            }
+        ),
         (
             any::<u8>(),
             any::<u8>(),
@@ -408,29 +386,16 @@ fn nwk_command() -> impl Strategy<Value = NwkCommand> {
                 }
             }),
         (any::<u8>(), short()).prop_map(|(status, dst)| NwkCommand::NetworkStatus { status, dst }),
-        any::<u8>().prop_map(|o| NwkCommand::Leave {
-            options: LeaveOptions(o)
-        }),
+        any::<u8>().prop_map(|o| NwkCommand::Leave { options: LeaveOptions(o) }),
         vec(short(), 0..40).prop_map(|relays| NwkCommand::RouteRecord { relays }),
-        any::<u8>().prop_map(|c| NwkCommand::RejoinRequest {
-            capability: CapabilityInfo(c)
-        }),
+        any::<u8>().prop_map(|c| NwkCommand::RejoinRequest { capability: CapabilityInfo(c) }),
         (short(), any::<u8>())
             .prop_map(|(short_addr, status)| NwkCommand::RejoinResponse { short_addr, status }),
-        (
-            any::<bool>(),
-            any::<bool>(),
-            any::<bool>(),
-            vec(link_status_entry(), 0..=31)
-        )
-            .prop_map(|(first_frame, last_frame, reserved, entries)| {
-                NwkCommand::LinkStatus {
-                    first_frame,
-                    last_frame,
-                    reserved,
-                    entries,
-                }
-            }),
+        (any::<bool>(), any::<bool>(), any::<bool>(), vec(link_status_entry(), 0..=31)).prop_map(
+            |(first_frame, last_frame, reserved, entries)| {
+                NwkCommand::LinkStatus { first_frame, last_frame, reserved, entries }
+            }
+        ),
         (any::<u64>(), network_report_info())
             .prop_map(|(epid, report)| NwkCommand::NetworkReport { epid, report }),
         (any::<u8>(), any::<u64>(), any::<u8>(), pan()).prop_map(
@@ -442,16 +407,10 @@ fn nwk_command() -> impl Strategy<Value = NwkCommand> {
             }
         ),
         (any::<u8>(), any::<u8>()).prop_map(|(timeout, configuration)| {
-            NwkCommand::EndDeviceTimeoutRequest {
-                timeout,
-                configuration,
-            }
+            NwkCommand::EndDeviceTimeoutRequest { timeout, configuration }
         }),
         (any::<u8>(), any::<u8>()).prop_map(|(status, parent_info)| {
-            NwkCommand::EndDeviceTimeoutResponse {
-                status,
-                parent_info,
-            }
+            NwkCommand::EndDeviceTimeoutResponse { status, parent_info }
         }),
         (any::<u8>(), vec((short(), any::<i8>()), 0..20)).prop_map(|(options, e)| {
             NwkCommand::LinkPowerDelta {
@@ -498,13 +457,7 @@ fn parse_everything(data: &[u8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(h.buffer_len(), len);
     }
     let p = MacPacket::new_unchecked(data);
-    let _ = (
-        p.frame_type(),
-        p.sequence(),
-        p.dst_pan(),
-        p.src_pan(),
-        p.dst_addr(),
-    );
+    let _ = (p.frame_type(), p.sequence(), p.dst_pan(), p.src_pan(), p.dst_addr());
     let _ = (p.src_addr(), p.payload(), p.header_len(), p.check_len());
     if let Ok(c) = MacCommand::parse(data) {
         let mut out = Vec::new();
@@ -535,20 +488,8 @@ fn parse_everything(data: &[u8]) -> Result<(), TestCaseError> {
         let _ = f.command();
     }
     let p = NwkPacket::new_unchecked(data);
-    let _ = (
-        p.frame_type(),
-        p.dst_addr(),
-        p.src_addr(),
-        p.radius(),
-        p.seq(),
-        p.dst_ieee(),
-    );
-    let _ = (
-        p.src_ieee(),
-        p.multicast_control(),
-        p.header_bytes(),
-        p.payload(),
-    );
+    let _ = (p.frame_type(), p.dst_addr(), p.src_addr(), p.radius(), p.seq(), p.dst_ieee());
+    let _ = (p.src_ieee(), p.multicast_control(), p.header_bytes(), p.payload());
     if let Ok(c) = NwkCommand::parse(data) {
         let mut out = Vec::new();
         c.emit(&mut out);
@@ -699,9 +640,7 @@ fn mac_then_nwk_leave_header() {
     MacFrame::data(header, &nwk).emit_with_fcs(&mut bytes);
     let frame = MacFrame::parse(zigtrust_wire::mac::strip_fcs(&bytes).unwrap()).unwrap();
     assert_eq!(frame.header.frame_control(), 0x8841);
-    let MacBody::Data(payload) = frame.body else {
-        panic!("not data")
-    };
+    let MacBody::Data(payload) = frame.body else { panic!("not data") };
     let n = NwkFrame::parse(payload).unwrap();
     assert_eq!(n.header.frame_type, NwkFrameType::Command);
     assert!(n.header.security);

@@ -63,11 +63,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            seed: 1,
-            min_frames: 300,
-            level: SecurityLevel::EncMic32,
-        }
+        Options { seed: 1, min_frames: 300, level: SecurityLevel::EncMic32 }
     }
 }
 
@@ -181,13 +177,8 @@ pub fn generate(opts: &Options) -> Corpus {
     let pan = PanId(0x1000 | rng.below(0xe000) as u16);
     let tc_ieee = ExtAddr(0x0012_4b00_0000_0000 | rng.below(1 << 32));
     let nwk_key = rng.key();
-    let tc = Dev::new(
-        tc_ieee,
-        ShortAddr::COORDINATOR,
-        Key::well_known_tc_link_key(),
-        true,
-        &mut rng,
-    );
+    let tc =
+        Dev::new(tc_ieee, ShortAddr::COORDINATOR, Key::well_known_tc_link_key(), true, &mut rng);
     let mut g = Gen {
         epid: rng.next_u64(),
         rng,
@@ -220,11 +211,7 @@ pub fn generate(opts: &Options) -> Corpus {
 impl Gen {
     fn push(&mut self, kind: &'static str, psdu: Vec<u8>) {
         self.t_us += 500 + self.rng.below(20_000);
-        self.frames.push(Frame {
-            psdu,
-            kind,
-            time_us: self.t_us,
-        });
+        self.frames.push(Frame { psdu, kind, time_us: self.t_us });
     }
 
     fn nwk_key(&self) -> Key {
@@ -311,11 +298,7 @@ impl Gen {
         let h = self.nwk_header(from, NwkFrameType::Command, dst);
         let mut p = Vec::new();
         cmd.emit(&mut p);
-        let next = if dst.is_broadcast() {
-            ShortAddr::BROADCAST
-        } else {
-            dst
-        };
+        let next = if dst.is_broadcast() { ShortAddr::BROADCAST } else { dst };
         self.send_nwk(kind, from, next, h, &p);
     }
 
@@ -371,11 +354,7 @@ impl Gen {
         let mut psdu = Vec::new();
         b.emit(&mut psdu);
         self.push("mac-beacon", psdu);
-        let cap = if router {
-            CapabilityInfo::ROUTER
-        } else {
-            CapabilityInfo::SLEEPY_END_DEVICE
-        };
+        let cap = if router { CapabilityInfo::ROUTER } else { CapabilityInfo::SLEEPY_END_DEVICE };
         let seq = self.devs[i].next_mac_seq();
         let mut psdu = Vec::new();
         MacFrame::association_request(seq, self.pan, ShortAddr::COORDINATOR, ieee, cap)
@@ -502,10 +481,7 @@ impl Gen {
             true,
             &Self::cmd_bytes(&tk),
         );
-        let tunnel = ApsCommand::Tunnel {
-            dst: ieee,
-            frame: inner.clone(),
-        };
+        let tunnel = ApsCommand::Tunnel { dst: ieee, frame: inner.clone() };
         let ctr = self.devs[TC].next_aps_ctr();
         let aps = self.aps_secured(
             TC,
@@ -528,13 +504,8 @@ impl Gen {
         // The sleepy joiner polls its parent.
         let seq = self.devs[i].next_mac_seq();
         let mut psdu = Vec::new();
-        MacFrame::data_request(
-            seq,
-            self.pan,
-            Address::Short(r_short),
-            Address::Short(short),
-        )
-        .emit(&mut psdu);
+        MacFrame::data_request(seq, self.pan, Address::Short(r_short), Address::Short(short))
+            .emit(&mut psdu);
         self.push("mac-data-request", psdu);
         self.device_annce(i);
         i
@@ -566,10 +537,7 @@ impl Gen {
         let old = self.devs[i].tclk.clone();
         let (ieee, short) = (self.devs[i].ieee, self.devs[i].short);
         let tc_ieee = self.devs[TC].ieee;
-        let rk = ApsCommand::RequestKey {
-            key_type: KeyType::TrustCenterLinkKey,
-            partner: None,
-        };
+        let rk = ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None };
         let ctr = self.devs[i].next_aps_ctr();
         let aps = self.aps_secured(
             i,
@@ -610,11 +578,8 @@ impl Gen {
         let h = self.nwk_header(i, NwkFrameType::Data, ShortAddr::COORDINATOR);
         self.send_nwk("aps-verify-key", i, ShortAddr::COORDINATOR, h, &aps);
         self.devs[i].tclk = new.clone();
-        let ck = ApsCommand::ConfirmKey {
-            status: 0,
-            key_type: KeyType::TrustCenterLinkKey,
-            dst: ieee,
-        };
+        let ck =
+            ApsCommand::ConfirmKey { status: 0, key_type: KeyType::TrustCenterLinkKey, dst: ieee };
         let ctr = self.devs[TC].next_aps_ctr();
         let aps = self.aps_secured(
             TC,
@@ -654,11 +619,7 @@ impl Gen {
         let tsn = self.rng.below(256) as u8;
         aps.extend_from_slice(&[0x01, tsn, self.rng.below(3) as u8]); // ZCL cluster-specific: off/on/toggle
         let h = self.nwk_header(from, NwkFrameType::Data, dst);
-        let next = if dst.is_broadcast() {
-            ShortAddr::BROADCAST
-        } else {
-            dst
-        };
+        let next = if dst.is_broadcast() { ShortAddr::BROADCAST } else { dst };
         self.send_nwk(kind, from, next, h, &aps);
         if kind == "aps-data-unicast" {
             let ctr2 = hdr.counter;
@@ -706,10 +667,7 @@ impl Gen {
             "nwk-network-status",
             router,
             ShortAddr::COORDINATOR,
-            &NwkCommand::NetworkStatus {
-                status: 0x0d,
-                dst: d,
-            },
+            &NwkCommand::NetworkStatus { status: 0x0d, dst: d },
         );
         self.nwk_command(
             "nwk-route-record",
@@ -717,10 +675,8 @@ impl Gen {
             ShortAddr::COORDINATOR,
             &NwkCommand::RouteRecord { relays: vec![r, d] },
         );
-        let entries = vec![
-            LinkStatusEntry::new(ShortAddr::COORDINATOR, 1, 1),
-            LinkStatusEntry::new(d, 3, 5),
-        ];
+        let entries =
+            vec![LinkStatusEntry::new(ShortAddr::COORDINATOR, 1, 1), LinkStatusEntry::new(d, 3, 5)];
         self.nwk_command(
             "nwk-link-status",
             router,
@@ -747,30 +703,19 @@ impl Gen {
             "nwk-network-update",
             TC,
             ShortAddr::BROADCAST,
-            &NwkCommand::NetworkUpdate {
-                options: 1,
-                epid,
-                update_id: 1,
-                new_pan_id: new_pan,
-            },
+            &NwkCommand::NetworkUpdate { options: 1, epid, update_id: 1, new_pan_id: new_pan },
         );
         self.nwk_command(
             "nwk-ed-timeout-request",
             dev,
             r,
-            &NwkCommand::EndDeviceTimeoutRequest {
-                timeout: 8,
-                configuration: 0,
-            },
+            &NwkCommand::EndDeviceTimeoutRequest { timeout: 8, configuration: 0 },
         );
         self.nwk_command(
             "nwk-ed-timeout-response",
             router,
             d,
-            &NwkCommand::EndDeviceTimeoutResponse {
-                status: 0,
-                parent_info: 1,
-            },
+            &NwkCommand::EndDeviceTimeoutResponse { status: 0, parent_info: 1 },
         );
         self.nwk_command(
             "nwk-link-power-delta",
@@ -785,16 +730,11 @@ impl Gen {
             "nwk-leave",
             dev,
             ShortAddr::RX_ON_WHEN_IDLE,
-            &NwkCommand::Leave {
-                options: LeaveOptions(0x20),
-            },
+            &NwkCommand::Leave { options: LeaveOptions(0x20) },
         );
         // A source-routed data frame from the TC via the router.
         let mut h = self.nwk_header(TC, NwkFrameType::Data, d);
-        h.source_route = Some(SourceRoute {
-            relay_index: 0,
-            relays: vec![r],
-        });
+        h.source_route = Some(SourceRoute { relay_index: 0, relays: vec![r] });
         let ctr = self.devs[TC].next_aps_ctr();
         let mut aps = Vec::new();
         ApsHeader::data_unicast(1, 0x0006, HA, 1, ctr).emit(&mut aps);
@@ -817,11 +757,7 @@ impl Gen {
         let mut h = self.nwk_header(router, NwkFrameType::Command, d_short);
         h.dst_ieee = Some(d_ieee);
         let mut p = Vec::new();
-        NwkCommand::RejoinResponse {
-            short_addr: d_short,
-            status: 0,
-        }
-        .emit(&mut p);
+        NwkCommand::RejoinResponse { short_addr: d_short, status: 0 }.emit(&mut p);
         self.send_nwk("nwk-rejoin-response", router, d_short, h, &p);
         // Trust Center rejoin: unsecured NWK rejoin request with the source IEEE.
         let mut h = self.nwk_header(dev, NwkFrameType::Command, r_short);
@@ -836,11 +772,7 @@ impl Gen {
         h.radius = 1;
         let mut nwk = Vec::new();
         h.emit(&mut nwk);
-        NwkCommand::RejoinResponse {
-            short_addr: d_short,
-            status: 0,
-        }
-        .emit(&mut nwk);
+        NwkCommand::RejoinResponse { short_addr: d_short, status: 0 }.emit(&mut nwk);
         let psdu = self.mac_data(router, d_short, &nwk);
         self.push("nwk-rejoin-response-unsecured", psdu);
         let ud = ApsCommand::UpdateDevice {
@@ -879,10 +811,7 @@ impl Gen {
             true,
             &Self::cmd_bytes(&tk),
         );
-        let tunnel = ApsCommand::Tunnel {
-            dst: d_ieee,
-            frame: inner,
-        };
+        let tunnel = ApsCommand::Tunnel { dst: d_ieee, frame: inner };
         let ctr = self.devs[TC].next_aps_ctr();
         let aps = self.aps_secured(
             TC,
@@ -902,11 +831,8 @@ impl Gen {
         let seq = self.key_seq + 1;
         let tc_ieee = self.devs[TC].ieee;
         for &i in devs {
-            let (ieee, short, tclk) = (
-                self.devs[i].ieee,
-                self.devs[i].short,
-                self.devs[i].tclk.clone(),
-            );
+            let (ieee, short, tclk) =
+                (self.devs[i].ieee, self.devs[i].short, self.devs[i].tclk.clone());
             let tk =
                 ApsCommand::TransportKey(TransportKey::network(new.clone(), seq, ieee, tc_ieee));
             let ctr = self.devs[TC].next_aps_ctr();
@@ -947,10 +873,8 @@ impl Gen {
         let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
         self.send_nwk("aps-remove-device", TC, r_short, h, &aps);
         // Application link key between the router and the device, requested by the router.
-        let rq = ApsCommand::RequestKey {
-            key_type: KeyType::ApplicationLinkKey,
-            partner: Some(d_ieee),
-        };
+        let rq =
+            ApsCommand::RequestKey { key_type: KeyType::ApplicationLinkKey, partner: Some(d_ieee) };
         let ctr = self.devs[router].next_aps_ctr();
         // No extended nonce here: the receiver takes the sender's IEEE from the NWK layer.
         let aps = self.aps_secured(
@@ -962,13 +886,7 @@ impl Gen {
             &Self::cmd_bytes(&rq),
         );
         let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
-        self.send_nwk(
-            "aps-request-key-app",
-            router,
-            ShortAddr::COORDINATOR,
-            h,
-            &aps,
-        );
+        self.send_nwk("aps-request-key-app", router, ShortAddr::COORDINATOR, h, &aps);
         let app = self.rng.key();
         let tk = ApsCommand::TransportKey(TransportKey::application_link_key(app, d_ieee, true));
         let ctr = self.devs[TC].next_aps_ctr();
@@ -1012,10 +930,8 @@ impl Gen {
             Address::Extended(d_ieee),
             true,
         );
-        let psdu = self.mac_frame(
-            hdr,
-            MacBody::Command(MacCommand::DisassociationNotification { reason: 2 }),
-        );
+        let psdu = self
+            .mac_frame(hdr, MacBody::Command(MacCommand::DisassociationNotification { reason: 2 }));
         self.push("mac-disassociation-notification", psdu);
     }
 
@@ -1054,15 +970,8 @@ mod tests {
         let a = generate(&Options::default());
         let b = generate(&Options::default());
         assert!(a.frames.len() >= 300);
-        assert!(a
-            .frames
-            .iter()
-            .zip(&b.frames)
-            .all(|(x, y)| x.psdu == y.psdu));
-        let c = generate(&Options {
-            seed: 2,
-            ..Options::default()
-        });
+        assert!(a.frames.iter().zip(&b.frames).all(|(x, y)| x.psdu == y.psdu));
+        let c = generate(&Options { seed: 2, ..Options::default() });
         assert_ne!(a.frames[10].psdu, c.frames[10].psdu);
         for kind in ALL_KINDS {
             assert!(a.frames.iter().any(|f| f.kind == *kind), "missing {kind}");
@@ -1149,10 +1058,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
             return crate::exit::BAD_INPUT;
         }
     };
-    if let Err(e) = corpus
-        .write_pcap(std::io::BufWriter::new(file))
-        .and_then(|mut w| w.flush())
-    {
+    if let Err(e) = corpus.write_pcap(std::io::BufWriter::new(file)).and_then(|mut w| w.flush()) {
         eprintln!("zigtrust corpus: {}: {e}", args.out.display());
         return crate::exit::BAD_INPUT;
     }
@@ -1174,11 +1080,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
                 "network_keys": nwk, "install_codes": ics})
         )
     } else {
-        let mut s = format!(
-            "wrote {} frames to {}\n",
-            corpus.frames.len(),
-            args.out.display()
-        );
+        let mut s = format!("wrote {} frames to {}\n", corpus.frames.len(), args.out.display());
         for (i, k) in nwk.iter().enumerate() {
             s += &format!("network key seq {i}: {k}\n");
         }

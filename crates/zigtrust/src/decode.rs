@@ -57,12 +57,7 @@ pub fn keyring_from_args(keys: &[String], install_codes: &[String]) -> Result<Ke
         let ieee = p.ieee.ok_or_else(|| {
             format!("--install-code {ic:?}: give the device as EUI64:CODE (e.g. 00:12:4b:00:01:02:03:04:83FE…)")
         })?;
-        ring.add_link_key(
-            p.code.link_key(),
-            KeySource::InstallCode {
-                ieee: ExtAddr(ieee),
-            },
-        );
+        ring.add_link_key(p.code.link_key(), KeySource::InstallCode { ieee: ExtAddr(ieee) });
     }
     Ok(ring)
 }
@@ -105,9 +100,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
             RecordContent::Frame(f) => {
                 // Corrupt frame: MAC header only, nothing learned from it.
                 let mut d = Dissection::default();
-                d.mac = zigtrust_wire::mac::MacHeader::parse(&f.psdu)
-                    .ok()
-                    .map(|(h, _)| h);
+                d.mac = zigtrust_wire::mac::MacHeader::parse(&f.psdu).ok().map(|(h, _)| h);
                 Some(d)
             }
             RecordContent::Skipped(_) => None,
@@ -219,9 +212,7 @@ fn json_security(o: &mut Obj<'_>, s: &SecurityInfo) {
     }
     match &s.result {
         Decryption::Ok { key, source } => {
-            o.str("mic", "ok")
-                .str("key_source", source.name())
-                .str("key", &key.to_hex());
+            o.str("mic", "ok").str("key_source", source.name()).str("key", &key.to_hex());
             if let KeySource::Transported { frame } = source {
                 o.num("key_frame", *frame);
             }
@@ -233,13 +224,10 @@ fn json_security(o: &mut Obj<'_>, s: &SecurityInfo) {
 }
 
 fn json_mac(o: &mut Obj<'_>, h: &MacHeader, d: &Dissection) {
-    o.str("type", mac_type(h.frame_type))
-        .opt_num("seq", h.sequence.map(u64::from));
+    o.str("type", mac_type(h.frame_type)).opt_num("seq", h.sequence.map(u64::from));
     let dst_pan = h.dst_pan.map(|p| p.to_string());
-    let src_pan = h
-        .src_pan
-        .or(h.dst_pan.filter(|_| h.src_addr != Address::Absent))
-        .map(|p| p.to_string());
+    let src_pan =
+        h.src_pan.or(h.dst_pan.filter(|_| h.src_addr != Address::Absent)).map(|p| p.to_string());
     o.opt_str("dst_pan", dst_pan.as_deref())
         .opt_str("dst", addr_str(h.dst_addr).as_deref())
         .opt_str("src_pan", src_pan.as_deref())
@@ -279,19 +267,12 @@ fn json_nwk(o: &mut Obj<'_>, h: &NwkHeader, d: &Dissection) {
 
 fn json_aps(o: &mut Obj<'_>, a: &ApsLayer) {
     let h = &a.header;
-    o.str("type", aps_type(h.frame_type))
-        .str("delivery", delivery(h.delivery_mode));
+    o.str("type", aps_type(h.frame_type)).str("delivery", delivery(h.delivery_mode));
     o.opt_num("dst_ep", h.dst_endpoint.map(u64::from))
         .opt_num("src_ep", h.src_endpoint.map(u64::from))
         .opt_str("group", h.group.map(|g| format!("0x{g:04x}")).as_deref())
-        .opt_str(
-            "cluster",
-            h.cluster.map(|g| format!("0x{g:04x}")).as_deref(),
-        )
-        .opt_str(
-            "profile",
-            h.profile.map(|g| format!("0x{g:04x}")).as_deref(),
-        )
+        .opt_str("cluster", h.cluster.map(|g| format!("0x{g:04x}")).as_deref())
+        .opt_str("profile", h.profile.map(|g| format!("0x{g:04x}")).as_deref())
         .num("counter", h.counter as u64);
     if let Some(s) = &a.security {
         o.obj("security", |so| json_security(so, s));
@@ -328,20 +309,13 @@ fn json_aps_command(o: &mut Obj<'_>, c: &ApsCommand) {
                 TransportKeyBody::Unknown { .. } => {}
             }
         }
-        ApsCommand::UpdateDevice {
-            device,
-            short_addr,
-            status,
-            ..
-        } => {
+        ApsCommand::UpdateDevice { device, short_addr, status, .. } => {
             ext(o, "device64", device);
-            o.fmt_str("device", format_args!("{short_addr}"))
-                .num("status", status.to_u8() as u64);
+            o.fmt_str("device", format_args!("{short_addr}")).num("status", status.to_u8() as u64);
         }
         ApsCommand::RemoveDevice { target } => ext(o, "device64", target),
         ApsCommand::RequestKey { key_type, partner } => {
-            o.str("key_type", key_type.name())
-                .num("key_type_id", u8::from(*key_type) as u64);
+            o.str("key_type", key_type.name()).num("key_type_id", u8::from(*key_type) as u64);
             if let Some(p) = partner {
                 ext(o, "partner64", p);
             }
@@ -350,21 +324,12 @@ fn json_aps_command(o: &mut Obj<'_>, c: &ApsCommand) {
             o.num("key_seq", *seq as u64);
         }
         ApsCommand::Tunnel { dst, .. } => ext(o, "dst64", dst),
-        ApsCommand::VerifyKey {
-            key_type,
-            src,
-            hash,
-        } => {
-            o.str("key_type", key_type.name())
-                .num("key_type_id", u8::from(*key_type) as u64);
+        ApsCommand::VerifyKey { key_type, src, hash } => {
+            o.str("key_type", key_type.name()).num("key_type_id", u8::from(*key_type) as u64);
             ext(o, "src64", src);
             o.str("hash", &hex(hash));
         }
-        ApsCommand::ConfirmKey {
-            status,
-            key_type,
-            dst,
-        } => {
+        ApsCommand::ConfirmKey { status, key_type, dst } => {
             o.num("status", *status as u64)
                 .str("key_type", key_type.name())
                 .num("key_type_id", u8::from(*key_type) as u64);
@@ -392,12 +357,10 @@ fn timestamp(rec: &CaptureRecord) -> f64 {
 /// Appends the JSON object for one record (no newline).
 pub fn json_line(rec: &CaptureRecord, d: Option<&Dissection>, line: &mut String) {
     let mut o = Obj::new(line);
-    o.num("frame", rec.number)
-        .raw("time", format_args!("{:.6}", timestamp(rec)));
+    o.num("frame", rec.number).raw("time", format_args!("{:.6}", timestamp(rec)));
     match (&rec.content, d) {
         (RecordContent::Frame(f), Some(d)) => {
-            o.num("len", f.psdu.len() as u64)
-                .str("fcs", fcs_name(f.fcs));
+            o.num("len", f.psdu.len() as u64).str("fcs", fcs_name(f.fcs));
             if let Some(e) = &d.error {
                 o.str("error", &e.to_string());
             }
@@ -441,12 +404,7 @@ fn sec_text(s: &SecurityInfo) -> String {
         },
         Decryption::Failed => "no key, MIC failed".to_string(),
     };
-    format!(
-        "[{} #{} {}]",
-        key_id_name(s.aux.key_id),
-        s.aux.frame_counter,
-        what
-    )
+    format!("[{} #{} {}]", key_id_name(s.aux.key_id), s.aux.frame_counter, what)
 }
 
 fn aps_text(a: &ApsLayer, s: &mut String) {
@@ -465,12 +423,7 @@ fn aps_text(a: &ApsLayer, s: &mut String) {
                 ApsCommand::RequestKey { key_type, .. } => {
                     let _ = write!(s, " ({})", key_type.name());
                 }
-                ApsCommand::UpdateDevice {
-                    device,
-                    short_addr,
-                    status,
-                    ..
-                } => {
+                ApsCommand::UpdateDevice { device, short_addr, status, .. } => {
                     let _ = write!(s, " ({device} {short_addr}: {})", status.name());
                 }
                 ApsCommand::SwitchKey { seq } => {

@@ -56,11 +56,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
                     zigtrust_crypto::InstallCodeError::BadCrc { .. } => json!(false),
                     _ => serde_json::Value::Null,
                 };
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    json!({ "error": e.to_string(), "crc_ok": crc_ok })
-                );
+                let _ = writeln!(out, "{}", json!({ "error": e.to_string(), "crc_ok": crc_ok }));
             }
             eprintln!("zigtrust installcode: {e}");
             exit::BAD_INPUT
@@ -74,13 +70,7 @@ mod tests {
 
     fn run_str(code: &str, json: bool) -> (i32, String) {
         let mut out = Vec::new();
-        let rc = run(
-            &Args {
-                code: code.into(),
-                json,
-            },
-            &mut out,
-        );
+        let rc = run(&Args { code: code.into(), json }, &mut out);
         (rc, String::from_utf8(out).unwrap())
     }
 
@@ -88,14 +78,8 @@ mod tests {
     fn ok_text_and_json() {
         let (rc, s) = run_str("83FED3407A939723A5C639B26916D505C3B5", false);
         assert_eq!(rc, 0);
-        assert!(
-            s.contains("link key:     66b6900981e1ee3ca4206b6b861c02bb"),
-            "{s}"
-        );
-        let (rc, s) = run_str(
-            "Z:00124B0001020304$I:83FED3407A939723A5C639B26916D505C3B5",
-            true,
-        );
+        assert!(s.contains("link key:     66b6900981e1ee3ca4206b6b861c02bb"), "{s}");
+        let (rc, s) = run_str("Z:00124B0001020304$I:83FED3407A939723A5C639B26916D505C3B5", true);
         assert_eq!(rc, 0);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["link_key"], "66b6900981e1ee3ca4206b6b861c02bb");

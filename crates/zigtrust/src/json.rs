@@ -117,10 +117,7 @@ mod tests {
     fn writes_valid_json() {
         let mut s = String::new();
         let mut o = Obj::new(&mut s);
-        o.num("a", 1)
-            .str("b", "x\"y\n\u{1}")
-            .null("c")
-            .bool("d", true);
+        o.num("a", 1).str("b", "x\"y\n\u{1}").null("c").bool("d", true);
         o.obj("e", |e| {
             e.fmt_str("f", format_args!("0x{:04x}", 0x12));
         });

@@ -64,43 +64,20 @@ fn tshark(
     std::fs::create_dir_all(&conf).unwrap();
     let mut cmd = Command::new("tshark");
     cmd.env("WIRESHARK_CONFIG_DIR", &conf).arg("-r").arg(pcap);
-    cmd.arg("-o")
-        .arg(format!("zbee_nwk.seclevel:{}", level_pref(level)));
+    cmd.arg("-o").arg(format!("zbee_nwk.seclevel:{}", level_pref(level)));
     for (i, k) in keys.iter().enumerate() {
-        cmd.arg("-o")
-            .arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
+        cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
     }
-    cmd.args([
-        "-T",
-        "fields",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=,",
-    ]);
+    cmd.args(["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]);
     for f in FIELDS {
         cmd.args(["-e", f]);
     }
-    let out = cmd
-        .output()
-        .expect("tshark must be installed (scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd.output().expect("tshark must be installed (scripts/test installs it)");
+    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| {
-            FIELDS
-                .iter()
-                .copied()
-                .zip(l.split('\t').map(str::to_string))
-                .collect()
-        })
+        .map(|l| FIELDS.iter().copied().zip(l.split('\t').map(str::to_string)).collect())
         .collect()
 }
 
@@ -171,26 +148,15 @@ fn compare(
     let ctx = format!("frame {frame}: ours {ours}\ntshark {t:?}");
     assert_eq!(t["frame.number"], frame.to_string());
     assert!(t["_ws.malformed"].is_empty(), "malformed in tshark: {ctx}");
-    assert!(
-        t["_ws.expert.message"].is_empty(),
-        "tshark expert info: {ctx}"
-    );
+    assert!(t["_ws.expert.message"].is_empty(), "tshark expert info: {ctx}");
     let mac = &ours["mac"];
     assert_eq!(t["wpan.seq_no"], mac["seq"].to_string(), "MAC seq: {ctx}");
     for (field, ours_addr) in [("dst", &mac["dst"]), ("src", &mac["src"])] {
         if let Some(a) = ours_addr.as_str() {
             if a.starts_with("0x") {
-                assert_eq!(
-                    t[format!("wpan.{field}16").as_str()],
-                    a,
-                    "MAC {field}: {ctx}"
-                );
+                assert_eq!(t[format!("wpan.{field}16").as_str()], a, "MAC {field}: {ctx}");
             } else {
-                assert_eq!(
-                    t[format!("wpan.{field}64").as_str()],
-                    a,
-                    "MAC {field}: {ctx}"
-                );
+                assert_eq!(t[format!("wpan.{field}64").as_str()], a, "MAC {field}: {ctx}");
             }
         }
     }
@@ -199,11 +165,7 @@ fn compare(
     }
     match mac["command_id"].as_u64() {
         Some(_) => {
-            assert_eq!(
-                t["wpan.cmd"],
-                hex8(&mac["command_id"]),
-                "MAC command: {ctx}"
-            );
+            assert_eq!(t["wpan.cmd"], hex8(&mac["command_id"]), "MAC command: {ctx}");
             seen.insert(format!("mac {}", t["wpan.cmd"]));
         }
         None => assert!(t["wpan.cmd"].is_empty(), "{ctx}"),
@@ -215,89 +177,45 @@ fn compare(
         assert_eq!(t["zbee_nwk.seqno"], nwk["seq"].to_string(), "{ctx}");
         assert_eq!(t["zbee_nwk.radius"], nwk["radius"].to_string(), "{ctx}");
         if nwk["command_id"].is_u64() {
-            assert_eq!(
-                t["zbee_nwk.cmd.id"],
-                hex8(&nwk["command_id"]),
-                "NWK command: {ctx}"
-            );
+            assert_eq!(t["zbee_nwk.cmd.id"], hex8(&nwk["command_id"]), "NWK command: {ctx}");
             seen.insert(format!("nwk {}", t["zbee_nwk.cmd.id"]));
         }
     } else {
         assert!(t["zbee_nwk.src"].is_empty(), "{ctx}");
     }
     let o = collect(ours);
-    assert_eq!(
-        list(&t["zbee.sec.counter"]),
-        o.counters,
-        "frame counters: {ctx}"
-    );
+    assert_eq!(list(&t["zbee.sec.counter"]), o.counters, "frame counters: {ctx}");
     if level.is_encrypted() {
-        assert_eq!(
-            list(&t["zbee.sec.key"]),
-            o.keys_used,
-            "keys that decrypted: {ctx}"
-        );
+        assert_eq!(list(&t["zbee.sec.key"]), o.keys_used, "keys that decrypted: {ctx}");
     }
-    assert_eq!(
-        list(&t["zbee_aps.counter"]),
-        o.aps_counters,
-        "APS counters: {ctx}"
-    );
-    assert_eq!(
-        list(&t["zbee_aps.cmd.id"]),
-        o.aps_cmds,
-        "APS commands: {ctx}"
-    );
-    assert_eq!(
-        list(&t["zbee_aps.cmd.key"]),
-        o.transported,
-        "transported keys: {ctx}"
-    );
+    assert_eq!(list(&t["zbee_aps.counter"]), o.aps_counters, "APS counters: {ctx}");
+    assert_eq!(list(&t["zbee_aps.cmd.id"]), o.aps_cmds, "APS commands: {ctx}");
+    assert_eq!(list(&t["zbee_aps.cmd.key"]), o.transported, "transported keys: {ctx}");
     for c in list(&t["zbee_aps.cmd.id"]) {
         seen.insert(format!("aps {c}"));
     }
 }
 
 fn run_level(level: SecurityLevel, min_frames: usize, seed: u64) -> (usize, BTreeSet<String>) {
-    let opts = Options {
-        seed,
-        min_frames,
-        level,
-    };
+    let opts = Options { seed, min_frames, level };
     let (corpus, pcap) = corpus_pcap(&format!("tshark-level{}.pcap", level.bits()), &opts);
     let mut args = key_args(&corpus);
     args.extend(["--security-level".to_string(), level.bits().to_string()]);
     let ours = our_decode(&pcap, &args);
     let theirs = tshark(&pcap, &all_keys(&corpus), level);
     assert_eq!(ours.len(), corpus.frames.len());
-    assert_eq!(
-        theirs.len(),
-        corpus.frames.len(),
-        "tshark saw a different number of frames"
-    );
+    assert_eq!(theirs.len(), corpus.frames.len(), "tshark saw a different number of frames");
     let mut seen = BTreeSet::new();
     let mut secured_layers = 0;
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-        assert!(
-            o.get("error").is_none(),
-            "our decode error on frame {}: {o}",
-            i + 1
-        );
+        assert!(o.get("error").is_none(), "our decode error on frame {}: {o}", i + 1);
         compare(i + 1, level, o, t, &mut seen);
         let c = collect(o);
         // Every secured layer of our own corpus must decrypt with the keys we gave.
-        assert_eq!(
-            c.counters.len(),
-            c.keys_used.len(),
-            "frame {} not fully decrypted: {o}",
-            i + 1
-        );
+        assert_eq!(c.counters.len(), c.keys_used.len(), "frame {} not fully decrypted: {o}", i + 1);
         secured_layers += c.counters.len();
     }
-    assert!(
-        secured_layers > corpus.frames.len() / 2,
-        "corpus must be mostly secured"
-    );
+    assert!(secured_layers > corpus.frames.len() / 2, "corpus must be mostly secured");
     (corpus.frames.len(), seen)
 }
 
@@ -332,13 +250,8 @@ fn tshark_agrees_at_every_mic_security_level() {
 /// With only the well-known key, tshark and we learn exactly the same transported keys.
 #[test]
 fn tshark_learns_the_same_keys_from_the_well_known_key() {
-    let (_, pcap) = corpus_pcap(
-        "tshark-wellknown.pcap",
-        &Options {
-            seed: 5,
-            ..Options::default()
-        },
-    );
+    let (_, pcap) =
+        corpus_pcap("tshark-wellknown.pcap", &Options { seed: 5, ..Options::default() });
     let ours = our_decode(&pcap, &[]);
     let theirs = tshark(&pcap, &[WELL_KNOWN.to_string()], SecurityLevel::EncMic32);
     let ours_keys: Vec<(usize, String)> = ours
@@ -349,11 +262,7 @@ fn tshark_learns_the_same_keys_from_the_well_known_key() {
     let theirs_keys: Vec<(usize, String)> = theirs
         .iter()
         .enumerate()
-        .flat_map(|(i, t)| {
-            list(&t["zbee_aps.cmd.key"])
-                .into_iter()
-                .map(move |k| (i + 1, k))
-        })
+        .flat_map(|(i, t)| list(&t["zbee_aps.cmd.key"]).into_iter().map(move |k| (i + 1, k)))
         .collect();
     assert!(!ours_keys.is_empty());
     assert_eq!(ours_keys, theirs_keys);

@@ -5,9 +5,7 @@ use zigtrust_capture::zep::{self, ZepHeader, ZepTrailer};
 
 /// A data frame: FCF 0x8841 (data, PAN ID compression, short dst/src), seq 1, PAN 0x1a62,
 /// dst 0xffff, src 0x0000, two payload bytes.
-pub const MAC: &[u8] = &[
-    0x41, 0x88, 0x01, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12,
-];
+pub const MAC: &[u8] = &[0x41, 0x88, 0x01, 0x62, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x09, 0x12];
 
 pub fn with_fcs(mac: &[u8]) -> Vec<u8> {
     let mut v = mac.to_vec();
@@ -70,11 +68,7 @@ pub struct Ng {
 
 impl Ng {
     pub fn new(be: bool) -> Ng {
-        let mut ng = Ng {
-            bytes: Vec::new(),
-            be,
-            offsets: Vec::new(),
-        };
+        let mut ng = Ng { bytes: Vec::new(), be, offsets: Vec::new() };
         ng.shb(be);
         ng
     }
@@ -132,13 +126,7 @@ impl Ng {
 
     pub fn epb(&mut self, interface: u32, ts: u64, data: &[u8]) {
         let mut body = Vec::new();
-        for v in [
-            interface,
-            (ts >> 32) as u32,
-            ts as u32,
-            data.len() as u32,
-            data.len() as u32,
-        ] {
+        for v in [interface, (ts >> 32) as u32, ts as u32, data.len() as u32, data.len() as u32] {
             body.extend_from_slice(&u32b(self.be, v));
         }
         body.extend_from_slice(data);
@@ -158,9 +146,7 @@ impl Ng {
 }
 
 pub fn udp_ipv4(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut ip = vec![
-        0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 192, 168, 1, 10, 192, 168, 1, 20,
-    ];
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 192, 168, 1, 10, 192, 168, 1, 20];
     let total = (20 + 8 + payload.len()) as u16;
     ip[2..4].copy_from_slice(&total.to_be_bytes());
     ip.extend_from_slice(&sport.to_be_bytes());
@@ -233,34 +219,14 @@ pub fn mixed_zep_capture() -> Vec<u8> {
         &[
             eth_udp(17754, 17754, &zep_v2(ZepTrailer::Fcs, MAC)),
             arp(),
-            eth_udp(
-                40000,
-                17754,
-                &zep_v2(
-                    ZepTrailer::Cc24xx {
-                        rssi: -70,
-                        crc_ok: true,
-                    },
-                    MAC,
-                ),
-            ),
+            eth_udp(40000, 17754, &zep_v2(ZepTrailer::Cc24xx { rssi: -70, crc_ok: true }, MAC)),
             eth_udp(53, 53, b"\x12\x34"),
             eth_udp(17754, 17754, &zep_v1(ZepTrailer::Fcs, MAC)),
             eth_udp(17754, 17754, b"EX\x02\x02\x00\x00\x00\x07"),
             ethernet(
                 0x0800,
                 Some(42),
-                &udp_ipv4(
-                    17754,
-                    1,
-                    &zep_v1(
-                        ZepTrailer::Cc24xx {
-                            rssi: 3,
-                            crc_ok: false,
-                        },
-                        MAC,
-                    ),
-                ),
+                &udp_ipv4(17754, 1, &zep_v1(ZepTrailer::Cc24xx { rssi: 3, crc_ok: false }, MAC)),
             ),
         ],
     )

@@ -54,11 +54,7 @@ pub fn our_decode(pcap: &Path, args: &[String]) -> Vec<serde_json::Value> {
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "decode failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "decode failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -69,13 +65,7 @@ pub fn our_decode(pcap: &Path, args: &[String]) -> Vec<serde_json::Value> {
 /// Path of a file in ../shared/captures (next to the repo, as in CI). Panics if missing:
 /// oracle tests must not skip.
 pub fn shared_capture(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/captures")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: the shared captures must sit beside the repo",
-        p.display()
-    );
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures").join(name);
+    assert!(p.exists(), "{} is missing: the shared captures must sit beside the repo", p.display());
     p
 }
