@@ -14,7 +14,7 @@ use crate::nwk::{NwkCommand, NwkFrameType, NwkHeader};
 use crate::security::{open, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL};
 use crate::zdo::ZdoMessage;
 use crate::{Error, ExtAddr, PanId, ShortAddr};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use zigtrust_crypto::{key_load_key, key_transport_key, CcmStar, Key, SecurityLevel};
 
 /// Where a key in the keyring came from.
@@ -71,10 +71,33 @@ impl LinkKeyEntry {
     }
 }
 
-/// The keys a dissector tries, in the order they were added (most recently successful first).
+/// At most this many keys are learned from a capture; a hostile capture full of Transport-Key
+/// commands cannot make the keyring (memory, and time per frame) grow without bound.
+pub const MAX_LEARNED_KEYS: usize = 10_000;
+
+/// When the indexed candidates fail, at most this many other learned keys are tried per layer.
+const FALLBACK_TRIES: usize = 8;
+
+/// The keys a dissector tries.
+///
+/// Keys the user gives (and the well-known key, and install-code keys) are always tried. Keys
+/// learned from Transport-Key commands are indexed: network keys by (PAN, key sequence number),
+/// link keys by the pair of devices that share them (Trust Center link keys also by their
+/// device alone, since the TC's short address is what frames carry), so a capture with
+/// thousands of devices still costs a few trials per frame.
 pub struct Keyring {
     network: Vec<NetworkKeyEntry>,
     link: Vec<LinkKeyEntry>,
+    /// Indices of keys valid everywhere (given, well-known, install-code).
+    network_global: Vec<usize>,
+    link_global: Vec<usize>,
+    network_by_seq: HashMap<(Option<PanId>, u8), Vec<usize>>,
+    link_by_pair: HashMap<(ExtAddr, ExtAddr), Vec<usize>>,
+    tclk_by_device: HashMap<ExtAddr, Vec<usize>>,
+    known: HashSet<(bool, [u8; 16], Option<PanId>)>,
+    learned: usize,
+    /// The network key that worked last (tried first: captures use one key for long runs).
+    network_mru: Option<usize>,
 }
 
 impl Default for Keyring {
@@ -86,7 +109,18 @@ impl Default for Keyring {
 impl Keyring {
     /// A keyring holding just the well-known TC link key.
     pub fn new() -> Keyring {
-        let mut k = Keyring { network: Vec::new(), link: Vec::new() };
+        let mut k = Keyring {
+            network: Vec::new(),
+            link: Vec::new(),
+            network_global: Vec::new(),
+            link_global: Vec::new(),
+            network_by_seq: HashMap::new(),
+            link_by_pair: HashMap::new(),
+            tclk_by_device: HashMap::new(),
+            known: HashSet::new(),
+            learned: 0,
+            network_mru: None,
+        };
         k.add_link_key(Key::well_known_tc_link_key(), KeySource::WellKnown);
         k
     }
@@ -97,35 +131,80 @@ impl Keyring {
         self.add_link_key(key, source);
     }
 
-    /// Adds a network key valid in every PAN; returns false if it was already known.
-    pub fn add_network_key(&mut self, key: Key, source: KeySource) -> bool {
-        self.add_network_key_in(key, source, None)
-    }
-
-    /// Adds a network key for one PAN (`None`: every PAN); false if already known there.
-    pub fn add_network_key_in(&mut self, key: Key, source: KeySource, pan: Option<PanId>) -> bool {
-        if self.network.iter().any(|e| e.key == key && (e.pan.is_none() || e.pan == pan)) {
+    /// False if the key is known already, or too many keys were learned.
+    fn admit(&mut self, network: bool, key: &Key, pan: Option<PanId>, learned: bool) -> bool {
+        if learned && self.learned >= MAX_LEARNED_KEYS {
             return false;
         }
+        let global = self.known.contains(&(network, *key.as_bytes(), None));
+        if global || !self.known.insert((network, *key.as_bytes(), pan)) {
+            return false;
+        }
+        self.learned += usize::from(learned);
+        true
+    }
+
+    /// Adds a network key valid in every PAN; returns false if it was already known.
+    pub fn add_network_key(&mut self, key: Key, source: KeySource) -> bool {
+        if !self.admit(true, &key, None, false) {
+            return false;
+        }
+        self.network_global.push(self.network.len());
+        let cipher = CcmStar::new(&key);
+        self.network.push(NetworkKeyEntry { key, source, pan: None, cipher });
+        true
+    }
+
+    /// Adds a network key learned in `pan` with sequence number `seq`.
+    pub fn learn_network_key(&mut self, key: Key, source: KeySource, pan: Option<PanId>, seq: u8) -> bool {
+        if !self.admit(true, &key, pan, true) {
+            return false;
+        }
+        self.network_by_seq.entry((pan, seq)).or_default().push(self.network.len());
         let cipher = CcmStar::new(&key);
         self.network.push(NetworkKeyEntry { key, source, pan, cipher });
         true
     }
 
-    /// Adds a link key (TC or application link key) valid in every PAN.
-    pub fn add_link_key(&mut self, key: Key, source: KeySource) -> bool {
-        self.add_link_key_in(key, source, None)
-    }
-
-    /// Adds a link key for one PAN (`None`: every PAN); false if already known there.
-    pub fn add_link_key_in(&mut self, key: Key, source: KeySource, pan: Option<PanId>) -> bool {
-        if self.link.iter().any(|e| e.key == key && (e.pan.is_none() || e.pan == pan)) {
-            return false;
-        }
+    fn push_link(&mut self, key: Key, source: KeySource, pan: Option<PanId>) -> usize {
         let data = CcmStar::new(&key);
         let transport = CcmStar::new(&key_transport_key(&key));
         let load = CcmStar::new(&key_load_key(&key));
         self.link.push(LinkKeyEntry { key, source, pan, data, transport, load });
+        self.link.len() - 1
+    }
+
+    /// Adds a link key (TC or application link key) valid in every PAN and for every device.
+    pub fn add_link_key(&mut self, key: Key, source: KeySource) -> bool {
+        if !self.admit(false, &key, None, false) {
+            return false;
+        }
+        let i = self.push_link(key, source, None);
+        self.link_global.push(i);
+        true
+    }
+
+    /// Adds a link key learned in `pan`, shared by the devices `a` and `b`. A Trust Center link
+    /// key (`tc_link_key`) is also indexed by `a`, the device that holds it.
+    pub fn learn_link_key(
+        &mut self,
+        key: Key,
+        source: KeySource,
+        pan: Option<PanId>,
+        a: ExtAddr,
+        b: Option<ExtAddr>,
+        tc_link_key: bool,
+    ) -> bool {
+        if !self.admit(false, &key, pan, true) {
+            return false;
+        }
+        let i = self.push_link(key, source, pan);
+        if let Some(b) = b {
+            self.link_by_pair.entry(pair(a, b)).or_default().push(i);
+        }
+        if tc_link_key {
+            self.tclk_by_device.entry(a).or_default().push(i);
+        }
         true
     }
 
@@ -136,6 +215,59 @@ impl Keyring {
     pub fn link_keys(&self) -> impl Iterator<Item = (&Key, KeySource)> {
         self.link.iter().map(|e| (&e.key, e.source))
     }
+
+    /// Network key candidates for a frame: last good key, keys learned with this sequence
+    /// number, given keys, then a bounded number of other learned keys.
+    fn network_candidates(&self, pan: Option<PanId>, seq: Option<u8>) -> Vec<usize> {
+        let mut v: Vec<usize> = Vec::with_capacity(8);
+        v.extend(self.network_mru);
+        if let Some(seq) = seq {
+            if let Some(ix) = self.network_by_seq.get(&(pan, seq)) {
+                v.extend(ix.iter().rev());
+            }
+        }
+        v.extend(&self.network_global);
+        let learned = (0..self.network.len()).rev().filter(|i| !self.network_global.contains(i));
+        v.extend(learned.take(FALLBACK_TRIES));
+        dedup_in_order(v)
+    }
+
+    /// Link key candidates: global keys, keys shared by the two ends, TC link keys of either
+    /// end, then a bounded number of other learned keys.
+    fn link_candidates(&self, ends: [Option<ExtAddr>; 2]) -> Vec<usize> {
+        let mut v: Vec<usize> = self.link_global.clone();
+        if let [Some(a), Some(b)] = ends {
+            if let Some(ix) = self.link_by_pair.get(&pair(a, b)) {
+                v.extend(ix.iter().rev());
+            }
+        }
+        for e in ends.into_iter().flatten() {
+            if let Some(ix) = self.tclk_by_device.get(&e) {
+                v.extend(ix.iter().rev());
+            }
+        }
+        let learned = (0..self.link.len()).rev().filter(|i| !self.link_global.contains(i));
+        v.extend(learned.take(FALLBACK_TRIES));
+        dedup_in_order(v)
+    }
+}
+
+fn pair(a: ExtAddr, b: ExtAddr) -> (ExtAddr, ExtAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn dedup_in_order(v: Vec<usize>) -> Vec<usize> {
+    let mut out = Vec::with_capacity(v.len());
+    for i in v {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
 }
 
 /// How a secured layer turned out.
@@ -292,7 +424,7 @@ impl Dissector {
                 self.learn_addr(pan, nwk.src, src);
             }
             let fallback = nwk.src_ieee.or(mac_src_ext).or_else(|| self.lookup(pan, nwk.src));
-            match self.open_nwk(pan, nwk_bytes, nwk_len, fallback) {
+            match self.open_nwk(pan, aux.key_seq, nwk_bytes, nwk_len, fallback) {
                 Some((p, result)) => {
                     d.nwk_security = Some(SecurityInfo { aux, result });
                     plain = p;
@@ -323,7 +455,8 @@ impl Dissector {
                     .src_ieee
                     .or_else(|| d.nwk_security.as_ref().and_then(|s| s.aux.source))
                     .or_else(|| self.lookup(pan, nwk.src));
-                let aps = self.dissect_aps(frame_number, payload, nwk_src_ieee, pan, d)?;
+                let nwk_dst_ieee = nwk.dst_ieee.or_else(|| self.lookup(pan, nwk.dst));
+                let aps = self.dissect_aps(frame_number, payload, nwk_src_ieee, nwk_dst_ieee, pan, d)?;
                 d.aps = Some(aps);
                 Ok(())
             }
@@ -331,52 +464,49 @@ impl Dissector {
         }
     }
 
-    /// Tries every network key (the last one that worked is first in the list).
+    /// Tries the network key candidates for this frame.
     fn open_nwk(
         &mut self,
         pan: Option<PanId>,
-        nwk_bytes: &[u8],
-        nwk_len: usize,
+        key_seq: Option<u8>,
+        bytes: &[u8],
+        header_len: usize,
         fallback: Option<ExtAddr>,
     ) -> Option<(Vec<u8>, Decryption)> {
-        for i in 0..self.keyring.network.len() {
+        for i in self.keyring.network_candidates(pan, key_seq) {
             let e = &self.keyring.network[i];
             if e.pan.is_some() && e.pan != pan {
                 continue;
             }
-            if let Ok(o) = open(&e.cipher, self.level, nwk_bytes, nwk_len, fallback) {
+            if let Ok(o) = open(&e.cipher, self.level, bytes, header_len, fallback) {
                 let result = Decryption::Ok { key: e.key.clone(), source: e.source };
-                if i != 0 {
-                    // Keep the working key first: captures use one network key for long runs.
-                    self.keyring.network.swap(0, i);
-                }
+                self.keyring.network_mru = Some(i);
                 return Some((o.plaintext, result));
             }
         }
         None
     }
 
+    /// Tries the link key candidates for an APS layer between `ends`.
     fn open_aps(
         &mut self,
         pan: Option<PanId>,
-        aps_bytes: &[u8],
+        aux: &AuxHeader,
+        bytes: &[u8],
         header_len: usize,
-        key_id: KeyId,
         fallback: Option<ExtAddr>,
+        ends: [Option<ExtAddr>; 2],
     ) -> Option<(Vec<u8>, Decryption)> {
-        if key_id == KeyId::Network {
-            return self.open_nwk(pan, aps_bytes, header_len, fallback);
+        if aux.key_id == KeyId::Network {
+            return self.open_nwk(pan, aux.key_seq, bytes, header_len, fallback);
         }
-        for i in 0..self.keyring.link.len() {
+        for i in self.keyring.link_candidates(ends) {
             let e = &self.keyring.link[i];
             if e.pan.is_some() && e.pan != pan {
                 continue;
             }
-            if let Ok(o) = open(e.cipher(key_id), self.level, aps_bytes, header_len, fallback) {
-                return Some((
-                    o.plaintext,
-                    Decryption::Ok { key: e.key.clone(), source: e.source },
-                ));
+            if let Ok(o) = open(e.cipher(aux.key_id), self.level, bytes, header_len, fallback) {
+                return Some((o.plaintext, Decryption::Ok { key: e.key.clone(), source: e.source }));
             }
         }
         None
@@ -387,6 +517,7 @@ impl Dissector {
         frame_number: u64,
         aps_bytes: &[u8],
         nwk_src_ieee: Option<ExtAddr>,
+        nwk_dst_ieee: Option<ExtAddr>,
         pan: Option<PanId>,
         d: &mut Dissection,
     ) -> Result<ApsLayer, Error> {
@@ -402,7 +533,8 @@ impl Dissector {
                     return Err(e);
                 }
             };
-            match self.open_aps(pan, aps_bytes, hlen, aux.key_id, nwk_src_ieee) {
+            let ends = [aux.source.or(nwk_src_ieee), nwk_dst_ieee];
+            match self.open_aps(pan, &aux, aps_bytes, hlen, nwk_src_ieee, ends) {
                 Some((p, result)) => {
                     layer.security = Some(SecurityInfo { aux, result });
                     plain = p;
@@ -425,11 +557,15 @@ impl Dissector {
                         return Err(e);
                     }
                 };
-                self.learn_from_command(frame_number, pan, &cmd, d);
+                self.learn_from_command(frame_number, pan, nwk_dst_ieee, &cmd, d);
                 if let ApsCommand::Tunnel { frame, .. } = &cmd {
                     // The tunnelled frame carries its own aux header (extended nonce = the TC).
                     let mut inner = Dissection::default();
-                    match self.dissect_aps(frame_number, frame, None, pan, &mut inner) {
+                    let dst = match &cmd {
+                        ApsCommand::Tunnel { dst, .. } => Some(*dst),
+                        _ => None,
+                    };
+                    match self.dissect_aps(frame_number, frame, None, dst, pan, &mut inner) {
                         Ok(t) => d.tunnel = Some(Box::new(t)),
                         Err(e) => {
                             d.tunnel = inner.aps.map(Box::new);
@@ -458,11 +594,13 @@ impl Dissector {
         Ok(layer)
     }
 
-    /// Adds keys a Transport-Key reveals to the keyring, scoped to the PAN it was seen in.
+    /// Adds keys a Transport-Key reveals to the keyring, scoped to the PAN it was seen in and
+    /// indexed by the devices that will use them. `receiver` is the frame's NWK destination.
     fn learn_from_command(
         &mut self,
         frame_number: u64,
         pan: Option<PanId>,
+        receiver: Option<ExtAddr>,
         cmd: &ApsCommand,
         d: &mut Dissection,
     ) {
@@ -470,12 +608,16 @@ impl Dissector {
             return;
         };
         let source = KeySource::Transported { frame: frame_number };
+        let key = tk.key.clone();
         match &tk.body {
-            TransportKeyBody::Network { .. } => {
-                self.keyring.add_network_key_in(tk.key.clone(), source, pan);
+            TransportKeyBody::Network { seq, .. } => {
+                self.keyring.learn_network_key(key, source, pan, *seq);
             }
-            TransportKeyBody::TrustCenter { .. } | TransportKeyBody::Application { .. } => {
-                self.keyring.add_link_key_in(tk.key.clone(), source, pan);
+            TransportKeyBody::TrustCenter { dst, src } => {
+                self.keyring.learn_link_key(key, source, pan, *dst, Some(*src), true);
+            }
+            TransportKeyBody::Application { partner, .. } => {
+                self.keyring.learn_link_key(key, source, pan, *partner, receiver, false);
             }
             TransportKeyBody::Unknown { .. } => {}
         }
