@@ -156,7 +156,13 @@ impl Keyring {
     }
 
     /// Adds a network key learned in `pan` with sequence number `seq`.
-    pub fn learn_network_key(&mut self, key: Key, source: KeySource, pan: Option<PanId>, seq: u8) -> bool {
+    pub fn learn_network_key(
+        &mut self,
+        key: Key,
+        source: KeySource,
+        pan: Option<PanId>,
+        seq: u8,
+    ) -> bool {
         if !self.admit(true, &key, pan, true) {
             return false;
         }
@@ -456,7 +462,8 @@ impl Dissector {
                     .or_else(|| d.nwk_security.as_ref().and_then(|s| s.aux.source))
                     .or_else(|| self.lookup(pan, nwk.src));
                 let nwk_dst_ieee = nwk.dst_ieee.or_else(|| self.lookup(pan, nwk.dst));
-                let aps = self.dissect_aps(frame_number, payload, nwk_src_ieee, nwk_dst_ieee, pan, d)?;
+                let aps =
+                    self.dissect_aps(frame_number, payload, nwk_src_ieee, nwk_dst_ieee, pan, d)?;
                 d.aps = Some(aps);
                 Ok(())
             }
@@ -506,7 +513,10 @@ impl Dissector {
                 continue;
             }
             if let Ok(o) = open(e.cipher(aux.key_id), self.level, bytes, header_len, fallback) {
-                return Some((o.plaintext, Decryption::Ok { key: e.key.clone(), source: e.source }));
+                return Some((
+                    o.plaintext,
+                    Decryption::Ok { key: e.key.clone(), source: e.source },
+                ));
             }
         }
         None

@@ -956,7 +956,8 @@ impl Gen {
         if n % 4 == 3 && self.nwk_keys.len() < 4 {
             // A few rotations, each to the most recent devices, so big corpora stay linear in size
             // and the keyring small.
-            let all: Vec<usize> = (1.max(self.devs.len().saturating_sub(16))..self.devs.len()).collect();
+            let all: Vec<usize> =
+                (1.max(self.devs.len().saturating_sub(16))..self.devs.len()).collect();
             self.rotate_key(&all);
         }
         self.zcl(router, dev);

@@ -437,6 +437,12 @@ fn aps_text(a: &ApsLayer, s: &mut String) {
         }
         (None, ApsFrameType::Data) => {
             let _ = write!(s, "APS data");
+            if let Some(g) = h.group {
+                let _ = write!(s, " group 0x{g:04x}");
+            }
+            if let (Some(src), Some(dst)) = (h.src_endpoint, h.dst_endpoint) {
+                let _ = write!(s, " ep {src} → {dst}");
+            }
             if let (Some(c), Some(p)) = (h.cluster, h.profile) {
                 let _ = write!(s, " cluster 0x{c:04x} profile 0x{p:04x}");
             }
@@ -483,7 +489,16 @@ pub fn summary(d: &Dissection) -> String {
         }
     }
     if let Some(n) = &d.nwk {
-        let _ = write!(s, " | NWK {} → {}", n.src, n.dst);
+        // Show the IEEE addresses the frame itself carries (NWK header, or the aux header).
+        let src64 = n.src_ieee.or_else(|| d.nwk_security.as_ref().and_then(|x| x.aux.source));
+        let _ = write!(s, " | NWK {}", n.src);
+        if let Some(e) = src64 {
+            let _ = write!(s, " ({e})");
+        }
+        let _ = write!(s, " → {}", n.dst);
+        if let Some(e) = n.dst_ieee {
+            let _ = write!(s, " ({e})");
+        }
         if let Some(c) = &d.nwk_command {
             let _ = write!(s, " {}", c.name());
         }
