@@ -68,11 +68,12 @@ impl Mmo {
         tail[..n].copy_from_slice(&self.buf[..n]);
         tail[n] = 0x80;
         let (len_field_at, total_len) = if bits < (1 << 16) {
-            let end = if n + 1 <= 14 { 16 } else { 32 };
+            // The 0x80 byte and the 2-byte length must fit after the n message bytes.
+            let end = if n < 14 { 16 } else { 32 };
             tail[end - 2..end].copy_from_slice(&(bits as u16).to_be_bytes());
             (end - 2, end)
         } else {
-            let end = if n + 1 <= 10 { 16 } else { 32 };
+            let end = if n < 10 { 16 } else { 32 };
             tail[end - 6..end - 2].copy_from_slice(&(bits as u32).to_be_bytes());
             (end - 6, end)
         };

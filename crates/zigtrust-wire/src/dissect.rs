@@ -383,7 +383,7 @@ impl Dissector {
         d: &mut Dissection,
     ) -> Result<(), Error> {
         let mac = MacFrame::parse(psdu)?;
-        d.mac = Some(mac.header.clone());
+        d.mac = Some(mac.header);
         let pan = mac.header.dst_pan.or(mac.header.src_pan);
         let mac_src_ext = match mac.header.src_addr {
             Address::Extended(e) => Some(e),

@@ -297,7 +297,7 @@ pub fn secure_aps(
     level: SecurityLevel,
     nwk_src: Option<ExtAddr>,
 ) -> Result<Vec<u8>> {
-    let mut h = header.clone();
+    let mut h = *header;
     h.security = true;
     let mut hdr = Vec::with_capacity(h.buffer_len());
     h.emit(&mut hdr);

@@ -303,7 +303,7 @@ impl Gen {
     }
 
     fn new_device(&mut self, router: bool, install_code: bool) -> usize {
-        let ieee = ExtAddr(0x00_0d6f_0000_0000_00 | (self.rng.next_u64() & 0x00ff_ffff_ffff));
+        let ieee = ExtAddr(0x000d_6f00_0000_0000 | (self.rng.next_u64() & 0x00ff_ffff_ffff));
         let short = ShortAddr(1 + self.rng.below(0xfff0) as u16);
         let key = if install_code {
             let len = [6usize, 8, 12, 16][self.rng.below(4) as usize];

@@ -99,9 +99,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
             }
             RecordContent::Frame(f) => {
                 // Corrupt frame: MAC header only, nothing learned from it.
-                let mut d = Dissection::default();
-                d.mac = zigtrust_wire::mac::MacHeader::parse(&f.psdu).ok().map(|(h, _)| h);
-                Some(d)
+                let mac = zigtrust_wire::mac::MacHeader::parse(&f.psdu).ok().map(|(h, _)| h);
+                Some(Dissection { mac, ..Dissection::default() })
             }
             RecordContent::Skipped(_) => None,
         };

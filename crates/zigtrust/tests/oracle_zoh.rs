@@ -4,6 +4,7 @@
 //! 1. zigbee-on-host decodes and decrypts our seeded corpus to the same fields as we do;
 //! 2. frames zigbee-on-host's encoders build are decoded by `zigtrust decode` to the values that
 //!    were handed to those encoders.
+//!
 //! Fails (never skips) when node or the package is missing (`scripts/test` installs them).
 
 mod common;
