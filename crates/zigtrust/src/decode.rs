@@ -82,7 +82,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut line = String::with_capacity(1024);
     let mut first_ts = None;
+    // Distinct transported keys, in order of first appearance (bounded like the keyring, so a
+    // capture full of Transport-Key commands cannot grow memory without limit).
     let mut found: Vec<(u64, String)> = Vec::new();
+    let mut found_set = std::collections::HashSet::new();
     for rec in reader {
         let rec = match rec {
             Ok(r) => r,
@@ -106,7 +109,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
         };
         if let Some(d) = &d {
             for (kt, key) in &d.learned_keys {
-                found.push((rec.number, format!("{} {}", kt.name(), key.to_hex())));
+                let k = format!("{} {}", kt.name(), key.to_hex());
+                if found.len() < zigtrust_wire::dissect::MAX_LEARNED_KEYS && found_set.insert(k.clone()) {
+                    found.push((rec.number, k));
+                }
             }
         }
         if args.json {
