@@ -270,6 +270,76 @@ impl Gen {
         secure_aps(h, &aux, payload, base, self.level, Some(ieee)).expect("emit")
     }
 
+    /// APS-secures `cmd` from `from` and sends it NWK-secured to `to` (one hop).
+    #[allow(clippy::too_many_arguments)]
+    fn send_aps_command(
+        &mut self,
+        kind: &'static str,
+        from: usize,
+        to: ShortAddr,
+        key_id: KeyId,
+        key: &Key,
+        ext: bool,
+        cmd: &ApsCommand,
+    ) {
+        let ctr = self.devs[from].next_aps_ctr();
+        let aps = self.aps_secured(
+            from,
+            &ApsHeader::command(ctr, true),
+            key_id,
+            key,
+            ext,
+            &Self::cmd_bytes(cmd),
+        );
+        let h = self.nwk_header(from, NwkFrameType::Data, to);
+        self.send_nwk(kind, from, to, h, &aps);
+    }
+
+    /// A router reports a (re)joining device with Update-Device; the TC answers with the
+    /// network key APS-secured under `link_key` (the device's key), tunnelled to the router.
+    /// Returns the tunnelled frame, which the router relays to the device.
+    fn update_device_and_tunnel(
+        &mut self,
+        router: usize,
+        device: ExtAddr,
+        short: ShortAddr,
+        status: UpdateDeviceStatus,
+        link_key: &Key,
+    ) -> Vec<u8> {
+        let ud = ApsCommand::UpdateDevice { device, short_addr: short, status, tlvs: Vec::new() };
+        let rk = self.devs[router].tclk.clone();
+        let coordinator = ShortAddr::COORDINATOR;
+        self.send_aps_command(
+            "aps-update-device",
+            router,
+            coordinator,
+            KeyId::Data,
+            &rk,
+            true,
+            &ud,
+        );
+        let tc_ieee = self.devs[TC].ieee;
+        let tk = ApsCommand::TransportKey(TransportKey::network(
+            self.nwk_key(),
+            self.key_seq,
+            device,
+            tc_ieee,
+        ));
+        let ctr = self.devs[TC].next_aps_ctr();
+        let inner = self.aps_secured(
+            TC,
+            &ApsHeader::command(ctr, true),
+            KeyId::KeyTransport,
+            link_key,
+            true,
+            &Self::cmd_bytes(&tk),
+        );
+        let tunnel = ApsCommand::Tunnel { dst: device, frame: inner.clone() };
+        let r_short = self.devs[router].short;
+        self.send_aps_command("aps-tunnel", TC, r_short, KeyId::Data, &rk, true, &tunnel);
+        inner
+    }
+
     fn cmd_bytes(cmd: &ApsCommand) -> Vec<u8> {
         let mut v = Vec::new();
         cmd.emit(&mut v);
@@ -444,55 +514,16 @@ impl Gen {
         )
         .emit(&mut psdu);
         self.push("mac-association-response", psdu);
-        // Update-Device: router → TC, NWK-secured and APS-secured with the router's TCLK.
-        let ud = ApsCommand::UpdateDevice {
-            device: ieee,
-            short_addr: short,
-            status: UpdateDeviceStatus::UnsecuredJoin,
-            tlvs: Vec::new(),
-        };
-        let ctr = self.devs[router].next_aps_ctr();
-        let rk = self.devs[router].tclk.clone();
-        let aps = self.aps_secured(
-            router,
-            &ApsHeader::command(ctr, true),
-            KeyId::Data,
-            &rk,
-            true,
-            &Self::cmd_bytes(&ud),
-        );
-        let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
-        self.send_nwk("aps-update-device", router, ShortAddr::COORDINATOR, h, &aps);
-        // Tunnel: TC → router, carrying the APS-secured Transport-Key for the joiner.
-        let tc_ieee = self.devs[TC].ieee;
+        // Update-Device to the TC, which tunnels the key (under the joiner's preconfigured key)
+        // back to the router.
         let key = self.devs[i].preconfigured.clone();
-        let tk = ApsCommand::TransportKey(TransportKey::network(
-            self.nwk_key(),
-            self.key_seq,
+        let inner = self.update_device_and_tunnel(
+            router,
             ieee,
-            tc_ieee,
-        ));
-        let ctr = self.devs[TC].next_aps_ctr();
-        let inner = self.aps_secured(
-            TC,
-            &ApsHeader::command(ctr, true),
-            KeyId::KeyTransport,
+            short,
+            UpdateDeviceStatus::UnsecuredJoin,
             &key,
-            true,
-            &Self::cmd_bytes(&tk),
         );
-        let tunnel = ApsCommand::Tunnel { dst: ieee, frame: inner.clone() };
-        let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(
-            TC,
-            &ApsHeader::command(ctr, true),
-            KeyId::Data,
-            &rk,
-            true,
-            &Self::cmd_bytes(&tunnel),
-        );
-        let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
-        self.send_nwk("aps-tunnel", TC, r_short, h, &aps);
         // The router relays the inner frame to the joiner, NWK unsecured.
         let mut h = self.nwk_header(TC, NwkFrameType::Data, short);
         h.src_ieee = None;
@@ -538,34 +569,22 @@ impl Gen {
         let (ieee, short) = (self.devs[i].ieee, self.devs[i].short);
         let tc_ieee = self.devs[TC].ieee;
         let rk = ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None };
-        let ctr = self.devs[i].next_aps_ctr();
-        let aps = self.aps_secured(
+        self.send_aps_command(
+            "aps-request-key",
             i,
-            &ApsHeader::command(ctr, true),
+            ShortAddr::COORDINATOR,
             KeyId::Data,
             &old,
             true,
-            &Self::cmd_bytes(&rk),
+            &rk,
         );
-        let h = self.nwk_header(i, NwkFrameType::Data, ShortAddr::COORDINATOR);
-        self.send_nwk("aps-request-key", i, ShortAddr::COORDINATOR, h, &aps);
         let new = self.rng.key();
         let tk = ApsCommand::TransportKey(TransportKey::trust_center_link_key(
             new.clone(),
             ieee,
             tc_ieee,
         ));
-        let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(
-            TC,
-            &ApsHeader::command(ctr, true),
-            KeyId::KeyLoad,
-            &old,
-            true,
-            &Self::cmd_bytes(&tk),
-        );
-        let h = self.nwk_header(TC, NwkFrameType::Data, short);
-        self.send_nwk("aps-transport-key-tclk", TC, short, h, &aps);
+        self.send_aps_command("aps-transport-key-tclk", TC, short, KeyId::KeyLoad, &old, true, &tk);
         let vk = ApsCommand::VerifyKey {
             key_type: KeyType::TrustCenterLinkKey,
             src: ieee,
@@ -580,17 +599,7 @@ impl Gen {
         self.devs[i].tclk = new.clone();
         let ck =
             ApsCommand::ConfirmKey { status: 0, key_type: KeyType::TrustCenterLinkKey, dst: ieee };
-        let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(
-            TC,
-            &ApsHeader::command(ctr, true),
-            KeyId::Data,
-            &new,
-            true,
-            &Self::cmd_bytes(&ck),
-        );
-        let h = self.nwk_header(TC, NwkFrameType::Data, short);
-        self.send_nwk("aps-confirm-key", TC, short, h, &aps);
+        self.send_aps_command("aps-confirm-key", TC, short, KeyId::Data, &new, true, &ck);
     }
 
     fn zcl(&mut self, from: usize, to: usize) {
@@ -775,54 +784,10 @@ impl Gen {
         NwkCommand::RejoinResponse { short_addr: d_short, status: 0 }.emit(&mut nwk);
         let psdu = self.mac_data(router, d_short, &nwk);
         self.push("nwk-rejoin-response-unsecured", psdu);
-        let ud = ApsCommand::UpdateDevice {
-            device: d_ieee,
-            short_addr: d_short,
-            status: UpdateDeviceStatus::TrustCenterRejoin,
-            tlvs: Vec::new(),
-        };
-        let ctr = self.devs[router].next_aps_ctr();
-        let rk = self.devs[router].tclk.clone();
-        let aps = self.aps_secured(
-            router,
-            &ApsHeader::command(ctr, true),
-            KeyId::Data,
-            &rk,
-            true,
-            &Self::cmd_bytes(&ud),
-        );
-        let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
-        self.send_nwk("aps-update-device", router, ShortAddr::COORDINATOR, h, &aps);
         // The key goes back tunnelled, under the device's current TCLK.
-        let tc_ieee = self.devs[TC].ieee;
         let key = self.devs[dev].tclk.clone();
-        let tk = ApsCommand::TransportKey(TransportKey::network(
-            self.nwk_key(),
-            self.key_seq,
-            d_ieee,
-            tc_ieee,
-        ));
-        let ctr = self.devs[TC].next_aps_ctr();
-        let inner = self.aps_secured(
-            TC,
-            &ApsHeader::command(ctr, true),
-            KeyId::KeyTransport,
-            &key,
-            true,
-            &Self::cmd_bytes(&tk),
-        );
-        let tunnel = ApsCommand::Tunnel { dst: d_ieee, frame: inner };
-        let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(
-            TC,
-            &ApsHeader::command(ctr, true),
-            KeyId::Data,
-            &rk,
-            true,
-            &Self::cmd_bytes(&tunnel),
-        );
-        let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
-        self.send_nwk("aps-tunnel", TC, r_short, h, &aps);
+        let status = UpdateDeviceStatus::TrustCenterRejoin;
+        self.update_device_and_tunnel(router, d_ieee, d_short, status, &key);
     }
 
     /// Key rotation: new key to `devs` under their TCLKs, then a broadcast Switch-Key.
@@ -835,17 +800,15 @@ impl Gen {
                 (self.devs[i].ieee, self.devs[i].short, self.devs[i].tclk.clone());
             let tk =
                 ApsCommand::TransportKey(TransportKey::network(new.clone(), seq, ieee, tc_ieee));
-            let ctr = self.devs[TC].next_aps_ctr();
-            let aps = self.aps_secured(
+            self.send_aps_command(
+                "aps-transport-key-nwk-rotation",
                 TC,
-                &ApsHeader::command(ctr, true),
+                short,
                 KeyId::KeyTransport,
                 &tclk,
                 true,
-                &Self::cmd_bytes(&tk),
+                &tk,
             );
-            let h = self.nwk_header(TC, NwkFrameType::Data, short);
-            self.send_nwk("aps-transport-key-nwk-rotation", TC, short, h, &aps);
         }
         let ctr = self.devs[TC].next_aps_ctr();
         let mut aps = Vec::new();
@@ -889,17 +852,7 @@ impl Gen {
         self.send_nwk("aps-request-key-app", router, ShortAddr::COORDINATOR, h, &aps);
         let app = self.rng.key();
         let tk = ApsCommand::TransportKey(TransportKey::application_link_key(app, d_ieee, true));
-        let ctr = self.devs[TC].next_aps_ctr();
-        let aps = self.aps_secured(
-            TC,
-            &ApsHeader::command(ctr, true),
-            KeyId::KeyLoad,
-            &rk,
-            true,
-            &Self::cmd_bytes(&tk),
-        );
-        let h = self.nwk_header(TC, NwkFrameType::Data, r_short);
-        self.send_nwk("aps-transport-key-app", TC, r_short, h, &aps);
+        self.send_aps_command("aps-transport-key-app", TC, r_short, KeyId::KeyLoad, &rk, true, &tk);
         // An APS ack of a command.
         let ctr = self.devs[router].next_aps_ctr();
         let mut aps = Vec::new();

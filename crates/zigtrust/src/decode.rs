@@ -110,7 +110,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
         if let Some(d) = &d {
             for (kt, key) in &d.learned_keys {
                 let k = format!("{} {}", kt.name(), key.to_hex());
-                if found.len() < zigtrust_wire::dissect::MAX_LEARNED_KEYS && found_set.insert(k.clone()) {
+                if found.len() < zigtrust_wire::dissect::MAX_LEARNED_KEYS
+                    && found_set.insert(k.clone())
+                {
                     found.push((rec.number, k));
                 }
             }
