@@ -22,14 +22,17 @@ impl ExtAddr {
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 impl fmt::Display for ExtAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0.to_be_bytes();
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]
-        )
+        // Hand-rolled: decoders print millions of these and `write!` with padding is slow.
+        let mut buf = [b':'; 23];
+        for (i, b) in self.0.to_be_bytes().iter().enumerate() {
+            buf[i * 3] = HEX[(b >> 4) as usize];
+            buf[i * 3 + 1] = HEX[(b & 15) as usize];
+        }
+        f.write_str(core::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -87,8 +90,18 @@ impl ShortAddr {
 
 impl fmt::Display for ShortAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{:04x}", self.0)
+        f.write_str(hex16(self.0, &mut [0; 6]))
     }
+}
+
+/// `0x%04x` without the formatting machinery (hot in decoders).
+fn hex16(v: u16, buf: &mut [u8; 6]) -> &str {
+    buf[0] = b'0';
+    buf[1] = b'x';
+    for i in 0..4 {
+        buf[2 + i] = HEX[((v >> (12 - 4 * i)) & 15) as usize];
+    }
+    core::str::from_utf8(buf).unwrap_or("0x????")
 }
 
 impl fmt::Debug for ShortAddr {
@@ -107,7 +120,7 @@ impl PanId {
 
 impl fmt::Display for PanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{:04x}", self.0)
+        f.write_str(hex16(self.0, &mut [0; 6]))
     }
 }
 
@@ -127,6 +140,9 @@ mod tests {
         assert_eq!(a, ExtAddr(0x0012_4b00_0102_0304));
         assert_eq!(a.to_le_bytes(), [4, 3, 2, 1, 0, 0x4b, 0x12, 0]);
         assert_eq!(a.to_string(), "00:12:4b:00:01:02:03:04");
+        assert_eq!(ExtAddr(u64::MAX).to_string(), "ff:ff:ff:ff:ff:ff:ff:ff");
+        assert_eq!(ShortAddr(0xa18f).to_string(), "0xa18f");
+        assert_eq!(PanId(0x0001).to_string(), "0x0001");
         assert_eq!("0x00124b0001020304".parse::<ExtAddr>().unwrap(), a);
         assert!("00:12".parse::<ExtAddr>().is_err());
     }

@@ -152,12 +152,12 @@ fn fcs_name(f: FcsStatus) -> &'static str {
     }
 }
 
-fn addr_str(a: Address) -> Option<String> {
+/// A MAC address field: the address, or null when the frame has none.
+fn json_addr(o: &mut Obj<'_>, k: &str, a: Address) {
     match a {
-        Address::Absent => None,
-        Address::Short(s) => Some(s.to_string()),
-        Address::Extended(e) => Some(e.to_string()),
-    }
+        Address::Absent => o.null(k),
+        a => o.fmt_str(k, format_args!("{a}")),
+    };
 }
 
 fn mac_type(t: FrameType) -> &'static str {
@@ -235,12 +235,10 @@ fn json_mac(o: &mut Obj<'_>, h: &MacHeader, d: &Dissection) {
     let dst_pan = h.dst_pan.map(|p| p.to_string());
     let src_pan =
         h.src_pan.or(h.dst_pan.filter(|_| h.src_addr != Address::Absent)).map(|p| p.to_string());
-    o.opt_str("dst_pan", dst_pan.as_deref())
-        .opt_str("dst", addr_str(h.dst_addr).as_deref())
-        .opt_str("src_pan", src_pan.as_deref())
-        .opt_str("src", addr_str(h.src_addr).as_deref())
-        .bool("ack_request", h.ack_request)
-        .bool("frame_pending", h.frame_pending);
+    o.opt_str("dst_pan", dst_pan.as_deref()).opt_str("src_pan", src_pan.as_deref());
+    json_addr(o, "dst", h.dst_addr);
+    json_addr(o, "src", h.src_addr);
+    o.bool("ack_request", h.ack_request).bool("frame_pending", h.frame_pending);
     if let Some(c) = &d.mac_command {
         o.str("command", c.name()).num("command_id", c.id() as u64);
     }
@@ -402,16 +400,19 @@ pub fn json_line(rec: &CaptureRecord, d: Option<&Dissection>, line: &mut String)
     o.close();
 }
 
-fn sec_text(s: &SecurityInfo) -> String {
-    let what = match &s.result {
-        Decryption::Ok { source, .. } => match source {
-            KeySource::Transported { frame } => format!("key from frame {frame}, MIC ok"),
-            KeySource::InstallCode { ieee } => format!("install-code key of {ieee}, MIC ok"),
-            s => format!("{} key, MIC ok", s.name()),
-        },
-        Decryption::Failed => "no key, MIC failed".to_string(),
+/// Appends ` [key id #counter which key, MIC verdict]`.
+fn sec_text(out: &mut String, s: &SecurityInfo) {
+    let _ = write!(out, " [{} #{} ", key_id_name(s.aux.key_id), s.aux.frame_counter);
+    let _ = match &s.result {
+        Decryption::Ok { source: KeySource::Transported { frame }, .. } => {
+            write!(out, "key from frame {frame}, MIC ok]")
+        }
+        Decryption::Ok { source: KeySource::InstallCode { ieee }, .. } => {
+            write!(out, "install-code key of {ieee}, MIC ok]")
+        }
+        Decryption::Ok { source, .. } => write!(out, "{} key, MIC ok]", source.name()),
+        Decryption::Failed => write!(out, "no key, MIC failed]"),
     };
-    format!("[{} #{} {}]", key_id_name(s.aux.key_id), s.aux.frame_counter, what)
 }
 
 fn aps_text(a: &ApsLayer, s: &mut String) {
@@ -465,7 +466,7 @@ fn aps_text(a: &ApsLayer, s: &mut String) {
         }
     }
     if let Some(sec) = &a.security {
-        let _ = write!(s, " {}", sec_text(sec));
+        sec_text(s, sec);
     }
 }
 
@@ -473,8 +474,7 @@ fn aps_text(a: &ApsLayer, s: &mut String) {
 pub fn summary(d: &Dissection) -> String {
     let mut s = String::new();
     if let Some(h) = &d.mac {
-        let src = addr_str(h.src_addr).unwrap_or_else(|| "-".into());
-        let dst = addr_str(h.dst_addr).unwrap_or_else(|| "-".into());
+        let (src, dst) = (h.src_addr, h.dst_addr);
         match (&d.mac_command, h.frame_type) {
             (Some(c), _) => {
                 let _ = write!(s, "MAC {} {src} → {dst}", c.name());
@@ -510,7 +510,7 @@ pub fn summary(d: &Dissection) -> String {
             let _ = write!(s, " {}", c.name());
         }
         if let Some(sec) = &d.nwk_security {
-            let _ = write!(s, " {}", sec_text(sec));
+            sec_text(&mut s, sec);
         }
     }
     if let Some(a) = &d.aps {
