@@ -1,0 +1,362 @@
+//! A scripted Zigbee end device built from zigtrust-wire, for conversations with the Trust
+//! Center core, plus a harness that runs the core and records every frame it sends.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use zigtrust_crypto::{verify_key_hash, CcmStar, Key};
+use zigtrust_tc::model::{Snapshot, StoreWrite};
+use zigtrust_tc::{AdminCommand, Event, RxMeta, Transmit, TrustCenter};
+use zigtrust_wire::aps::{ApsCommand, ApsFrameType, ApsHeader, KeyType, TransportKeyBody};
+use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame, MacHeader};
+use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
+use zigtrust_wire::security::{open, secure_aps, secure_nwk, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL};
+use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
+
+pub const PAN: PanId = PanId(0x1a62);
+
+/// The Trust Center plus everything it said, for assertions and pcap output.
+pub struct Harness {
+    pub tc: TrustCenter,
+    pub now: u64,
+    pub sent: Vec<Transmit>,
+    pub events: Vec<Event>,
+    pub writes: Vec<StoreWrite>,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        let mut h = Harness { tc: TrustCenter::new(Snapshot::default(), [3; 32], 0), now: 1_000, sent: vec![], events: vec![], writes: vec![] };
+        h.admin(AdminCommand::FormNetwork { pan_id: PAN, extended_pan_id: 0xdddd_0000_0000_0001, channel: 15 });
+        h
+    }
+
+    pub fn drain(&mut self) -> Vec<Transmit> {
+        self.writes.extend(self.tc.take_store_writes());
+        while let Some(e) = self.tc.poll_event() {
+            self.events.push(e);
+        }
+        let mut out = Vec::new();
+        while let Some(t) = self.tc.poll_transmit() {
+            out.push(t.clone());
+            self.sent.push(t);
+        }
+        out
+    }
+
+    pub fn admin(&mut self, c: AdminCommand) {
+        self.tc.command(self.now, c).unwrap();
+        self.drain();
+    }
+
+    pub fn advance(&mut self, ms: u64) -> Vec<Transmit> {
+        self.now += ms;
+        self.tc.handle_timeout(self.now);
+        self.drain()
+    }
+
+    /// Delivers a device frame to the TC and returns what the TC sent back.
+    pub fn rx(&mut self, psdu: Vec<u8>) -> Vec<Transmit> {
+        self.now += 10;
+        self.tc.handle_frame(self.now, &psdu, RxMeta::default());
+        self.drain()
+    }
+
+    /// Sends the device's frame and lets the device process the replies.
+    pub fn exchange(&mut self, dev: &mut Device, psdu: Vec<u8>) -> Vec<Transmit> {
+        let replies = self.rx(psdu);
+        for t in &replies {
+            dev.receive(&t.psdu);
+        }
+        replies
+    }
+
+    pub fn tc_ieee(&self) -> ExtAddr {
+        self.tc.network().unwrap().tc_ieee
+    }
+
+    pub fn has_event(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(f)
+    }
+}
+
+/// A device that knows only what it has been told over the air.
+pub struct Device {
+    pub ieee: ExtAddr,
+    pub short: ShortAddr,
+    pub capability: CapabilityInfo,
+    /// Preconfigured / current TC link key (None: the well-known key).
+    pub tclk: Option<Key>,
+    pending_tclk: Option<Key>,
+    pub nwk_keys: BTreeMap<u8, Key>,
+    pub active_seq: Option<u8>,
+    pub nwk_fc: u32,
+    pub aps_fc: u32,
+    seq: u8,
+    pub tclk_confirmed: bool,
+    pub rejoin_status: Option<u8>,
+    /// APS acks to send for Transport-Keys that asked for one.
+    pub acks_due: Vec<u8>,
+}
+
+impl Device {
+    pub fn new(ieee: u64, tclk: Option<Key>) -> Device {
+        Device {
+            ieee: ExtAddr(ieee),
+            short: ShortAddr(0xffff),
+            capability: CapabilityInfo::ROUTER,
+            tclk,
+            pending_tclk: None,
+            nwk_keys: BTreeMap::new(),
+            active_seq: None,
+            nwk_fc: 0,
+            aps_fc: 0,
+            seq: 0,
+            tclk_confirmed: false,
+            rejoin_status: None,
+            acks_due: vec![],
+        }
+    }
+
+    fn link(&self) -> Key {
+        self.tclk.clone().unwrap_or_else(Key::well_known_tc_link_key)
+    }
+
+    fn next(&mut self) -> u8 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    pub fn network_key(&self) -> Option<&Key> {
+        self.active_seq.and_then(|s| self.nwk_keys.get(&s))
+    }
+
+    pub fn association_request(&mut self) -> Vec<u8> {
+        let mut v = Vec::new();
+        let s = self.next();
+        MacFrame::association_request(s, PAN, ShortAddr::COORDINATOR, self.ieee, self.capability).emit(&mut v);
+        v
+    }
+
+    fn mac(&mut self, nwk: &[u8]) -> Vec<u8> {
+        let s = self.next();
+        let hdr = MacHeader::data(s, PAN, Address::Short(ShortAddr::COORDINATOR), Address::Short(self.short), true);
+        let mut v = Vec::new();
+        MacFrame { header: hdr, body: MacBody::Data(nwk) }.emit(&mut v);
+        v
+    }
+
+    fn nwk_hdr(&mut self, ft: NwkFrameType) -> NwkHeader {
+        let s = self.next();
+        let mut h = NwkHeader::new(ft, ShortAddr::COORDINATOR, self.short, 30, s);
+        h.src_ieee = Some(self.ieee);
+        h
+    }
+
+    /// NWK-secured frame under key `seq` (default: the device's active key).
+    pub fn secured(&mut self, ft: NwkFrameType, payload: &[u8], seq: Option<u8>) -> Vec<u8> {
+        let seq = seq.or(self.active_seq).expect("device has a network key");
+        let key = self.nwk_keys[&seq].clone();
+        self.nwk_fc += 1;
+        let h = self.nwk_hdr(ft);
+        let aux = AuxHeader::nwk(self.nwk_fc, self.ieee, seq);
+        let nwk = secure_nwk(&h, &aux, payload, &key, ZIGBEE_PRO_LEVEL).unwrap();
+        self.mac(&nwk)
+    }
+
+    /// A ZCL frame to the coordinator.
+    pub fn data(&mut self) -> Vec<u8> {
+        let mut aps = Vec::new();
+        let c = self.next();
+        ApsHeader::data_unicast(1, 0x0006, 0x0104, 1, c).emit(&mut aps);
+        aps.extend_from_slice(&[0x01, c, 0x02]);
+        self.secured(NwkFrameType::Data, &aps, None)
+    }
+
+    fn aps_cmd(&mut self, cmd: &ApsCommand, secure: bool) -> Vec<u8> {
+        let c = self.next();
+        let mut body = Vec::new();
+        cmd.emit(&mut body);
+        if !secure {
+            let mut v = Vec::new();
+            ApsHeader::command(c, false).emit(&mut v);
+            v.extend_from_slice(&body);
+            return v;
+        }
+        self.aps_fc += 1;
+        let aux = AuxHeader::aps(KeyId::Data, self.aps_fc, Some(self.ieee));
+        secure_aps(&ApsHeader::command(c, true), &aux, &body, &self.link(), ZIGBEE_PRO_LEVEL, Some(self.ieee)).unwrap()
+    }
+
+    pub fn request_key(&mut self) -> Vec<u8> {
+        let aps = self.aps_cmd(&ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None }, true);
+        self.secured(NwkFrameType::Data, &aps, None)
+    }
+
+    pub fn verify_key(&mut self) -> Vec<u8> {
+        let new = self.pending_tclk.clone().expect("a TCLK was transported");
+        let aps = self.aps_cmd(&ApsCommand::VerifyKey { key_type: KeyType::TrustCenterLinkKey, src: self.ieee, hash: verify_key_hash(&new) }, false);
+        self.secured(NwkFrameType::Data, &aps, None)
+    }
+
+    pub fn ack(&mut self, counter: u8) -> Vec<u8> {
+        let mut aps = Vec::new();
+        ApsHeader::command_ack(counter).emit(&mut aps);
+        self.secured(NwkFrameType::Data, &aps, None)
+    }
+
+    pub fn rejoin_secured(&mut self, seq: Option<u8>) -> Vec<u8> {
+        let mut p = Vec::new();
+        NwkCommand::RejoinRequest { capability: self.capability }.emit(&mut p);
+        self.secured(NwkFrameType::Command, &p, seq)
+    }
+
+    /// An unsecured (Trust Center) rejoin request; an attacker can build the same frame.
+    pub fn rejoin_unsecured(&mut self) -> Vec<u8> {
+        let mut h = self.nwk_hdr(NwkFrameType::Command);
+        h.radius = 1;
+        let mut nwk = Vec::new();
+        h.emit(&mut nwk);
+        NwkCommand::RejoinRequest { capability: self.capability }.emit(&mut nwk);
+        self.mac(&nwk)
+    }
+
+    /// Processes a frame the TC sent (if it is for this device and readable).
+    pub fn receive(&mut self, psdu: &[u8]) {
+        let Ok(mac) = MacFrame::parse(psdu) else { return };
+        match mac.body {
+            MacBody::Command(MacCommand::AssociationResponse { short_addr, status }) => {
+                if mac.header.dst_addr == Address::Extended(self.ieee) && status.to_u8() == 0 {
+                    self.short = short_addr;
+                }
+            }
+            MacBody::Data(nwk) => self.receive_nwk(nwk),
+            _ => {}
+        }
+    }
+
+    fn receive_nwk(&mut self, nwk: &[u8]) {
+        let Ok((h, hlen)) = NwkHeader::parse(nwk) else { return };
+        if h.dst != self.short && !h.dst.is_broadcast() && h.dst_ieee != Some(self.ieee) {
+            return;
+        }
+        let payload = if h.security {
+            let Ok((aux, _)) = AuxHeader::parse(&nwk[hlen..]) else { return };
+            let Some(key) = aux.key_seq.and_then(|s| self.nwk_keys.get(&s)) else { return };
+            match open(&CcmStar::new(key), ZIGBEE_PRO_LEVEL, nwk, hlen, None) {
+                Ok(o) => o.plaintext,
+                Err(_) => return,
+            }
+        } else {
+            nwk[hlen..].to_vec()
+        };
+        match h.frame_type {
+            NwkFrameType::Command => {
+                if let Ok(NwkCommand::RejoinResponse { short_addr, status }) = NwkCommand::parse(&payload) {
+                    self.rejoin_status = Some(status);
+                    if status == 0 {
+                        self.short = short_addr;
+                    }
+                }
+            }
+            NwkFrameType::Data => self.receive_aps(&payload),
+            _ => {}
+        }
+    }
+
+    fn receive_aps(&mut self, aps: &[u8]) {
+        let Ok((ah, hlen)) = ApsHeader::parse(aps) else { return };
+        if ah.frame_type != ApsFrameType::Command {
+            return;
+        }
+        let body = if ah.security {
+            let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return };
+            // Confirm-Key comes under the new key; everything else under the current one.
+            let mut candidates = vec![self.link()];
+            candidates.extend(self.pending_tclk.clone());
+            let mut out = None;
+            for k in candidates {
+                if let Ok(o) = open(&CcmStar::new(&aux.key_id.derive(&k)), ZIGBEE_PRO_LEVEL, aps, hlen, None) {
+                    out = Some(o.plaintext);
+                    break;
+                }
+            }
+            match out {
+                Some(b) => b,
+                None => return,
+            }
+        } else {
+            aps[hlen..].to_vec()
+        };
+        let Ok(cmd) = ApsCommand::parse(&body) else { return };
+        match cmd {
+            ApsCommand::TransportKey(tk) => match tk.body {
+                TransportKeyBody::Network { seq, dst, .. } if dst == self.ieee || dst == ExtAddr::ZERO => {
+                    self.nwk_keys.insert(seq, tk.key.clone());
+                    if self.active_seq.is_none() {
+                        self.active_seq = Some(seq);
+                    }
+                    if ah.ack_request {
+                        self.acks_due.push(ah.counter);
+                    }
+                }
+                TransportKeyBody::TrustCenter { dst, .. } if dst == self.ieee => self.pending_tclk = Some(tk.key.clone()),
+                _ => {}
+            },
+            ApsCommand::ConfirmKey { status: 0, dst, .. } if dst == self.ieee => {
+                self.tclk = self.pending_tclk.take();
+                self.tclk_confirmed = true;
+            }
+            ApsCommand::SwitchKey { seq } => {
+                if self.nwk_keys.contains_key(&seq) {
+                    self.active_seq = Some(seq);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every network key readable from `frames` by someone who knows only the well-known key (and
+/// network keys learned along the way): what a passive sniffer gets.
+pub fn sniffer_keys(frames: &[Transmit]) -> Vec<Key> {
+    let mut sniffer = Device::new(0xbad0_0000_0000_0001, None);
+    let mut found: Vec<Key> = Vec::new();
+    for f in frames {
+        let Ok(mac) = MacFrame::parse(&f.psdu) else { continue };
+        let MacBody::Data(nwk) = mac.body else { continue };
+        let Ok((h, hlen)) = NwkHeader::parse(nwk) else { continue };
+        let payload = if h.security {
+            let Ok((aux, _)) = AuxHeader::parse(&nwk[hlen..]) else { continue };
+            let Some(k) = aux.key_seq.and_then(|s| sniffer.nwk_keys.get(&s)) else { continue };
+            match open(&CcmStar::new(k), ZIGBEE_PRO_LEVEL, nwk, hlen, None) {
+                Ok(o) => o.plaintext,
+                Err(_) => continue,
+            }
+        } else {
+            nwk[hlen..].to_vec()
+        };
+        let Ok((ah, ahl)) = ApsHeader::parse(&payload) else { continue };
+        if ah.frame_type != ApsFrameType::Command {
+            continue;
+        }
+        let body = if ah.security {
+            let Ok((aux, _)) = AuxHeader::parse(&payload[ahl..]) else { continue };
+            let k = aux.key_id.derive(&Key::well_known_tc_link_key());
+            match open(&CcmStar::new(&k), ZIGBEE_PRO_LEVEL, &payload, ahl, None) {
+                Ok(o) => o.plaintext,
+                Err(_) => continue,
+            }
+        } else {
+            payload[ahl..].to_vec()
+        };
+        if let Ok(ApsCommand::TransportKey(tk)) = ApsCommand::parse(&body) {
+            if let TransportKeyBody::Network { seq, .. } = tk.body {
+                sniffer.nwk_keys.insert(seq, tk.key.clone());
+                if !found.contains(&tk.key) {
+                    found.push(tk.key.clone());
+                }
+            }
+        }
+    }
+    found
+}

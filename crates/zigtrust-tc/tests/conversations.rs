@@ -1,0 +1,370 @@
+//! Scripted conversations between devices (frames built with zigtrust-wire) and the Trust
+//! Center core: joins, TCLK update, rejoins, stale-key rescue, spoofing, rotation, replay.
+
+mod common;
+
+use common::*;
+use zigtrust_crypto::Key;
+use zigtrust_tc::model::*;
+use zigtrust_tc::{AdminCommand, DenyReason, Event, KeyProtection};
+
+const IC_KEY: [u8; 16] = [0x66, 0xb6, 0x90, 0x09, 0x81, 0xe1, 0xee, 0x3c, 0xa4, 0x20, 0x6b, 0x6b, 0x86, 0x1c, 0x02, 0xbb];
+
+fn policy(f: impl FnOnce(&mut Policy)) -> AdminCommand {
+    let mut p = Policy::default();
+    f(&mut p);
+    AdminCommand::SetPolicy(p)
+}
+
+fn open_join(h: &mut Harness) {
+    h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
+}
+
+/// Joins `dev` directly and checks it got the network key.
+fn join(h: &mut Harness, dev: &mut Device) {
+    let req = dev.association_request();
+    h.exchange(dev, req);
+    assert!(dev.network_key().is_some(), "device did not get the network key");
+    assert_eq!(dev.network_key(), Some(&h.tc.network_key(h.tc.active_key_seq()).unwrap().key));
+}
+
+fn z30(h: &mut Harness, ieee: u64) -> Device {
+    let k = Key::from_bytes(IC_KEY);
+    h.admin(AdminCommand::AddInstallCode { ieee: zigtrust_wire::ExtAddr(ieee), link_key: k.clone() });
+    Device::new(ieee, Some(k))
+}
+
+fn tclk_update(h: &mut Harness, dev: &mut Device) {
+    let f = dev.request_key();
+    h.exchange(dev, f);
+    let f = dev.verify_key();
+    h.exchange(dev, f);
+    assert!(dev.tclk_confirmed);
+}
+
+#[test]
+fn ha12_join_leaks_only_inside_the_window_and_marks_the_key_exposed() {
+    let mut h = Harness::new();
+    let mut d = Device::new(0x1111, None);
+    // Window closed: refused, and no key leaves the TC.
+    let f = d.association_request();
+    h.exchange(&mut d, f);
+    assert!(d.network_key().is_none());
+    assert!(h.has_event(|e| matches!(e, Event::JoinDenied { reason: DenyReason::PermitJoinClosed, .. })));
+    assert!(sniffer_keys(&h.sent).is_empty());
+    open_join(&mut h);
+    join(&mut h, &mut d);
+    assert!(h.has_event(|e| matches!(e, Event::KeyDelivered { protection: KeyProtection::WellKnownKey, .. })));
+    assert_eq!(sniffer_keys(&h.sent).len(), 1, "legacy join inside the window: the sniffer has it");
+    assert!(h.tc.network_key(0).unwrap().exposed);
+    assert!(h.writes.iter().any(|w| matches!(w, StoreWrite::NetworkKey(k) if k.exposed)));
+}
+
+#[test]
+fn permit_join_closes_by_itself() {
+    let mut h = Harness::new();
+    h.admin(AdminCommand::PermitJoin { duration_ms: 10_000, ieee: None });
+    // The shell never calls handle_timeout: a late frame must still be refused.
+    h.now += 20_000;
+    let mut d = Device::new(0x2222, None);
+    let f = d.association_request();
+    h.exchange(&mut d, f);
+    assert!(d.network_key().is_none());
+    assert!(h.has_event(|e| matches!(e, Event::PermitJoinClosed)));
+    // Windows longer than 254 s are capped.
+    h.admin(AdminCommand::PermitJoin { duration_ms: 3_600_000, ieee: None });
+    assert!(h.tc.permit_join_remaining().unwrap() <= 254_000);
+}
+
+#[test]
+fn install_code_join_and_tclk_update() {
+    let mut h = Harness::new();
+    h.admin(policy(|p| p.legacy_join = LegacyJoinPolicy::InstallCodeRequired));
+    open_join(&mut h);
+    let mut legacy = Device::new(0x3333, None);
+    let f = legacy.association_request();
+    h.exchange(&mut legacy, f);
+    assert!(legacy.network_key().is_none());
+    assert!(h.has_event(|e| matches!(e, Event::JoinDenied { reason: DenyReason::InstallCodeRequired, .. })));
+    let mut d = z30(&mut h, 0x4444);
+    join(&mut h, &mut d);
+    assert!(h.has_event(|e| matches!(e, Event::KeyDelivered { protection: KeyProtection::InstallCodeKey, .. })));
+    tclk_update(&mut h, &mut d);
+    let rec = h.tc.device(d.ieee).unwrap();
+    assert!(rec.tclk_verified);
+    assert_eq!(rec.tclk.as_ref(), d.tclk.as_ref());
+    assert_ne!(d.tclk.as_ref().unwrap().as_bytes(), &IC_KEY, "a fresh unique key");
+    assert!(sniffer_keys(&h.sent).is_empty(), "nothing readable with the well-known key");
+    assert!(!h.tc.network_key(0).unwrap().exposed);
+}
+
+#[test]
+fn allow_and_deny_lists_and_tombstones_are_checked_before_any_key() {
+    let mut h = Harness::new();
+    let bad = zigtrust_wire::ExtAddr(0x5555);
+    h.admin(policy(|p| p.deny_list = vec![bad]));
+    open_join(&mut h);
+    let mut d = Device::new(0x5555, None);
+    let f = d.association_request();
+    h.exchange(&mut d, f);
+    assert!(d.network_key().is_none());
+    assert!(h.has_event(|e| matches!(e, Event::JoinDenied { reason: DenyReason::DenyListed, .. })));
+    let mut ok = Device::new(0x6666, None);
+    join(&mut h, &mut ok);
+    h.admin(AdminCommand::RemoveDevice { ieee: ok.ieee });
+    let f = ok.rejoin_secured(None);
+    h.exchange(&mut ok, f);
+    assert!(h.has_event(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::Tombstoned, .. })));
+    let mut again = Device::new(0x6666, None);
+    let f = again.association_request();
+    h.exchange(&mut again, f);
+    assert!(again.network_key().is_none(), "a tombstoned IEEE cannot join again");
+    h.admin(AdminCommand::ReadmitDevice { ieee: ok.ieee });
+    join(&mut h, &mut again);
+}
+
+#[test]
+fn secured_rejoin_and_tc_rejoin_with_unique_key() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30(&mut h, 0x7777);
+    join(&mut h, &mut d);
+    tclk_update(&mut h, &mut d);
+    let f = d.rejoin_secured(None);
+    h.exchange(&mut d, f);
+    assert_eq!(d.rejoin_status, Some(0));
+    // Lose the network key; a TC rejoin under the unique TCLK gets it back (any policy).
+    h.admin(policy(|p| p.insecure_rejoin = InsecureRejoinPolicy::Deny));
+    d.nwk_keys.clear();
+    d.active_seq = None;
+    let f = d.rejoin_unsecured();
+    h.exchange(&mut d, f);
+    assert!(d.network_key().is_some());
+    assert!(h.has_event(|e| matches!(e, Event::KeyDelivered { protection: KeyProtection::UniqueTclk, .. })));
+    assert!(sniffer_keys(&h.sent).is_empty());
+}
+
+/// A Z3.0 device misses a key rotation (asleep); afterwards it speaks under the old key.
+/// Adaptive rescues it under the old (never exposed) key; nothing goes out under the
+/// well-known key.
+#[test]
+fn stale_key_rescue_under_adaptive() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut awake = z30(&mut h, 0x8881);
+    let mut asleep = z30(&mut h, 0x8882);
+    join(&mut h, &mut awake);
+    join(&mut h, &mut asleep);
+    h.admin(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
+    for d in [&mut awake, &mut asleep] {
+        let f = d.data();
+        h.exchange(d, f);
+    }
+    let before = h.sent.len();
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 30_000 });
+    let rotation: Vec<_> = h.sent[before..].to_vec();
+    for t in &rotation {
+        awake.receive(&t.psdu); // the sleepy one hears nothing
+    }
+    let acks = std::mem::take(&mut awake.acks_due);
+    assert_eq!(acks.len(), 1);
+    let f = awake.ack(acks[0]);
+    h.exchange(&mut awake, f);
+    assert!(h.tc.rotation_pending().is_some(), "the sleepy device has not acknowledged");
+    let switch = h.advance(31_000);
+    for t in &switch {
+        awake.receive(&t.psdu);
+        asleep.receive(&t.psdu);
+    }
+    assert!(h.has_event(|e| matches!(e, Event::KeySwitched { seq: 1, stragglers } if stragglers == &vec![asleep.ieee])));
+    assert_eq!(awake.active_seq, Some(1));
+    assert_eq!(asleep.active_seq, Some(0));
+    // The straggler wakes up and talks under key 0: rescued under key 0.
+    let f = asleep.data();
+    h.exchange(&mut asleep, f);
+    assert!(h.has_event(|e| matches!(e, Event::StaleKeyRescue { from_seq: 0, to_seq: 1, .. })));
+    assert_eq!(asleep.active_seq, Some(1));
+    assert_eq!(asleep.network_key(), Some(&h.tc.network_key(1).unwrap().key));
+    assert!(sniffer_keys(&h.sent).is_empty(), "nothing readable with the well-known key");
+    assert!(!h.tc.network_key(0).unwrap().exposed && !h.tc.network_key(1).unwrap().exposed);
+}
+
+/// Legacy devices live on an exposed key (their join sent it under the well-known key): a key
+/// rotation delivered to them under that key is exposed too, and the core says so.
+#[test]
+fn rotation_to_legacy_devices_on_an_exposed_key_is_marked_exposed() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = Device::new(0x8891, None);
+    join(&mut h, &mut d);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 1_000 });
+    assert!(h.tc.network_key(0).unwrap().exposed);
+    assert!(h.tc.network_key(1).unwrap().exposed);
+}
+
+/// The same straggler under `deny` is stranded; under `allow` it gets the key under the
+/// well-known key (the anchors' dilemma).
+#[test]
+fn deny_strands_allow_leaks() {
+    for policy_kind in [InsecureRejoinPolicy::Deny, InsecureRejoinPolicy::Allow] {
+        let mut h = Harness::new();
+        h.admin(policy(|p| p.insecure_rejoin = policy_kind));
+        let mut d = z30(&mut h, 0x9991);
+        // Install-code device that never did a TCLK update, then its install code is removed:
+        // its only key is the well-known one from the TC's point of view.
+        let mut legacy = Device::new(0x9992, None);
+        open_join(&mut h);
+        join(&mut h, &mut d);
+        join(&mut h, &mut legacy);
+        h.admin(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
+        h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 1_000 });
+        h.advance(2_000); // legacy missed it all
+        // Under the old key its frames are ignored (anchors keep only the current key)...
+        let f = legacy.data();
+        h.exchange(&mut legacy, f);
+        assert_eq!(legacy.active_seq, Some(0));
+        // ...so it falls back to a TC rejoin.
+        let sent_before = h.sent.len();
+        let f = legacy.rejoin_unsecured();
+        h.exchange(&mut legacy, f);
+        match policy_kind {
+            InsecureRejoinPolicy::Deny => {
+                assert!(legacy.nwk_keys.get(&1).is_none(), "deny strands the device");
+                assert!(h.has_event(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::PolicyDeny, .. })));
+            }
+            _ => {
+                assert!(legacy.nwk_keys.contains_key(&1));
+                let leaked = sniffer_keys(&h.sent[sent_before..]);
+                assert!(leaked.is_empty() || leaked.contains(&h.tc.network_key(1).unwrap().key));
+                assert!(h.tc.network_key(1).unwrap().exposed, "allow leaked the new key");
+            }
+        }
+    }
+}
+
+/// An attacker sends a well-known-key rejoin with the IEEE of a device that just spoke under
+/// the current key: suspected spoof, and nothing readable with the well-known key goes out.
+#[test]
+fn spoofed_rejoin_is_flagged_and_leaks_nothing() {
+    for response in [SpoofResponse::Deny, SpoofResponse::Ignore] {
+        let mut h = Harness::new();
+        h.admin(policy(|p| {
+            p.spoof_response = response;
+            p.legacy_join = LegacyJoinPolicy::InstallCodeRequired;
+        }));
+        let mut d = z30(&mut h, 0xaaa1);
+        open_join(&mut h);
+        join(&mut h, &mut d);
+        h.admin(AdminCommand::RemoveInstallCode { ieee: d.ieee });
+        h.admin(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
+        // Make the TC forget the install-code key by restoring from a snapshot without it:
+        // simplest is a device that joined legacy-style, so use the victim's records as is.
+        let f = d.data();
+        h.exchange(&mut d, f);
+        let mut attacker = Device::new(0xaaa1, None); // same IEEE, no keys
+        attacker.short = d.short;
+        let before = h.sent.len();
+        let f = attacker.rejoin_unsecured();
+        let replies = h.exchange(&mut attacker, f);
+        assert!(attacker.network_key().is_none(), "the spoofer learns nothing");
+        assert!(sniffer_keys(&h.sent[before..]).is_empty());
+        let _ = replies;
+    }
+}
+
+#[test]
+fn spoofed_rejoin_of_legacy_device_under_adaptive() {
+    let mut h = Harness::new();
+    let mut d = Device::new(0xbbb1, None);
+    open_join(&mut h);
+    join(&mut h, &mut d);
+    h.admin(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 }); // new key, never exposed
+    let acks: Vec<u8> = {
+        let out: Vec<_> = h.sent.clone();
+        for t in &out {
+            d.receive(&t.psdu);
+        }
+        std::mem::take(&mut d.acks_due)
+    };
+    let f = d.ack(*acks.last().unwrap());
+    let out = h.exchange(&mut d, f);
+    for t in &out {
+        d.receive(&t.psdu);
+    }
+    assert_eq!(h.tc.active_key_seq(), 1);
+    let f = d.data();
+    h.exchange(&mut d, f);
+    let before = h.sent.len();
+    let mut attacker = Device::new(0xbbb1, None);
+    attacker.short = d.short;
+    let f = attacker.rejoin_unsecured();
+    h.exchange(&mut attacker, f);
+    assert!(h.has_event(|e| matches!(e, Event::SuspectedSpoof { .. })));
+    assert!(attacker.network_key().is_none());
+    assert!(sniffer_keys(&h.sent[before..]).is_empty(), "never under the well-known key");
+    let exposures = h.writes.iter().filter(|w| matches!(w, StoreWrite::Audit(a) if a.kind == "network-key-exposed")).count();
+    assert_eq!(exposures, 1, "only the legacy join exposed a key, not the spoofed rejoin");
+}
+
+#[test]
+fn replayed_frame_is_dropped() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = Device::new(0xccc1, None);
+    join(&mut h, &mut d);
+    let f1 = d.data();
+    h.exchange(&mut d, f1.clone());
+    h.exchange(&mut d, f1);
+    assert!(h.has_event(|e| matches!(e, Event::ReplayDropped { .. })));
+}
+
+#[test]
+fn restart_never_reuses_a_frame_counter() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = Device::new(0xddd1, None);
+    join(&mut h, &mut d);
+    let f = d.rejoin_secured(None);
+    h.exchange(&mut d, f);
+    // Rebuild the TC from what it wrote (as a store would hand back).
+    let mut snap = Snapshot::default();
+    for w in &h.writes {
+        match w {
+            StoreWrite::Network(n) => snap.network = Some(n.clone()),
+            StoreWrite::NetworkKey(k) => {
+                snap.network_keys.retain(|x| x.seq != k.seq);
+                snap.network_keys.push(k.clone());
+            }
+            StoreWrite::ActiveKeySeq(s) => snap.active_key_seq = Some(*s),
+            StoreWrite::Device(dr) => {
+                snap.devices.retain(|x| x.ieee != dr.ieee);
+                snap.devices.push(dr.clone());
+            }
+            StoreWrite::CounterLease { kind, until } => snap.counter_leases.push((*kind, *until)),
+            _ => {}
+        }
+    }
+    let used_before = nwk_counters(&h.sent);
+    let mut h2 = Harness { tc: zigtrust_tc::TrustCenter::new(snap, [9; 32], h.now), now: h.now, sent: vec![], events: vec![], writes: vec![] };
+    let f = d.rejoin_secured(None);
+    h2.exchange(&mut d, f);
+    let used_after = nwk_counters(&h2.sent);
+    assert!(!used_after.is_empty());
+    assert!(used_after.iter().all(|c| !used_before.contains(c)), "counter reused after restart");
+    assert!(used_after.iter().min() > used_before.iter().max());
+}
+
+fn nwk_counters(frames: &[zigtrust_tc::Transmit]) -> Vec<u32> {
+    use zigtrust_wire::mac::{MacBody, MacFrame};
+    use zigtrust_wire::nwk::NwkHeader;
+    use zigtrust_wire::security::AuxHeader;
+    frames
+        .iter()
+        .filter_map(|t| {
+            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
+            let (h, n) = NwkHeader::parse(nwk).ok()?;
+            h.security.then(|| AuxHeader::parse(&nwk[n..]).ok().map(|(a, _)| a.frame_counter)).flatten()
+        })
+        .collect()
+}
