@@ -759,7 +759,7 @@ impl TrustCenter {
     fn rescue(&mut self, ieee: ExtAddr, old_seq: u8) {
         let now = self.now;
         let Some(d) = self.devices.get(&ieee) else { return };
-        if d.tombstoned || self.keys.get(&old_seq).is_none_or(|k| k.exposed) {
+        if d.tombstoned || !self.may_send_under(old_seq) {
             return;
         }
         let v = self.volatile.entry(ieee).or_default();
@@ -768,6 +768,13 @@ impl TrustCenter {
         }
         v.last_rescue = Some(now);
         self.deliver_under_proven_key(ieee, old_seq);
+    }
+
+    /// Whether the current key may be sent NWK-secured under key `seq`: only if that tells a
+    /// sniffer nothing new (the old key was never exposed, or the current one already is).
+    fn may_send_under(&self, seq: u8) -> bool {
+        let current_exposed = self.keys.get(&self.active_seq).is_some_and(|k| k.exposed);
+        self.keys.get(&seq).is_some_and(|k| !k.exposed || current_exposed)
     }
 
     fn deliver_under_proven_key(&mut self, ieee: ExtAddr, proven_seq: u8) {
@@ -897,7 +904,7 @@ impl TrustCenter {
         }
         let (link, protection) = self.link_key_of(ieee);
         let spoke_recently = self.volatile.get(&ieee).and_then(|v| v.current_key_at).is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS);
-        let proven = self.devices[&ieee].last_key_seq.filter(|s| self.keys.get(s).is_some_and(|k| !k.exposed));
+        let proven = self.devices[&ieee].last_key_seq.filter(|s| self.may_send_under(*s));
         let grant = if protection != KeyProtection::WellKnownKey {
             // A unique or install-code key never travels in public: always allowed.
             Grant::LinkKey(link)
@@ -918,10 +925,6 @@ impl TrustCenter {
                     } else if let Some(seq) = proven {
                         Grant::UnderNetworkKey(seq)
                     } else if self.rejoin_window_until.is_some_and(|u| self.now < u) {
-                        Grant::LinkKey(None)
-                    } else if self.devices[&ieee].last_key_seq.is_some_and(|s| s != self.active_seq) {
-                        // It missed a key change and its old key is exposed: the only way back
-                        // is the well-known key (the key it gets is marked exposed).
                         Grant::LinkKey(None)
                     } else {
                         return Err(DenyReason::NoReasonToTrust);

@@ -39,18 +39,20 @@
 //!      under the current key (readable by the genuine device, useless to a spoofer), or the
 //!      rejoin is refused (`spoof_response`: deny sends a rejoin response "access denied",
 //!      ignore sends nothing) if no such key exists;
-//!   2. else if the device proved a network key earlier (the last one it used) and that key was
-//!      never exposed: the current key is sent NWK-secured under that proven key, followed by a
-//!      Switch-Key — only the genuine device can read it;
+//!   2. else if the device proved a network key earlier (the last one it used) and sending
+//!      under it reveals nothing new (that key was never exposed, or the current key already
+//!      is): the current key is sent NWK-secured under that proven key, followed by a
+//!      Switch-Key — only a holder of that key can read it;
 //!   3. else inside a rejoin window the user opened (e.g. after restoring a backup): allowed
 //!      under the well-known key (exposed);
-//!   4. else if the device demonstrably missed a key change (its last proven key is an older,
-//!      exposed key): allowed under the well-known key (exposed) — the only way it can come back;
-//!   5. else refused (`NoReasonToTrust`).
+//!   4. else refused (`NoReasonToTrust`).
 //!
-//! **Stale-key rescue** (`adaptive`): any frame from a known device that verifies under an older,
-//! non-exposed network key makes the TC send the current key under that old key, plus a
-//! Switch-Key (at most once per 30 s per device).
+//! So under `deny` and `adaptive` the network key is sent under the well-known key only inside
+//! a permit-join window with legacy joins allowed, or a rejoin window the user opened.
+//!
+//! **Stale-key rescue** (`adaptive`): any frame from a known device that verifies under an older
+//! network key (with the same exposure condition as rule 2) makes the TC send the current key
+//! under that old key, plus a Switch-Key (at most once per 30 s per device).
 //!
 //! **Key rotation**: a new random key is sent to every device (unicast, NWK-secured under the
 //! current key, APS-secured under the device's link key unless that is the well-known key; held
