@@ -99,23 +99,43 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminCommand {
     /// Create the network: random network key, the given PAN parameters.
-    FormNetwork { pan_id: PanId, extended_pan_id: u64, channel: u8 },
+    FormNetwork {
+        pan_id: PanId,
+        extended_pan_id: u64,
+        channel: u8,
+    },
     /// Open joining for `duration_ms` (capped at 254 s), optionally for one device only;
     /// 0 closes it.
-    PermitJoin { duration_ms: Millis, ieee: Option<ExtAddr> },
-    AddInstallCode { ieee: ExtAddr, link_key: Key },
-    RemoveInstallCode { ieee: ExtAddr },
+    PermitJoin {
+        duration_ms: Millis,
+        ieee: Option<ExtAddr>,
+    },
+    AddInstallCode {
+        ieee: ExtAddr,
+        link_key: Key,
+    },
+    RemoveInstallCode {
+        ieee: ExtAddr,
+    },
     SetPolicy(Policy),
     /// Make the device leave and tombstone it: it may not come back until re-admitted.
-    RemoveDevice { ieee: ExtAddr },
+    RemoveDevice {
+        ieee: ExtAddr,
+    },
     /// Lift a tombstone.
-    ReadmitDevice { ieee: ExtAddr },
+    ReadmitDevice {
+        ieee: ExtAddr,
+    },
     /// Start a key rotation; the switch happens when every device acknowledged the new key
     /// or at `deadline_ms` from now, whichever is first.
-    RotateNetworkKey { deadline_ms: Millis },
+    RotateNetworkKey {
+        deadline_ms: Millis,
+    },
     /// Accept well-known-key rejoins from known devices for a while (e.g. after restoring a
     /// backup onto a new coordinator).
-    OpenRejoinWindow { duration_ms: Millis },
+    OpenRejoinWindow {
+        duration_ms: Millis,
+    },
 }
 
 /// Why an admin command was refused.
@@ -135,7 +155,9 @@ impl std::fmt::Display for AdminError {
             AdminError::AlreadyFormed => write!(f, "the network is already formed"),
             AdminError::UnknownDevice(i) => write!(f, "unknown device {i}"),
             AdminError::RotationInProgress => write!(f, "a key rotation is already in progress"),
-            AdminError::InvalidChannel(c) => write!(f, "channel {c} is not a 2.4 GHz channel (11-26)"),
+            AdminError::InvalidChannel(c) => {
+                write!(f, "channel {c} is not a 2.4 GHz channel (11-26)")
+            }
         }
     }
 }
@@ -269,10 +291,14 @@ impl TrustCenter {
 
     /// When [`TrustCenter::handle_timeout`] next needs to run.
     pub fn next_timeout(&self) -> Option<Millis> {
-        [self.permit.as_ref().map(|p| p.until), self.rejoin_window_until, self.rotation.as_ref().map(|r| r.deadline)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.permit.as_ref().map(|p| p.until),
+            self.rejoin_window_until,
+            self.rotation.as_ref().map(|r| r.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- read access ----------------------------------------------------------------------
@@ -320,7 +346,12 @@ impl TrustCenter {
                 let legacy = p.legacy_joined;
                 self.permit = None;
                 self.events.push_back(Event::PermitJoinClosed);
-                self.audit(Severity::Info, "permit-join-closed", None, "permit-join window closed".into());
+                self.audit(
+                    Severity::Info,
+                    "permit-join-closed",
+                    None,
+                    "permit-join window closed".into(),
+                );
                 if legacy && self.policy.rotate_after_legacy_window && self.rotation.is_none() {
                     let _ = self.start_rotation(60_000);
                 }
@@ -346,16 +377,27 @@ impl TrustCenter {
                     return Err(AdminError::InvalidChannel(channel));
                 }
                 let tc_ieee = ExtAddr(0x00_0d6f_0000_0000 | (self.rng.u64() & 0xffff_ffff));
-                let cfg = NetworkConfig { pan_id, extended_pan_id, channel, tc_ieee, nwk_update_id: 0 };
+                let cfg =
+                    NetworkConfig { pan_id, extended_pan_id, channel, tc_ieee, nwk_update_id: 0 };
                 self.writes.push(StoreWrite::Network(cfg.clone()));
                 self.network = Some(cfg);
-                let key = NetworkKeyRecord { seq: 0, key: self.rng.key(), exposed: false, created_at: self.now };
+                let key = NetworkKeyRecord {
+                    seq: 0,
+                    key: self.rng.key(),
+                    exposed: false,
+                    created_at: self.now,
+                };
                 self.writes.push(StoreWrite::NetworkKey(key.clone()));
                 self.writes.push(StoreWrite::ActiveKeySeq(0));
                 self.writes.push(StoreWrite::Policy(self.policy.clone()));
                 self.keys.insert(0, key);
                 self.active_seq = 0;
-                self.audit(Severity::Info, "network-formed", None, format!("PAN {pan_id}, channel {channel}"));
+                self.audit(
+                    Severity::Info,
+                    "network-formed",
+                    None,
+                    format!("PAN {pan_id}, channel {channel}"),
+                );
             }
             AdminCommand::PermitJoin { duration_ms, ieee } => {
                 self.require_network()?;
@@ -369,13 +411,26 @@ impl TrustCenter {
                     let legacy_joined = self.permit.as_ref().is_some_and(|p| p.legacy_joined);
                     self.permit = Some(PermitWindow { until, ieee, legacy_joined });
                     let who = ieee.map(|i| format!(" for {i}")).unwrap_or_default();
-                    self.audit(Severity::Info, "permit-join-opened", ieee, format!("permit join for {} s{who}", duration_ms.min(MAX_PERMIT_JOIN_MS) / 1000));
+                    self.audit(
+                        Severity::Info,
+                        "permit-join-opened",
+                        ieee,
+                        format!(
+                            "permit join for {} s{who}",
+                            duration_ms.min(MAX_PERMIT_JOIN_MS) / 1000
+                        ),
+                    );
                 }
             }
             AdminCommand::AddInstallCode { ieee, link_key } => {
                 self.writes.push(StoreWrite::InstallCode { ieee, key: link_key.clone() });
                 self.install_codes.insert(ieee, link_key);
-                self.audit(Severity::Info, "install-code-added", Some(ieee), "install code added".into());
+                self.audit(
+                    Severity::Info,
+                    "install-code-added",
+                    Some(ieee),
+                    "install code added".into(),
+                );
             }
             AdminCommand::RemoveInstallCode { ieee } => {
                 self.install_codes.remove(&ieee);
@@ -383,7 +438,12 @@ impl TrustCenter {
             }
             AdminCommand::SetPolicy(p) => {
                 self.writes.push(StoreWrite::Policy(p.clone()));
-                self.audit(Severity::Info, "policy-changed", None, format!("{:?} / insecure rejoin {:?}", p.legacy_join, p.insecure_rejoin));
+                self.audit(
+                    Severity::Info,
+                    "policy-changed",
+                    None,
+                    format!("{:?} / insecure rejoin {:?}", p.legacy_join, p.insecure_rejoin),
+                );
                 self.policy = p;
             }
             AdminCommand::RemoveDevice { ieee } => {
@@ -400,14 +460,24 @@ impl TrustCenter {
                 NwkCommand::Leave { options: zigtrust_wire::nwk::LeaveOptions(0x40) }.emit(&mut p);
                 self.send_nwk_secured(h, &p, self.active_seq, next_hop(short, parent), "leave");
                 self.events.push_back(Event::DeviceRemoved { ieee });
-                self.audit(Severity::Warning, "device-removed", Some(ieee), "removed and tombstoned".into());
+                self.audit(
+                    Severity::Warning,
+                    "device-removed",
+                    Some(ieee),
+                    "removed and tombstoned".into(),
+                );
             }
             AdminCommand::ReadmitDevice { ieee } => {
                 let d = self.devices.get_mut(&ieee).ok_or(AdminError::UnknownDevice(ieee))?;
                 d.tombstoned = false;
                 let rec = d.clone();
                 self.writes.push(StoreWrite::Device(rec));
-                self.audit(Severity::Info, "device-readmitted", Some(ieee), "tombstone lifted".into());
+                self.audit(
+                    Severity::Info,
+                    "device-readmitted",
+                    Some(ieee),
+                    "tombstone lifted".into(),
+                );
             }
             AdminCommand::RotateNetworkKey { deadline_ms } => {
                 self.require_network()?;
@@ -418,7 +488,12 @@ impl TrustCenter {
             }
             AdminCommand::OpenRejoinWindow { duration_ms } => {
                 self.rejoin_window_until = Some(self.now + duration_ms);
-                self.audit(Severity::Warning, "rejoin-window-opened", None, format!("well-known-key rejoins accepted for {} s", duration_ms / 1000));
+                self.audit(
+                    Severity::Warning,
+                    "rejoin-window-opened",
+                    None,
+                    format!("well-known-key rejoins accepted for {} s", duration_ms / 1000),
+                );
             }
         }
         Ok(())
@@ -429,7 +504,13 @@ impl TrustCenter {
     }
 
     fn audit(&mut self, severity: Severity, kind: &str, ieee: Option<ExtAddr>, detail: String) {
-        self.writes.push(StoreWrite::Audit(AuditEntry { time: self.now, severity, kind: kind.into(), ieee, detail }));
+        self.writes.push(StoreWrite::Audit(AuditEntry {
+            time: self.now,
+            severity,
+            kind: kind.into(),
+            ieee,
+            detail,
+        }));
     }
 
     // ---- outgoing frames ------------------------------------------------------------------
@@ -463,7 +544,13 @@ impl TrustCenter {
 
     fn mac_data(&mut self, next_hop: ShortAddr, nwk: &[u8]) -> Vec<u8> {
         self.mac_seq = self.mac_seq.wrapping_add(1);
-        let hdr = MacHeader::data(self.mac_seq, self.cfg().0, Address::Short(next_hop), Address::Short(ShortAddr::COORDINATOR), !next_hop.is_broadcast());
+        let hdr = MacHeader::data(
+            self.mac_seq,
+            self.cfg().0,
+            Address::Short(next_hop),
+            Address::Short(ShortAddr::COORDINATOR),
+            !next_hop.is_broadcast(),
+        );
         let mut out = Vec::with_capacity(nwk.len() + 9);
         MacFrame { header: hdr, body: MacBody::Data(nwk) }.emit(&mut out);
         out
@@ -471,13 +558,22 @@ impl TrustCenter {
 
     fn transmit(&mut self, next_hop: ShortAddr, nwk: &[u8], what: &'static str) {
         let psdu = self.mac_data(next_hop, nwk);
-        let indirect = self.by_short.get(&next_hop).and_then(|i| self.devices.get(i)).is_some_and(|d| {
-            d.capability & CapabilityInfo::RX_ON_WHEN_IDLE == 0
-        });
+        let indirect = self
+            .by_short
+            .get(&next_hop)
+            .and_then(|i| self.devices.get(i))
+            .is_some_and(|d| d.capability & CapabilityInfo::RX_ON_WHEN_IDLE == 0);
         self.transmits.push_back(Transmit { psdu, indirect, what });
     }
 
-    fn send_nwk_secured(&mut self, h: NwkHeader, payload: &[u8], key_seq: u8, next_hop: ShortAddr, what: &'static str) {
+    fn send_nwk_secured(
+        &mut self,
+        h: NwkHeader,
+        payload: &[u8],
+        key_seq: u8,
+        next_hop: ShortAddr,
+        what: &'static str,
+    ) {
         let Some(key) = self.keys.get(&key_seq).map(|k| k.key.clone()) else { return };
         let fc = self.next_counter(CounterKind::Nwk);
         let aux = AuxHeader::nwk(fc, self.cfg().1, key_seq);
@@ -486,7 +582,13 @@ impl TrustCenter {
         }
     }
 
-    fn send_nwk_plain(&mut self, h: NwkHeader, payload: &[u8], next_hop: ShortAddr, what: &'static str) {
+    fn send_nwk_plain(
+        &mut self,
+        h: NwkHeader,
+        payload: &[u8],
+        next_hop: ShortAddr,
+        what: &'static str,
+    ) {
         let mut nwk = Vec::with_capacity(h.buffer_len() + payload.len());
         h.emit(&mut nwk);
         nwk.extend_from_slice(payload);
@@ -500,7 +602,13 @@ impl TrustCenter {
 
     /// An APS command frame, APS-secured with `key_id` derived from `link_key` (None: the
     /// well-known key), or unsecured when `key_id` is None.
-    fn aps_command(&mut self, cmd: &ApsCommand, key_id: Option<KeyId>, link_key: Option<&Key>, ack: bool) -> (Vec<u8>, u8) {
+    fn aps_command(
+        &mut self,
+        cmd: &ApsCommand,
+        key_id: Option<KeyId>,
+        link_key: Option<&Key>,
+        ack: bool,
+    ) -> (Vec<u8>, u8) {
         let ctr = self.next_aps_ctr();
         let mut body = Vec::new();
         cmd.emit(&mut body);
@@ -516,7 +624,8 @@ impl TrustCenter {
         let fc = self.next_counter(CounterKind::Aps);
         let tc = self.cfg().1;
         let aux = AuxHeader::aps(key_id, fc, Some(tc));
-        let out = secure_aps(&hdr, &aux, &body, &base, ZIGBEE_PRO_LEVEL, Some(tc)).unwrap_or_default();
+        let out =
+            secure_aps(&hdr, &aux, &body, &base, ZIGBEE_PRO_LEVEL, Some(tc)).unwrap_or_default();
         (out, ctr)
     }
 
@@ -524,7 +633,11 @@ impl TrustCenter {
     fn link_key_of(&self, ieee: ExtAddr) -> (Option<Key>, KeyProtection) {
         match self.devices.get(&ieee) {
             Some(d) if d.tclk.is_some() => {
-                let p = if d.tclk_verified { KeyProtection::UniqueTclk } else { KeyProtection::InstallCodeKey };
+                let p = if d.tclk_verified {
+                    KeyProtection::UniqueTclk
+                } else {
+                    KeyProtection::InstallCodeKey
+                };
                 (d.tclk.clone(), p)
             }
             _ => match self.install_codes.get(&ieee) {
@@ -534,7 +647,12 @@ impl TrustCenter {
         }
     }
 
-    fn transport_network_key_aps(&mut self, ieee: ExtAddr, link: Option<&Key>, ack: bool) -> (Vec<u8>, u8) {
+    fn transport_network_key_aps(
+        &mut self,
+        ieee: ExtAddr,
+        link: Option<&Key>,
+        ack: bool,
+    ) -> (Vec<u8>, u8) {
         let key = self.keys[&self.active_seq].key.clone();
         let tc = self.cfg().1;
         let tk = ApsCommand::TransportKey(TransportKey::network(key, self.active_seq, ieee, tc));
@@ -549,7 +667,12 @@ impl TrustCenter {
                 self.writes.push(StoreWrite::NetworkKey(rec));
             }
         }
-        self.audit(Severity::Alert, "network-key-exposed", Some(ieee), format!("network key {seq} sent under the well-known key ({why})"));
+        self.audit(
+            Severity::Alert,
+            "network-key-exposed",
+            Some(ieee),
+            format!("network key {seq} sent under the well-known key ({why})"),
+        );
     }
 
     // ---- incoming frames ------------------------------------------------------------------
@@ -559,7 +682,9 @@ impl TrustCenter {
     pub fn handle_frame(&mut self, now: Millis, psdu: &[u8], _meta: RxMeta) {
         self.advance(now);
         self.handle_timeout(self.now);
-        let Some((pan, tc_ieee)) = self.network.as_ref().map(|n| (n.pan_id, n.tc_ieee)) else { return };
+        let Some((pan, tc_ieee)) = self.network.as_ref().map(|n| (n.pan_id, n.tc_ieee)) else {
+            return;
+        };
         let Ok(mac) = MacFrame::parse(psdu) else { return };
         let for_us = match mac.header.dst_addr {
             Address::Short(s) => s == ShortAddr::COORDINATOR || s.is_broadcast(),
@@ -620,8 +745,20 @@ impl TrustCenter {
         }
     }
 
-    fn admit_device(&mut self, ieee: ExtAddr, short: ShortAddr, capability: u8, parent: ShortAddr, link: &Option<Key>, protection: KeyProtection) {
-        let method = if protection == KeyProtection::InstallCodeKey { JoinMethod::InstallCode } else { JoinMethod::WellKnownKey };
+    fn admit_device(
+        &mut self,
+        ieee: ExtAddr,
+        short: ShortAddr,
+        capability: u8,
+        parent: ShortAddr,
+        link: &Option<Key>,
+        protection: KeyProtection,
+    ) {
+        let method = if protection == KeyProtection::InstallCodeKey {
+            JoinMethod::InstallCode
+        } else {
+            JoinMethod::WellKnownKey
+        };
         if let Some(old) = self.devices.get(&ieee) {
             self.by_short.remove(&old.short_addr);
         }
@@ -651,7 +788,12 @@ impl TrustCenter {
         }
         self.events.push_back(Event::DeviceJoined { ieee, short, method, parent });
         self.events.push_back(Event::KeyDelivered { ieee, key_seq: self.active_seq, protection });
-        self.audit(Severity::Info, "device-joined", Some(ieee), format!("joined as {short} via {parent} ({method:?})"));
+        self.audit(
+            Severity::Info,
+            "device-joined",
+            Some(ieee),
+            format!("joined as {short} via {parent} ({method:?})"),
+        );
     }
 
     fn association(&mut self, ieee: ExtAddr, capability: CapabilityInfo) {
@@ -659,7 +801,9 @@ impl TrustCenter {
         let (status, short, grant) = match self.admission(ieee) {
             Ok(g) => {
                 let short = match self.devices.get(&ieee) {
-                    Some(d) if !self.by_short.get(&d.short_addr).is_some_and(|i| *i != ieee) => d.short_addr,
+                    Some(d) if self.by_short.get(&d.short_addr).is_none_or(|i| *i == ieee) => {
+                        d.short_addr
+                    }
                     _ => self.allocate_short(),
                 };
                 (AssociationStatus::Success, short, Some(g))
@@ -672,7 +816,11 @@ impl TrustCenter {
         self.mac_seq = self.mac_seq.wrapping_add(1);
         let mut resp = Vec::new();
         MacFrame::association_response(self.mac_seq, pan, ieee, tc, short, status).emit(&mut resp);
-        self.transmits.push_back(Transmit { psdu: resp, indirect: true, what: "association-response" });
+        self.transmits.push_back(Transmit {
+            psdu: resp,
+            indirect: true,
+            what: "association-response",
+        });
         let Some((link, protection)) = grant else { return };
         self.admit_device(ieee, short, capability.0, ShortAddr::COORDINATOR, &link, protection);
         // First key delivery: NWK unsecured (the joiner has no network key yet).
@@ -689,7 +837,9 @@ impl TrustCenter {
         }
         if !h.security {
             if h.frame_type == NwkFrameType::Command {
-                if let Ok(NwkCommand::RejoinRequest { capability }) = NwkCommand::parse(&nwk[hlen..]) {
+                if let Ok(NwkCommand::RejoinRequest { capability }) =
+                    NwkCommand::parse(&nwk[hlen..])
+                {
                     self.unsecured_rejoin(&h, capability, mac_src);
                 }
             }
@@ -698,21 +848,32 @@ impl TrustCenter {
         let Ok((aux, _)) = AuxHeader::parse(&nwk[hlen..]) else { return };
         let (Some(seq), Some(sender)) = (aux.key_seq, aux.source) else { return };
         let Some(key) = self.keys.get(&seq).map(|k| k.key.clone()) else { return };
-        let Ok(opened) = open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hlen, None) else { return };
+        let Ok(opened) = open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hlen, None) else {
+            return;
+        };
         // Replay protection per transmitting device, for the key it is using now.
         let originator = h.src_ieee.or_else(|| self.by_short.get(&h.src).copied());
         if let Some(d) = self.devices.get(&sender) {
             if d.last_key_seq == Some(seq) {
                 if let Some(last) = d.incoming_nwk_counter {
                     if aux.frame_counter <= last {
-                        self.events.push_back(Event::ReplayDropped { ieee: sender, counter: aux.frame_counter, last });
-                        self.audit(Severity::Warning, "replay-dropped", Some(sender), format!("NWK frame counter {} <= {last}", aux.frame_counter));
+                        self.events.push_back(Event::ReplayDropped {
+                            ieee: sender,
+                            counter: aux.frame_counter,
+                            last,
+                        });
+                        self.audit(
+                            Severity::Warning,
+                            "replay-dropped",
+                            Some(sender),
+                            format!("NWK frame counter {} <= {last}", aux.frame_counter),
+                        );
                         return;
                     }
                 }
             }
         }
-        let stale = seq != self.active_seq && !self.rotation.as_ref().is_some_and(|r| r.seq == seq);
+        let stale = seq != self.active_seq && self.rotation.as_ref().is_none_or(|r| r.seq != seq);
         if stale && self.policy.insecure_rejoin != InsecureRejoinPolicy::Adaptive {
             // Today's stacks keep only the current key: a frame under an old one is noise.
             return;
@@ -793,18 +954,34 @@ impl TrustCenter {
         h.dst_ieee = Some(ieee);
         let hop = next_hop(short, parent);
         self.send_nwk_secured(h, &aps, proven_seq, hop, "transport-key");
-        let (sw, _) = self.aps_command(&ApsCommand::SwitchKey { seq: self.active_seq }, None, None, false);
+        let (sw, _) =
+            self.aps_command(&ApsCommand::SwitchKey { seq: self.active_seq }, None, None, false);
         let h = self.nwk_header(NwkFrameType::Data, short);
         self.send_nwk_secured(h, &sw, proven_seq, hop, "switch-key");
         let to_seq = self.active_seq;
         if proven_seq != to_seq {
             self.events.push_back(Event::StaleKeyRescue { ieee, from_seq: proven_seq, to_seq });
         }
-        self.events.push_back(Event::KeyDelivered { ieee, key_seq: to_seq, protection: KeyProtection::NetworkKey { seq: proven_seq } });
-        self.audit(Severity::Info, "key-delivered", Some(ieee), format!("network key {to_seq} under network key {proven_seq}"));
+        self.events.push_back(Event::KeyDelivered {
+            ieee,
+            key_seq: to_seq,
+            protection: KeyProtection::NetworkKey { seq: proven_seq },
+        });
+        self.audit(
+            Severity::Info,
+            "key-delivered",
+            Some(ieee),
+            format!("network key {to_seq} under network key {proven_seq}"),
+        );
     }
 
-    fn secured_rejoin(&mut self, h: &NwkHeader, sender: ExtAddr, seq: u8, capability: CapabilityInfo) {
+    fn secured_rejoin(
+        &mut self,
+        h: &NwkHeader,
+        sender: ExtAddr,
+        seq: u8,
+        capability: CapabilityInfo,
+    ) {
         let ieee = h.src_ieee.unwrap_or(sender);
         let Some(d) = self.devices.get(&ieee) else { return };
         if d.tombstoned {
@@ -823,19 +1000,36 @@ impl TrustCenter {
         NwkCommand::RejoinResponse { short_addr: short, status: 0 }.emit(&mut p);
         self.send_nwk_secured(rh, &p, seq, h.src, "rejoin-response");
         self.events.push_back(Event::DeviceRejoined { ieee, short, secured: true });
-        self.audit(Severity::Info, "device-rejoined", Some(ieee), format!("secured rejoin under key {seq}"));
+        self.audit(
+            Severity::Info,
+            "device-rejoined",
+            Some(ieee),
+            format!("secured rejoin under key {seq}"),
+        );
     }
 
-    fn reject_rejoin(&mut self, ieee: ExtAddr, short: ShortAddr, reason: DenyReason, secured_seq: Option<u8>) {
+    fn reject_rejoin(
+        &mut self,
+        ieee: ExtAddr,
+        short: ShortAddr,
+        reason: DenyReason,
+        secured_seq: Option<u8>,
+    ) {
         self.events.push_back(Event::RejoinDenied { ieee, reason });
         self.audit(Severity::Warning, "rejoin-denied", Some(ieee), format!("{reason:?}"));
-        if reason == DenyReason::SuspectedSpoof && self.policy.spoof_response == SpoofResponse::Ignore {
+        if reason == DenyReason::SuspectedSpoof
+            && self.policy.spoof_response == SpoofResponse::Ignore
+        {
             return;
         }
         let mut rh = self.nwk_header(NwkFrameType::Command, short);
         rh.dst_ieee = Some(ieee);
         let mut p = Vec::new();
-        NwkCommand::RejoinResponse { short_addr: ShortAddr(0xffff), status: AssociationStatus::PanAccessDenied.to_u8() }.emit(&mut p);
+        NwkCommand::RejoinResponse {
+            short_addr: ShortAddr(0xffff),
+            status: AssociationStatus::PanAccessDenied.to_u8(),
+        }
+        .emit(&mut p);
         match secured_seq {
             Some(seq) => self.send_nwk_secured(rh, &p, seq, short, "rejoin-response"),
             None => {
@@ -888,11 +1082,21 @@ impl TrustCenter {
 
     /// Decides a Trust Center rejoin; on success the device record is updated and the grant
     /// says how to send the key.
-    fn trust_center_rejoin(&mut self, ieee: ExtAddr, short: ShortAddr, capability: u8, parent: ShortAddr) -> Result<Grant, DenyReason> {
+    fn trust_center_rejoin(
+        &mut self,
+        ieee: ExtAddr,
+        short: ShortAddr,
+        capability: u8,
+        parent: ShortAddr,
+    ) -> Result<Grant, DenyReason> {
         let Some(d) = self.devices.get(&ieee) else {
             // Unknown device: this is a join, subject to the join rules.
             let (link, protection) = self.admission(ieee)?;
-            let short = if self.by_short.contains_key(&short) || short.is_broadcast() { self.allocate_short() } else { short };
+            let short = if self.by_short.contains_key(&short) || short.is_broadcast() {
+                self.allocate_short()
+            } else {
+                short
+            };
             self.admit_device(ieee, short, capability, parent, &link, protection);
             return Ok(Grant::LinkKey(link));
         };
@@ -903,7 +1107,11 @@ impl TrustCenter {
             return Err(DenyReason::RateLimited);
         }
         let (link, protection) = self.link_key_of(ieee);
-        let spoke_recently = self.volatile.get(&ieee).and_then(|v| v.current_key_at).is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS);
+        let spoke_recently = self
+            .volatile
+            .get(&ieee)
+            .and_then(|v| v.current_key_at)
+            .is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS);
         let proven = self.devices[&ieee].last_key_seq.filter(|s| self.may_send_under(*s));
         let grant = if protection != KeyProtection::WellKnownKey {
             // A unique or install-code key never travels in public: always allowed.
@@ -933,7 +1141,10 @@ impl TrustCenter {
             }
         };
         let mut rec = self.devices[&ieee].clone();
-        if rec.short_addr != short && !short.is_broadcast() && !self.by_short.get(&short).is_some_and(|i| *i != ieee) {
+        if rec.short_addr != short
+            && !short.is_broadcast()
+            && self.by_short.get(&short).is_none_or(|i| *i == ieee)
+        {
             self.by_short.remove(&rec.short_addr);
             rec.short_addr = short;
             self.by_short.insert(short, ieee);
@@ -947,7 +1158,12 @@ impl TrustCenter {
     }
 
     /// Sends the network key after an accepted TC rejoin, directly or tunnelled via `router`.
-    fn send_rejoin_key(&mut self, ieee: ExtAddr, grant: Grant, router: Option<(ExtAddr, ShortAddr)>) {
+    fn send_rejoin_key(
+        &mut self,
+        ieee: ExtAddr,
+        grant: Grant,
+        router: Option<(ExtAddr, ShortAddr)>,
+    ) {
         let short = self.devices[&ieee].short_addr;
         match grant {
             Grant::UnderNetworkKey(seq) => self.deliver_under_proven_key(ieee, seq),
@@ -968,9 +1184,18 @@ impl TrustCenter {
                     }
                     Some((r_ieee, r_short)) => self.tunnel(r_ieee, r_short, ieee, aps),
                 }
-                self.events.push_back(Event::KeyDelivered { ieee, key_seq: self.active_seq, protection });
+                self.events.push_back(Event::KeyDelivered {
+                    ieee,
+                    key_seq: self.active_seq,
+                    protection,
+                });
                 self.events.push_back(Event::DeviceRejoined { ieee, short, secured: false });
-                self.audit(Severity::Info, "device-rejoined", Some(ieee), format!("trust center rejoin, key under {protection:?}"));
+                self.audit(
+                    Severity::Info,
+                    "device-rejoined",
+                    Some(ieee),
+                    format!("trust center rejoin, key under {protection:?}"),
+                );
             }
         }
     }
@@ -979,7 +1204,12 @@ impl TrustCenter {
     fn tunnel(&mut self, r_ieee: ExtAddr, r_short: ShortAddr, dst: ExtAddr, inner: Vec<u8>) {
         let (rk, rprot) = self.link_key_of(r_ieee);
         let rk = (rprot != KeyProtection::WellKnownKey).then_some(rk).flatten();
-        let (aps, _) = self.aps_command(&ApsCommand::Tunnel { dst, frame: inner }, Some(KeyId::Data), rk.as_ref(), false);
+        let (aps, _) = self.aps_command(
+            &ApsCommand::Tunnel { dst, frame: inner },
+            Some(KeyId::Data),
+            rk.as_ref(),
+            false,
+        );
         let h = self.nwk_header(NwkFrameType::Data, r_short);
         self.send_nwk_secured(h, &aps, self.active_seq, r_short, "tunnel");
     }
@@ -1005,7 +1235,12 @@ impl TrustCenter {
         let cmd = if ah.security {
             let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return };
             let src = aux.source.unwrap_or(ieee);
-            let base = match self.devices.get(&src).and_then(|d| d.tclk.clone()).or_else(|| self.install_codes.get(&src).cloned()) {
+            let base = match self
+                .devices
+                .get(&src)
+                .and_then(|d| d.tclk.clone())
+                .or_else(|| self.install_codes.get(&src).cloned())
+            {
                 Some(k) => k,
                 None => Key::well_known_tc_link_key(),
             };
@@ -1023,21 +1258,30 @@ impl TrustCenter {
         };
         let secured = ah.security;
         match cmd {
-            ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, .. } if secured => self.request_tclk(ieee, nh.src, seq),
-            ApsCommand::VerifyKey { key_type: KeyType::TrustCenterLinkKey, src, hash } if src == ieee => self.verify_key(ieee, nh.src, hash, seq),
-            ApsCommand::UpdateDevice { device, short_addr, status, .. } if secured => self.update_device(ieee, nh.src, device, short_addr, status),
+            ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, .. } if secured => {
+                self.request_tclk(ieee, nh.src, seq)
+            }
+            ApsCommand::VerifyKey { key_type: KeyType::TrustCenterLinkKey, src, hash }
+                if src == ieee =>
+            {
+                self.verify_key(ieee, nh.src, hash, seq)
+            }
+            ApsCommand::UpdateDevice { device, short_addr, status, .. } if secured => {
+                self.update_device(ieee, nh.src, device, short_addr, status)
+            }
             _ => {}
         }
     }
 
     fn request_tclk(&mut self, ieee: ExtAddr, short: ShortAddr, seq: u8) {
-        if !self.devices.get(&ieee).is_some_and(|d| !d.tombstoned) {
+        if self.devices.get(&ieee).is_none_or(|d| d.tombstoned) {
             return;
         }
         let new = self.rng.key();
         let (link, _) = self.link_key_of(ieee);
         let tc = self.cfg().1;
-        let tk = ApsCommand::TransportKey(TransportKey::trust_center_link_key(new.clone(), ieee, tc));
+        let tk =
+            ApsCommand::TransportKey(TransportKey::trust_center_link_key(new.clone(), ieee, tc));
         let (aps, _) = self.aps_command(&tk, Some(KeyId::KeyLoad), link.as_ref(), false);
         self.pending_tclk.insert(ieee, new);
         let parent = self.devices[&ieee].parent;
@@ -1057,9 +1301,15 @@ impl TrustCenter {
             let rec = d.clone();
             self.writes.push(StoreWrite::Device(rec));
             self.events.push_back(Event::TclkVerified { ieee });
-            self.audit(Severity::Info, "tclk-verified", Some(ieee), "unique trust center link key verified".into());
+            self.audit(
+                Severity::Info,
+                "tclk-verified",
+                Some(ieee),
+                "unique trust center link key verified".into(),
+            );
         }
-        let ck = ApsCommand::ConfirmKey { status, key_type: KeyType::TrustCenterLinkKey, dst: ieee };
+        let ck =
+            ApsCommand::ConfirmKey { status, key_type: KeyType::TrustCenterLinkKey, dst: ieee };
         let key = if status == 0 { Some(new) } else { self.link_key_of(ieee).0 };
         let (aps, _) = self.aps_command(&ck, Some(KeyId::Data), key.as_ref(), false);
         let parent = self.devices[&ieee].parent;
@@ -1068,24 +1318,51 @@ impl TrustCenter {
     }
 
     /// A router reports a child that joined, rejoined or left.
-    fn update_device(&mut self, router: ExtAddr, r_short: ShortAddr, device: ExtAddr, short: ShortAddr, status: UpdateDeviceStatus) {
+    fn update_device(
+        &mut self,
+        router: ExtAddr,
+        r_short: ShortAddr,
+        device: ExtAddr,
+        short: ShortAddr,
+        status: UpdateDeviceStatus,
+    ) {
         match status {
             UpdateDeviceStatus::UnsecuredJoin => match self.admission(device) {
                 Ok((link, protection)) => {
-                    let short = if self.by_short.get(&short).is_some_and(|i| *i != device) { self.allocate_short() } else { short };
-                    self.admit_device(device, short, CapabilityInfo::SLEEPY_END_DEVICE.0, r_short, &link, protection);
+                    let short = if self.by_short.get(&short).is_some_and(|i| *i != device) {
+                        self.allocate_short()
+                    } else {
+                        short
+                    };
+                    self.admit_device(
+                        device,
+                        short,
+                        CapabilityInfo::SLEEPY_END_DEVICE.0,
+                        r_short,
+                        &link,
+                        protection,
+                    );
                     let (aps, _) = self.transport_network_key_aps(device, link.as_ref(), false);
                     self.tunnel(router, r_short, device, aps);
                 }
                 Err(r) => self.deny_join(device, r),
             },
             UpdateDeviceStatus::TrustCenterRejoin => {
-                let cap = self.devices.get(&device).map(|d| d.capability).unwrap_or(CapabilityInfo::SLEEPY_END_DEVICE.0);
+                let cap = self
+                    .devices
+                    .get(&device)
+                    .map(|d| d.capability)
+                    .unwrap_or(CapabilityInfo::SLEEPY_END_DEVICE.0);
                 match self.trust_center_rejoin(device, short, cap, r_short) {
                     Ok(grant) => self.send_rejoin_key(device, grant, Some((router, r_short))),
                     Err(reason) => {
                         self.events.push_back(Event::RejoinDenied { ieee: device, reason });
-                        self.audit(Severity::Warning, "rejoin-denied", Some(device), format!("{reason:?} (via {r_short})"));
+                        self.audit(
+                            Severity::Warning,
+                            "rejoin-denied",
+                            Some(device),
+                            format!("{reason:?} (via {r_short})"),
+                        );
                     }
                 }
             }
@@ -1095,7 +1372,11 @@ impl TrustCenter {
                     d.last_seen = self.now;
                     let rec = d.clone();
                     self.writes.push(StoreWrite::Device(rec));
-                    self.events.push_back(Event::DeviceRejoined { ieee: device, short, secured: true });
+                    self.events.push_back(Event::DeviceRejoined {
+                        ieee: device,
+                        short,
+                        secured: true,
+                    });
                 }
             }
             _ => {}
@@ -1108,9 +1389,17 @@ impl TrustCenter {
         let new_seq = self.active_seq.wrapping_add(1);
         // A key sent to a well-known-key device is protected only by the current network key.
         let current_exposed = self.keys.get(&self.active_seq).is_some_and(|k| k.exposed);
-        let mut rec = NetworkKeyRecord { seq: new_seq, key: self.rng.key(), exposed: false, created_at: self.now };
-        let targets: Vec<ExtAddr> = self.devices.values().filter(|d| !d.tombstoned).map(|d| d.ieee).collect();
-        if current_exposed && targets.iter().any(|i| self.link_key_of(*i).1 == KeyProtection::WellKnownKey) {
+        let mut rec = NetworkKeyRecord {
+            seq: new_seq,
+            key: self.rng.key(),
+            exposed: false,
+            created_at: self.now,
+        };
+        let targets: Vec<ExtAddr> =
+            self.devices.values().filter(|d| !d.tombstoned).map(|d| d.ieee).collect();
+        if current_exposed
+            && targets.iter().any(|i| self.link_key_of(*i).1 == KeyProtection::WellKnownKey)
+        {
             rec.exposed = true;
         }
         self.writes.push(StoreWrite::NetworkKey(rec.clone()));
@@ -1122,7 +1411,8 @@ impl TrustCenter {
         targets.sort();
         for ieee in targets {
             let (link, protection) = self.link_key_of(ieee);
-            let tk = ApsCommand::TransportKey(TransportKey::network(new_key.clone(), new_seq, ieee, tc));
+            let tk =
+                ApsCommand::TransportKey(TransportKey::network(new_key.clone(), new_seq, ieee, tc));
             let (aps, ctr) = match protection {
                 KeyProtection::WellKnownKey => self.aps_command(&tk, None, None, true),
                 _ => self.aps_command(&tk, Some(KeyId::KeyTransport), link.as_ref(), true),
@@ -1131,10 +1421,21 @@ impl TrustCenter {
             let (short, parent) = (d.short_addr, d.parent);
             let mut h = self.nwk_header(NwkFrameType::Data, short);
             h.dst_ieee = Some(ieee);
-            self.send_nwk_secured(h, &aps, self.active_seq, next_hop(short, parent), "transport-key-rotation");
+            self.send_nwk_secured(
+                h,
+                &aps,
+                self.active_seq,
+                next_hop(short, parent),
+                "transport-key-rotation",
+            );
             pending.insert(ieee, ctr);
         }
-        self.audit(Severity::Info, "key-rotation-started", None, format!("network key {new_seq} sent to {} devices", pending.len()));
+        self.audit(
+            Severity::Info,
+            "key-rotation-started",
+            None,
+            format!("network key {new_seq} sent to {} devices", pending.len()),
+        );
         self.rotation = Some(Rotation { seq: new_seq, deadline: self.now + deadline_ms, pending });
         if self.rotation.as_ref().is_some_and(|r| r.pending.is_empty()) {
             self.switch_key();
@@ -1151,7 +1452,12 @@ impl TrustCenter {
         self.writes.push(StoreWrite::ActiveKeySeq(r.seq));
         let mut stragglers: Vec<ExtAddr> = r.pending.into_keys().collect();
         stragglers.sort();
-        self.audit(Severity::Info, "key-switched", None, format!("switched to network key {}; {} stragglers", r.seq, stragglers.len()));
+        self.audit(
+            Severity::Info,
+            "key-switched",
+            None,
+            format!("switched to network key {}; {} stragglers", r.seq, stragglers.len()),
+        );
         self.events.push_back(Event::KeySwitched { seq: r.seq, stragglers });
     }
 }

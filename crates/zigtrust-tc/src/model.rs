@@ -165,10 +165,16 @@ pub enum StoreWrite {
     /// Forget a device entirely (re-admitted tombstones are rewritten with `Device`).
     DeleteDevice(ExtAddr),
     /// An install code's derived link key for a device not (yet) joined.
-    InstallCode { ieee: ExtAddr, key: Key },
+    InstallCode {
+        ieee: ExtAddr,
+        key: Key,
+    },
     RemoveInstallCode(ExtAddr),
     /// Outgoing counters below `until` may be used; a restarted TC continues from `until`.
-    CounterLease { kind: CounterKind, until: u32 },
+    CounterLease {
+        kind: CounterKind,
+        until: u32,
+    },
     Policy(Policy),
     Audit(AuditEntry),
 }

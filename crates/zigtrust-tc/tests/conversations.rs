@@ -8,7 +8,9 @@ use zigtrust_crypto::Key;
 use zigtrust_tc::model::*;
 use zigtrust_tc::{AdminCommand, DenyReason, Event, KeyProtection};
 
-const IC_KEY: [u8; 16] = [0x66, 0xb6, 0x90, 0x09, 0x81, 0xe1, 0xee, 0x3c, 0xa4, 0x20, 0x6b, 0x6b, 0x86, 0x1c, 0x02, 0xbb];
+const IC_KEY: [u8; 16] = [
+    0x66, 0xb6, 0x90, 0x09, 0x81, 0xe1, 0xee, 0x3c, 0xa4, 0x20, 0x6b, 0x6b, 0x86, 0x1c, 0x02, 0xbb,
+];
 
 fn policy(f: impl FnOnce(&mut Policy)) -> AdminCommand {
     let mut p = Policy::default();
@@ -30,7 +32,10 @@ fn join(h: &mut Harness, dev: &mut Device) {
 
 fn z30(h: &mut Harness, ieee: u64) -> Device {
     let k = Key::from_bytes(IC_KEY);
-    h.admin(AdminCommand::AddInstallCode { ieee: zigtrust_wire::ExtAddr(ieee), link_key: k.clone() });
+    h.admin(AdminCommand::AddInstallCode {
+        ieee: zigtrust_wire::ExtAddr(ieee),
+        link_key: k.clone(),
+    });
     Device::new(ieee, Some(k))
 }
 
@@ -50,11 +55,17 @@ fn ha12_join_leaks_only_inside_the_window_and_marks_the_key_exposed() {
     let f = d.association_request();
     h.exchange(&mut d, f);
     assert!(d.network_key().is_none());
-    assert!(h.has_event(|e| matches!(e, Event::JoinDenied { reason: DenyReason::PermitJoinClosed, .. })));
+    assert!(h.has_event(|e| matches!(
+        e,
+        Event::JoinDenied { reason: DenyReason::PermitJoinClosed, .. }
+    )));
     assert!(sniffer_keys(&h.sent).is_empty());
     open_join(&mut h);
     join(&mut h, &mut d);
-    assert!(h.has_event(|e| matches!(e, Event::KeyDelivered { protection: KeyProtection::WellKnownKey, .. })));
+    assert!(h.has_event(|e| matches!(
+        e,
+        Event::KeyDelivered { protection: KeyProtection::WellKnownKey, .. }
+    )));
     assert_eq!(sniffer_keys(&h.sent).len(), 1, "legacy join inside the window: the sniffer has it");
     assert!(h.tc.network_key(0).unwrap().exposed);
     assert!(h.writes.iter().any(|w| matches!(w, StoreWrite::NetworkKey(k) if k.exposed)));
@@ -85,10 +96,16 @@ fn install_code_join_and_tclk_update() {
     let f = legacy.association_request();
     h.exchange(&mut legacy, f);
     assert!(legacy.network_key().is_none());
-    assert!(h.has_event(|e| matches!(e, Event::JoinDenied { reason: DenyReason::InstallCodeRequired, .. })));
+    assert!(h.has_event(|e| matches!(
+        e,
+        Event::JoinDenied { reason: DenyReason::InstallCodeRequired, .. }
+    )));
     let mut d = z30(&mut h, 0x4444);
     join(&mut h, &mut d);
-    assert!(h.has_event(|e| matches!(e, Event::KeyDelivered { protection: KeyProtection::InstallCodeKey, .. })));
+    assert!(h.has_event(|e| matches!(
+        e,
+        Event::KeyDelivered { protection: KeyProtection::InstallCodeKey, .. }
+    )));
     tclk_update(&mut h, &mut d);
     let rec = h.tc.device(d.ieee).unwrap();
     assert!(rec.tclk_verified);
@@ -114,7 +131,9 @@ fn allow_and_deny_lists_and_tombstones_are_checked_before_any_key() {
     h.admin(AdminCommand::RemoveDevice { ieee: ok.ieee });
     let f = ok.rejoin_secured(None);
     h.exchange(&mut ok, f);
-    assert!(h.has_event(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::Tombstoned, .. })));
+    assert!(
+        h.has_event(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::Tombstoned, .. }))
+    );
     let mut again = Device::new(0x6666, None);
     let f = again.association_request();
     h.exchange(&mut again, f);
@@ -140,7 +159,10 @@ fn secured_rejoin_and_tc_rejoin_with_unique_key() {
     let f = d.rejoin_unsecured();
     h.exchange(&mut d, f);
     assert!(d.network_key().is_some());
-    assert!(h.has_event(|e| matches!(e, Event::KeyDelivered { protection: KeyProtection::UniqueTclk, .. })));
+    assert!(h.has_event(|e| matches!(
+        e,
+        Event::KeyDelivered { protection: KeyProtection::UniqueTclk, .. }
+    )));
     assert!(sniffer_keys(&h.sent).is_empty());
 }
 
@@ -219,7 +241,7 @@ fn deny_strands_allow_leaks() {
         h.admin(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
         h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 1_000 });
         h.advance(2_000); // legacy missed it all
-        // Under the old key its frames are ignored (anchors keep only the current key)...
+                          // Under the old key its frames are ignored (anchors keep only the current key)...
         let f = legacy.data();
         h.exchange(&mut legacy, f);
         assert_eq!(legacy.active_seq, Some(0));
@@ -229,8 +251,11 @@ fn deny_strands_allow_leaks() {
         h.exchange(&mut legacy, f);
         match policy_kind {
             InsecureRejoinPolicy::Deny => {
-                assert!(legacy.nwk_keys.get(&1).is_none(), "deny strands the device");
-                assert!(h.has_event(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::PolicyDeny, .. })));
+                assert!(!legacy.nwk_keys.contains_key(&1), "deny strands the device");
+                assert!(h.has_event(|e| matches!(
+                    e,
+                    Event::RejoinDenied { reason: DenyReason::PolicyDeny, .. }
+                )));
             }
             _ => {
                 assert!(legacy.nwk_keys.contains_key(&1));
@@ -303,7 +328,11 @@ fn spoofed_rejoin_of_legacy_device_under_adaptive() {
     assert!(h.has_event(|e| matches!(e, Event::SuspectedSpoof { .. })));
     assert!(attacker.network_key().is_none());
     assert!(sniffer_keys(&h.sent[before..]).is_empty(), "never under the well-known key");
-    let exposures = h.writes.iter().filter(|w| matches!(w, StoreWrite::Audit(a) if a.kind == "network-key-exposed")).count();
+    let exposures = h
+        .writes
+        .iter()
+        .filter(|w| matches!(w, StoreWrite::Audit(a) if a.kind == "network-key-exposed"))
+        .count();
     assert_eq!(exposures, 1, "only the legacy join exposed a key, not the spoofed rejoin");
 }
 
@@ -346,7 +375,13 @@ fn restart_never_reuses_a_frame_counter() {
         }
     }
     let used_before = nwk_counters(&h.sent);
-    let mut h2 = Harness { tc: zigtrust_tc::TrustCenter::new(snap, [9; 32], h.now), now: h.now, sent: vec![], events: vec![], writes: vec![] };
+    let mut h2 = Harness {
+        tc: zigtrust_tc::TrustCenter::new(snap, [9; 32], h.now),
+        now: h.now,
+        sent: vec![],
+        events: vec![],
+        writes: vec![],
+    };
     let f = d.rejoin_secured(None);
     h2.exchange(&mut d, f);
     let used_after = nwk_counters(&h2.sent);
@@ -364,7 +399,9 @@ fn nwk_counters(frames: &[zigtrust_tc::Transmit]) -> Vec<u32> {
         .filter_map(|t| {
             let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
             let (h, n) = NwkHeader::parse(nwk).ok()?;
-            h.security.then(|| AuxHeader::parse(&nwk[n..]).ok().map(|(a, _)| a.frame_counter)).flatten()
+            h.security
+                .then(|| AuxHeader::parse(&nwk[n..]).ok().map(|(a, _)| a.frame_counter))
+                .flatten()
         })
         .collect()
 }

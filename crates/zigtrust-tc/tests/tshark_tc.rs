@@ -20,7 +20,10 @@ fn tshark_reads_everything_the_trust_center_sends() {
     let mut devices = Vec::new();
     for i in 0..6u64 {
         let mut d = if i % 2 == 0 {
-            h.admin(AdminCommand::AddInstallCode { ieee: zigtrust_wire::ExtAddr(0x100 + i), link_key: ic.clone() });
+            h.admin(AdminCommand::AddInstallCode {
+                ieee: zigtrust_wire::ExtAddr(0x100 + i),
+                link_key: ic.clone(),
+            });
             Device::new(0x100 + i, Some(ic.clone()))
         } else {
             Device::new(0x100 + i, None)
@@ -66,7 +69,8 @@ fn tshark_reads_everything_the_trust_center_sends() {
     assert!(h.sent.len() >= 30, "scripted life produced {} frames", h.sent.len());
 
     // Keys an observer with full knowledge has.
-    let mut keys: Vec<String> = (0..=1).filter_map(|s| h.tc.network_key(s)).map(|k| k.key.to_hex()).collect();
+    let mut keys: Vec<String> =
+        (0..=1).filter_map(|s| h.tc.network_key(s)).map(|k| k.key.to_hex()).collect();
     keys.push(WELL_KNOWN.into());
     keys.push(ic.to_hex());
     for d in &devices {
@@ -94,9 +98,18 @@ fn tshark_reads_everything_the_trust_center_sends() {
     for (i, t) in h.sent.iter().enumerate() {
         let d = dis.dissect(i as u64 + 1, &t.psdu);
         assert!(d.error.is_none(), "frame {} ({}) does not parse: {:?}", i + 1, t.what, d.error);
-        let layers = [d.nwk_security.as_ref(), d.aps.as_ref().and_then(|a| a.security.as_ref()), d.tunnel.as_ref().and_then(|a| a.security.as_ref())];
+        let layers = [
+            d.nwk_security.as_ref(),
+            d.aps.as_ref().and_then(|a| a.security.as_ref()),
+            d.tunnel.as_ref().and_then(|a| a.security.as_ref()),
+        ];
         for s in layers.into_iter().flatten() {
-            assert!(s.decrypted(), "frame {} ({}) does not decrypt with the known keys", i + 1, t.what);
+            assert!(
+                s.decrypted(),
+                "frame {} ({}) does not decrypt with the known keys",
+                i + 1,
+                t.what
+            );
         }
         secured.push(layers.iter().flatten().count());
     }
@@ -108,7 +121,22 @@ fn tshark_reads_everything_the_trust_center_sends() {
     for (i, k) in keys.iter().enumerate() {
         cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
     }
-    cmd.args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.message", "-e", "zbee.sec.key"]);
+    cmd.args([
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+        "-e",
+        "frame.number",
+        "-e",
+        "_ws.malformed",
+        "-e",
+        "_ws.expert.message",
+        "-e",
+        "zbee.sec.key",
+    ]);
     let out = cmd.output().expect("tshark must be installed (scripts/test installs it)");
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -117,9 +145,19 @@ fn tshark_reads_everything_the_trust_center_sends() {
         let f: Vec<&str> = l.split('\t').collect();
         let what = h.sent[i].what;
         assert!(f[1].is_empty(), "tshark: frame {} ({what}) malformed: {l}", i + 1);
-        assert!(f.get(2).is_none_or(|m| m.is_empty()), "tshark: frame {} ({what}) expert info: {l}", i + 1);
-        let decrypted = f.get(3).map(|k| if k.is_empty() { 0 } else { k.split(',').count() }).unwrap_or(0);
-        assert_eq!(decrypted, secured[i], "tshark: frame {} ({what}) secured layers decrypted: {l}", i + 1);
+        assert!(
+            f.get(2).is_none_or(|m| m.is_empty()),
+            "tshark: frame {} ({what}) expert info: {l}",
+            i + 1
+        );
+        let decrypted =
+            f.get(3).map(|k| if k.is_empty() { 0 } else { k.split(',').count() }).unwrap_or(0);
+        assert_eq!(
+            decrypted,
+            secured[i],
+            "tshark: frame {} ({what}) secured layers decrypted: {l}",
+            i + 1
+        );
     }
 }
 

@@ -25,8 +25,18 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Harness {
-        let mut h = Harness { tc: TrustCenter::new(Snapshot::default(), [3; 32], 0), now: 1_000, sent: vec![], events: vec![], writes: vec![] };
-        h.admin(AdminCommand::FormNetwork { pan_id: PAN, extended_pan_id: 0xdddd_0000_0000_0001, channel: 15 });
+        let mut h = Harness {
+            tc: TrustCenter::new(Snapshot::default(), [3; 32], 0),
+            now: 1_000,
+            sent: vec![],
+            events: vec![],
+            writes: vec![],
+        };
+        h.admin(AdminCommand::FormNetwork {
+            pan_id: PAN,
+            extended_pan_id: 0xdddd_0000_0000_0001,
+            channel: 15,
+        });
         h
     }
 
@@ -133,13 +143,20 @@ impl Device {
     pub fn association_request(&mut self) -> Vec<u8> {
         let mut v = Vec::new();
         let s = self.next();
-        MacFrame::association_request(s, PAN, ShortAddr::COORDINATOR, self.ieee, self.capability).emit(&mut v);
+        MacFrame::association_request(s, PAN, ShortAddr::COORDINATOR, self.ieee, self.capability)
+            .emit(&mut v);
         v
     }
 
     fn mac(&mut self, nwk: &[u8]) -> Vec<u8> {
         let s = self.next();
-        let hdr = MacHeader::data(s, PAN, Address::Short(ShortAddr::COORDINATOR), Address::Short(self.short), true);
+        let hdr = MacHeader::data(
+            s,
+            PAN,
+            Address::Short(ShortAddr::COORDINATOR),
+            Address::Short(self.short),
+            true,
+        );
         let mut v = Vec::new();
         MacFrame { header: hdr, body: MacBody::Data(nwk) }.emit(&mut v);
         v
@@ -184,17 +201,35 @@ impl Device {
         }
         self.aps_fc += 1;
         let aux = AuxHeader::aps(KeyId::Data, self.aps_fc, Some(self.ieee));
-        secure_aps(&ApsHeader::command(c, true), &aux, &body, &self.link(), ZIGBEE_PRO_LEVEL, Some(self.ieee)).unwrap()
+        secure_aps(
+            &ApsHeader::command(c, true),
+            &aux,
+            &body,
+            &self.link(),
+            ZIGBEE_PRO_LEVEL,
+            Some(self.ieee),
+        )
+        .unwrap()
     }
 
     pub fn request_key(&mut self) -> Vec<u8> {
-        let aps = self.aps_cmd(&ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None }, true);
+        let aps = self.aps_cmd(
+            &ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None },
+            true,
+        );
         self.secured(NwkFrameType::Data, &aps, None)
     }
 
     pub fn verify_key(&mut self) -> Vec<u8> {
         let new = self.pending_tclk.clone().expect("a TCLK was transported");
-        let aps = self.aps_cmd(&ApsCommand::VerifyKey { key_type: KeyType::TrustCenterLinkKey, src: self.ieee, hash: verify_key_hash(&new) }, false);
+        let aps = self.aps_cmd(
+            &ApsCommand::VerifyKey {
+                key_type: KeyType::TrustCenterLinkKey,
+                src: self.ieee,
+                hash: verify_key_hash(&new),
+            },
+            false,
+        );
         self.secured(NwkFrameType::Data, &aps, None)
     }
 
@@ -224,10 +259,10 @@ impl Device {
     pub fn receive(&mut self, psdu: &[u8]) {
         let Ok(mac) = MacFrame::parse(psdu) else { return };
         match mac.body {
-            MacBody::Command(MacCommand::AssociationResponse { short_addr, status }) => {
-                if mac.header.dst_addr == Address::Extended(self.ieee) && status.to_u8() == 0 {
-                    self.short = short_addr;
-                }
+            MacBody::Command(MacCommand::AssociationResponse { short_addr, status })
+                if mac.header.dst_addr == Address::Extended(self.ieee) && status.to_u8() == 0 =>
+            {
+                self.short = short_addr;
             }
             MacBody::Data(nwk) => self.receive_nwk(nwk),
             _ => {}
@@ -251,7 +286,9 @@ impl Device {
         };
         match h.frame_type {
             NwkFrameType::Command => {
-                if let Ok(NwkCommand::RejoinResponse { short_addr, status }) = NwkCommand::parse(&payload) {
+                if let Ok(NwkCommand::RejoinResponse { short_addr, status }) =
+                    NwkCommand::parse(&payload)
+                {
                     self.rejoin_status = Some(status);
                     if status == 0 {
                         self.short = short_addr;
@@ -275,7 +312,9 @@ impl Device {
             candidates.extend(self.pending_tclk.clone());
             let mut out = None;
             for k in candidates {
-                if let Ok(o) = open(&CcmStar::new(&aux.key_id.derive(&k)), ZIGBEE_PRO_LEVEL, aps, hlen, None) {
+                if let Ok(o) =
+                    open(&CcmStar::new(&aux.key_id.derive(&k)), ZIGBEE_PRO_LEVEL, aps, hlen, None)
+                {
                     out = Some(o.plaintext);
                     break;
                 }
@@ -290,7 +329,9 @@ impl Device {
         let Ok(cmd) = ApsCommand::parse(&body) else { return };
         match cmd {
             ApsCommand::TransportKey(tk) => match tk.body {
-                TransportKeyBody::Network { seq, dst, .. } if dst == self.ieee || dst == ExtAddr::ZERO => {
+                TransportKeyBody::Network { seq, dst, .. }
+                    if dst == self.ieee || dst == ExtAddr::ZERO =>
+                {
                     self.nwk_keys.insert(seq, tk.key.clone());
                     if self.active_seq.is_none() {
                         self.active_seq = Some(seq);
@@ -299,17 +340,17 @@ impl Device {
                         self.acks_due.push(ah.counter);
                     }
                 }
-                TransportKeyBody::TrustCenter { dst, .. } if dst == self.ieee => self.pending_tclk = Some(tk.key.clone()),
+                TransportKeyBody::TrustCenter { dst, .. } if dst == self.ieee => {
+                    self.pending_tclk = Some(tk.key.clone())
+                }
                 _ => {}
             },
             ApsCommand::ConfirmKey { status: 0, dst, .. } if dst == self.ieee => {
                 self.tclk = self.pending_tclk.take();
                 self.tclk_confirmed = true;
             }
-            ApsCommand::SwitchKey { seq } => {
-                if self.nwk_keys.contains_key(&seq) {
-                    self.active_seq = Some(seq);
-                }
+            ApsCommand::SwitchKey { seq } if self.nwk_keys.contains_key(&seq) => {
+                self.active_seq = Some(seq);
             }
             _ => {}
         }
