@@ -405,3 +405,84 @@ fn nwk_counters(frames: &[zigtrust_tc::Transmit]) -> Vec<u32> {
         })
         .collect()
 }
+
+#[test]
+fn join_through_a_router_is_tunnelled() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut router = z30(&mut h, 0xe001);
+    join(&mut h, &mut router);
+    tclk_update(&mut h, &mut router);
+    let mut child = z30(&mut h, 0xe002);
+    child.short = zigtrust_wire::ShortAddr(0x4242);
+    let f = router.update_device(child.ieee, child.short, 1);
+    let replies = h.rx(f);
+    let (dst, inner) =
+        replies.iter().find_map(|t| router.tunnelled(&t.psdu)).expect("a Tunnel to the router");
+    assert_eq!(dst, child.ieee);
+    child.receive_relayed(&inner);
+    assert_eq!(child.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+    assert!(
+        h.has_event(|e| matches!(e, Event::DeviceJoined { parent, .. } if *parent == router.short))
+    );
+    assert!(sniffer_keys(&h.sent).is_empty());
+    // A TC rejoin reported by the router is answered through the tunnel under the child's key.
+    let before = h.sent.len();
+    let f = router.update_device(child.ieee, child.short, 3);
+    let replies = h.rx(f);
+    assert!(replies.iter().any(|t| router.tunnelled(&t.psdu).is_some()), "{:?}", &h.sent[before..]);
+}
+
+#[test]
+fn permit_join_for_one_device_only() {
+    let mut h = Harness::new();
+    h.admin(AdminCommand::PermitJoin {
+        duration_ms: 60_000,
+        ieee: Some(zigtrust_wire::ExtAddr(0xf001)),
+    });
+    let mut other = Device::new(0xf002, None);
+    let f = other.association_request();
+    h.exchange(&mut other, f);
+    assert!(other.network_key().is_none());
+    assert!(
+        h.has_event(|e| matches!(e, Event::JoinDenied { reason: DenyReason::NotThisDevice, .. }))
+    );
+    let mut me = Device::new(0xf001, None);
+    join(&mut h, &mut me);
+}
+
+#[test]
+fn trust_center_rejoins_are_rate_limited() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30(&mut h, 0xf101);
+    join(&mut h, &mut d);
+    for _ in 0..3 {
+        let f = d.rejoin_unsecured();
+        h.exchange(&mut d, f);
+    }
+    assert!(!h.has_event(|e| matches!(e, Event::RejoinDenied { .. })));
+    let f = d.rejoin_unsecured();
+    h.exchange(&mut d, f);
+    assert!(
+        h.has_event(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::RateLimited, .. }))
+    );
+    h.advance(61_000);
+    let n = h.events.len();
+    let f = d.rejoin_unsecured();
+    h.exchange(&mut d, f);
+    assert!(!h.events[n..].iter().any(|e| matches!(e, Event::RejoinDenied { .. })));
+}
+
+#[test]
+fn legacy_window_closing_rotates_the_exposed_key() {
+    let mut h = Harness::new();
+    h.admin(policy(|p| p.rotate_after_legacy_window = true));
+    h.admin(AdminCommand::PermitJoin { duration_ms: 30_000, ieee: None });
+    let mut d = Device::new(0xf201, None);
+    join(&mut h, &mut d);
+    assert!(h.tc.network_key(0).unwrap().exposed);
+    h.advance(31_000);
+    assert!(h.has_event(|e| matches!(e, Event::PermitJoinClosed)));
+    assert!(h.tc.rotation_pending().is_some(), "rotation started when the legacy window closed");
+}

@@ -233,6 +233,48 @@ impl Device {
         self.secured(NwkFrameType::Data, &aps, None)
     }
 
+    /// As a router: report a child that joined (status 1) or did a TC rejoin (status 3).
+    pub fn update_device(&mut self, child: ExtAddr, child_short: ShortAddr, status: u8) -> Vec<u8> {
+        use zigtrust_wire::aps::UpdateDeviceStatus;
+        let cmd = ApsCommand::UpdateDevice {
+            device: child,
+            short_addr: child_short,
+            status: UpdateDeviceStatus::from_u8(status),
+            tlvs: vec![],
+        };
+        let aps = self.aps_cmd(&cmd, true);
+        self.secured(NwkFrameType::Data, &aps, None)
+    }
+
+    /// As a router: the frames the TC tunnelled through us (Tunnel command payloads).
+    pub fn tunnelled(&self, psdu: &[u8]) -> Option<(ExtAddr, Vec<u8>)> {
+        let mac = MacFrame::parse(psdu).ok()?;
+        let MacBody::Data(nwk) = mac.body else { return None };
+        let (h, hlen) = NwkHeader::parse(nwk).ok()?;
+        if !h.security || h.dst != self.short {
+            return None;
+        }
+        let (aux, _) = AuxHeader::parse(&nwk[hlen..]).ok()?;
+        let key = self.nwk_keys.get(&aux.key_seq?)?;
+        let o = open(&CcmStar::new(key), ZIGBEE_PRO_LEVEL, nwk, hlen, None).ok()?;
+        let (ah, ahl) = ApsHeader::parse(&o.plaintext).ok()?;
+        if !ah.security {
+            return None;
+        }
+        let (aux, _) = AuxHeader::parse(&o.plaintext[ahl..]).ok()?;
+        let k = aux.key_id.derive(&self.link());
+        let p = open(&CcmStar::new(&k), ZIGBEE_PRO_LEVEL, &o.plaintext, ahl, None).ok()?;
+        match ApsCommand::parse(&p.plaintext).ok()? {
+            ApsCommand::Tunnel { dst, frame } => Some((dst, frame)),
+            _ => None,
+        }
+    }
+
+    /// As a child: the router relays a tunnelled APS frame to us, NWK unsecured.
+    pub fn receive_relayed(&mut self, aps: &[u8]) {
+        self.receive_aps(aps);
+    }
+
     pub fn ack(&mut self, counter: u8) -> Vec<u8> {
         let mut aps = Vec::new();
         ApsHeader::command_ack(counter).emit(&mut aps);
