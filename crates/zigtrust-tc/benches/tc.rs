@@ -1,10 +1,9 @@
 //! Benchmark (not a test): frames per second the Trust Center core handles — joins (association
-//! + key transport), data frames with decryption and replay checks, secured rejoins — compared
+//! and key transport), data frames with decryption and replay checks, secured rejoins — compared
 //! with what one 802.15.4 radio can carry (250 kbit/s), and memory per joined device (RSS growth
 //! while 20,000 devices join). Run: `cargo bench -p zigtrust-tc --bench tc`.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use common::*;
