@@ -23,7 +23,8 @@ fn main() {
     const DEVICES: u64 = 20_000;
     let mut h = Harness::new();
     h.admin(AdminCommand::PermitJoin { duration_ms: 254_000, ieee: None });
-    let mut devs: Vec<Device> = (0..DEVICES).map(|i| Device::new(0x00_1000_0000 + i, None)).collect();
+    let mut devs: Vec<Device> =
+        (0..DEVICES).map(|i| Device::new(0x00_1000_0000 + i, None)).collect();
     let rss0 = rss();
     let t = Instant::now();
     for d in devs.iter_mut() {
@@ -39,7 +40,8 @@ fn main() {
     let per_device = (rss() - rss0) as f64 / DEVICES as f64;
 
     // Pre-build device frames so only the core is timed.
-    let data: Vec<Vec<u8>> = (0..5).flat_map(|_| devs.iter_mut().map(|d| d.data()).collect::<Vec<_>>()).collect();
+    let data: Vec<Vec<u8>> =
+        (0..5).flat_map(|_| devs.iter_mut().map(|d| d.data()).collect::<Vec<_>>()).collect();
     let t = Instant::now();
     for (i, f) in data.iter().enumerate() {
         h.tc.handle_frame(h.now + i as u64, f, RxMeta::default());

@@ -19,6 +19,11 @@ pub enum Command {
     Decode(crate::decode::Args),
     /// Write a seeded capture of generated Zigbee traffic (joins, key updates, every command).
     Corpus(crate::corpus::Args),
+    /// Export or import the store as an Open ZigBee Coordinator Backup (zigpy / Zigbee2MQTT JSON).
+    Backup(crate::backup::Args),
+    /// Test helper for the crash test: a hub and a scripted device in a loop.
+    #[command(hide = true)]
+    TcCrashChild(crate::crashtest::Args),
 }
 
 /// Parses `args` (including argv[0]), runs the command and returns the process exit code.
@@ -41,5 +46,7 @@ where
         Command::Installcode(a) => crate::installcode::run(&a, &mut out),
         Command::Decode(a) => crate::decode::run(&a, &mut out),
         Command::Corpus(a) => crate::corpus::run(&a, &mut out),
+        Command::Backup(a) => crate::backup::run(&a, &mut out),
+        Command::TcCrashChild(a) => crate::crashtest::run(&a, &mut out),
     }
 }

@@ -891,7 +891,7 @@ impl Gen {
     /// One device's life: join (directly or via the router, legacy or install code), TCLK update
     /// for Z3.0 devices, traffic, NWK commands, rejoins, and every few stories a key rotation.
     fn device_story(&mut self, router: usize, n: usize) {
-        let install_code = n % 2 == 0;
+        let install_code = n.is_multiple_of(2);
         let dev = if n % 3 == 1 {
             self.join_via_router(router, install_code)
         } else {

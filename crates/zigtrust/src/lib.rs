@@ -1,14 +1,19 @@
 //! zigtrust: the command-line shell around the zigtrust crates.
 //!
+//! - [`backup`]: `zigtrust backup export|import` (Open ZigBee Coordinator Backup JSON).
+//! - [`hub`]: the I/O shell that runs the Trust Center core on its SQLite store.
 //! - [`cli`]: argument parsing and dispatch (`zigtrust <subcommand>`).
 //! - [`installcode`]: `zigtrust installcode`.
 //! - [`decode`]: `zigtrust decode`.
 //! - [`corpus`]: a seeded corpus of frames built with our emitters, for oracle tests and demos.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod cli;
 pub mod corpus;
+pub mod crashtest;
 pub mod decode;
+pub mod hub;
 pub mod installcode;
 pub mod json;
 

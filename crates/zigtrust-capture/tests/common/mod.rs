@@ -99,7 +99,7 @@ impl Ng {
 
     pub fn block(&mut self, block_type: u32, body: &[u8]) {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = body.len() as u32 + 12;
@@ -130,7 +130,7 @@ impl Ng {
             body.extend_from_slice(&u32b(self.be, v));
         }
         body.extend_from_slice(data);
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         // an opt_comment, which the reader must ignore
