@@ -1246,6 +1246,23 @@ impl TrustCenter {
             };
             let cipher = CcmStar::new(&aux.key_id.derive(&base));
             let Ok(o) = open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(src)) else { return };
+            // APS replay protection: per device, across link keys (APS counters never reset).
+            if let Some(d) = self.devices.get_mut(&src) {
+                if let Some(last) = d.incoming_aps_counter.filter(|l| aux.frame_counter <= *l) {
+                    let counter = aux.frame_counter;
+                    self.events.push_back(Event::ReplayDropped { ieee: src, counter, last });
+                    self.audit(
+                        Severity::Warning,
+                        "replay-dropped",
+                        Some(src),
+                        format!("APS frame counter {counter} <= {last}"),
+                    );
+                    return;
+                }
+                d.incoming_aps_counter = Some(aux.frame_counter);
+                let rec = d.clone();
+                self.writes.push(StoreWrite::Device(rec));
+            }
             match ApsCommand::parse(&o.plaintext) {
                 Ok(c) => c,
                 Err(_) => return,
@@ -1298,6 +1315,8 @@ impl TrustCenter {
             let d = self.devices.get_mut(&ieee).expect("pending TCLK implies a device");
             d.tclk = Some(new.clone());
             d.tclk_verified = true;
+            // APS counters belong to a key pair: the device may start again under the new key.
+            d.incoming_aps_counter = None;
             let rec = d.clone();
             self.writes.push(StoreWrite::Device(rec));
             self.events.push_back(Event::TclkVerified { ieee });

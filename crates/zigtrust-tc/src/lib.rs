@@ -64,8 +64,8 @@
 //!
 //! **Frame counters**: outgoing NWK and APS counters are leased in blocks of 4096
 //! ([`model::StoreWrite::CounterLease`]) before use; a restored core starts after the lease.
-//! Incoming NWK counters are tracked per transmitting device and key; a counter not above the
-//! last accepted one is dropped and reported (`ReplayDropped`).
+//! Incoming NWK counters are tracked per transmitting device and key, incoming APS counters per
+//! device; a counter not above the last accepted one is dropped and reported (`ReplayDropped`).
 #![forbid(unsafe_code)]
 
 mod core;

@@ -346,6 +346,15 @@ fn replayed_frame_is_dropped() {
     h.exchange(&mut d, f1.clone());
     h.exchange(&mut d, f1);
     assert!(h.has_event(|e| matches!(e, Event::ReplayDropped { .. })));
+    // An APS-secured command replayed inside a fresh NWK frame is caught by the APS counter.
+    let n = h.events.len();
+    let rk = d.request_key();
+    h.exchange(&mut d, rk);
+    assert!(!h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
+    d.aps_fc -= 1; // the device (or an attacker replaying its APS payload) reuses a counter
+    let rk = d.request_key();
+    h.exchange(&mut d, rk);
+    assert!(h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
 }
 
 #[test]
