@@ -653,7 +653,7 @@ impl TrustCenter {
         link: Option<&Key>,
         ack: bool,
     ) -> (Vec<u8>, u8) {
-        let key = self.keys[&self.active_seq].key.clone();
+        let key = self.active_key();
         let tc = self.cfg().1;
         let tk = ApsCommand::TransportKey(TransportKey::network(key, self.active_seq, ieee, tc));
         self.aps_command(&tk, Some(KeyId::KeyTransport), link, ack)
@@ -931,6 +931,12 @@ impl TrustCenter {
         self.deliver_under_proven_key(ieee, old_seq);
     }
 
+    /// The active network key. A store guarantees it exists; a broken snapshot yields an
+    /// all-zero key rather than a panic (frames under it are useless, never dangerous).
+    fn active_key(&self) -> Key {
+        self.keys.get(&self.active_seq).map(|k| k.key.clone()).unwrap_or(Key::from_bytes([0; 16]))
+    }
+
     /// Whether the current key may be sent NWK-secured under key `seq`: only if that tells a
     /// sniffer nothing new (the old key was never exposed, or the current one already is).
     fn may_send_under(&self, seq: u8) -> bool {
@@ -943,7 +949,7 @@ impl TrustCenter {
         let (short, parent) = (d.short_addr, d.parent);
         let (link, protection) = self.link_key_of(ieee);
         let aps_key = (protection != KeyProtection::WellKnownKey).then_some(link).flatten();
-        let key = self.keys[&self.active_seq].key.clone();
+        let key = self.active_key();
         let tc = self.cfg().1;
         let tk = ApsCommand::TransportKey(TransportKey::network(key, self.active_seq, ieee, tc));
         let (aps, _) = match &aps_key {
@@ -1312,7 +1318,7 @@ impl TrustCenter {
         let new = new.clone();
         if status == 0 {
             self.pending_tclk.remove(&ieee);
-            let d = self.devices.get_mut(&ieee).expect("pending TCLK implies a device");
+            let Some(d) = self.devices.get_mut(&ieee) else { return };
             d.tclk = Some(new.clone());
             d.tclk_verified = true;
             // APS counters belong to a key pair: the device may start again under the new key.

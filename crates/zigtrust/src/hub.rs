@@ -34,7 +34,12 @@ impl Hub {
     pub fn flush(&mut self) -> Result<(Vec<Transmit>, Vec<Event>), StoreError> {
         let writes = self.tc.take_store_writes();
         if !writes.is_empty() {
-            self.store.apply(&writes)?;
+            if let Err(e) = self.store.apply(&writes) {
+                // The frames of this step may use counters whose lease was not committed: they
+                // must never be sent, not now and not with a later step.
+                while self.tc.poll_transmit().is_some() {}
+                return Err(e);
+            }
         }
         let mut frames = Vec::new();
         while let Some(t) = self.tc.poll_transmit() {
