@@ -1130,12 +1130,9 @@ impl TrustCenter {
                     if spoke_recently {
                         self.events.push_back(Event::SuspectedSpoof { ieee });
                         self.audit(Severity::Alert, "suspected-spoof", Some(ieee), "well-known-key rejoin from a device that spoke under the current key moments ago".into());
-                        match proven {
-                            // The genuine device can read a key under the key it just used; a
-                            // spoofer cannot. Never the well-known key.
-                            Some(seq) => Grant::UnderNetworkKey(seq),
-                            None => return Err(DenyReason::SuspectedSpoof),
-                        }
+                        // A device that holds the current key has no reason to ask for it in
+                        // the clear; it can rejoin secured. Refuse (or ignore) the request.
+                        return Err(DenyReason::SuspectedSpoof);
                     } else if let Some(seq) = proven {
                         Grant::UnderNetworkKey(seq)
                     } else if self.rejoin_window_until.is_some_and(|u| self.now < u) {

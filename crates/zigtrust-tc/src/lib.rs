@@ -35,10 +35,9 @@
 //! - `deny`: refused — today's strict stacks (devices that missed a key change are stranded).
 //! - `adaptive` (zigtrust):
 //!   1. if the device sent a frame under the current key in the last 10 minutes, raise
-//!      *suspected spoof*; the key is never sent under the well-known key then — only NWK-secured
-//!      under the current key (readable by the genuine device, useless to a spoofer), or the
-//!      rejoin is refused (`spoof_response`: deny sends a rejoin response "access denied",
-//!      ignore sends nothing) if no such key exists;
+//!      *suspected spoof* and refuse: `spoof_response` deny sends a rejoin response "access
+//!      denied", ignore sends nothing. (A device that holds the current key can rejoin secured;
+//!      once the window has passed, rule 2 lets a genuine device back in without exposure.)
 //!   2. else if the device proved a network key earlier (the last one it used) and sending
 //!      under it reveals nothing new (that key was never exposed, or the current key already
 //!      is): the current key is sent NWK-secured under that proven key, followed by a
