@@ -5,6 +5,7 @@
 //! - [`cli`]: argument parsing and dispatch (`zigtrust <subcommand>`).
 //! - [`installcode`]: `zigtrust installcode`.
 //! - [`decode`]: `zigtrust decode`.
+//! - [`sim`]: `zigtrust sim` / `zigtrust sim matrix` (the network simulator).
 //! - [`corpus`]: a seeded corpus of frames built with our emitters, for oracle tests and demos.
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod decode;
 pub mod hub;
 pub mod installcode;
 pub mod json;
+pub mod sim;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
