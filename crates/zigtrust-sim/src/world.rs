@@ -9,15 +9,12 @@ use zigtrust_crypto::{CcmStar, Key};
 use zigtrust_tc::model::{CounterKind, DeviceRecord, Snapshot, StoreWrite};
 use zigtrust_tc::{Event, RxMeta, TrustCenter};
 use zigtrust_wire::aps::{ApsFrameType, ApsHeader};
-use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame, MacHeader};
+use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame};
 use zigtrust_wire::nwk::{NwkFrameType, NwkHeader};
-use zigtrust_wire::security::{open, secure_nwk, AuxHeader, ZIGBEE_PRO_LEVEL};
+use zigtrust_wire::security::{open, AuxHeader, ZIGBEE_PRO_LEVEL};
 use zigtrust_wire::{ExtAddr, PanId, ShortAddr};
 
 pub const PAN: PanId = PanId(0x1a62);
-/// The hub's application layer (APS acks of reports) uses the upper half of the NWK counter
-/// space: the core does not expose its counter, and its leases never reach 2^31 in a run.
-const HUB_APP_FC_BASE: u32 = 0x8000_0000;
 
 /// What a queued MAC frame is for, so its sender learns the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -480,38 +477,16 @@ impl World {
         Some((nh.src, nh.src_ieee?, ah.counter))
     }
 
-    fn hub_app_ack(&mut self, short: ShortAddr, ieee: ExtAddr, ctr: u8) {
+    /// The hub application acknowledges a device report. It goes through the Trust Center core
+    /// so it shares the core's leased NWK frame counter.
+    fn hub_app_ack(&mut self, _short: ShortAddr, ieee: ExtAddr, ctr: u8) {
+        let now_ms = self.q.now / 1000;
         let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return };
-        let Some(tc) = &h.tc else { return };
-        let Some(rec) = tc.device(ieee) else { return };
-        let parent = rec.parent;
-        let sleepy = rec.capability & 0x08 == 0;
-        let seq = tc.active_key_seq();
-        let Some(key) = tc.network_key(seq).map(|k| k.key.clone()) else { return };
-        h.app_seq = h.app_seq.wrapping_add(1);
-        h.app_fc += 1;
-        let fc = HUB_APP_FC_BASE + h.app_fc;
-        let mut nh =
-            NwkHeader::new(NwkFrameType::Data, short, ShortAddr::COORDINATOR, 30, h.app_seq);
-        nh.src_ieee = Some(h.ieee);
+        let Some(tc) = &mut h.tc else { return };
         let mut aps = Vec::new();
         ApsHeader::data_ack(1, 0x0402, 0x0104, 1, ctr).emit(&mut aps);
-        let aux = AuxHeader::nwk(fc, h.ieee, seq);
-        let Ok(nwk) = secure_nwk(&nh, &aux, &aps, &key, ZIGBEE_PRO_LEVEL) else { return };
-        let hop = if parent == ShortAddr::COORDINATOR { short } else { parent };
-        let mhdr = MacHeader::data(
-            h.app_seq,
-            PAN,
-            Address::Short(hop),
-            Address::Short(ShortAddr::COORDINATOR),
-            true,
-        );
-        let mut psdu = Vec::new();
-        MacFrame { header: mhdr, body: MacBody::Data(&nwk) }.emit(&mut psdu);
-        if sleepy && parent == ShortAddr::COORDINATOR {
-            self.send_indirect(0, psdu);
-        } else {
-            self.send(0, psdu, Tag::Plain);
+        if tc.send_application(now_ms, ieee, &aps) {
+            self.drain_tc();
         }
     }
 

@@ -675,6 +675,29 @@ impl TrustCenter {
         );
     }
 
+    /// Sends an application APS frame (ZCL/ZDO data, an APS ack) from the hub to a device,
+    /// NWK-secured under the active key with the core's own leased frame counter: the hub
+    /// application and the Trust Center share one NWK counter, so neighbours never see it go
+    /// backwards. Returns false if the network is not formed or the device is unknown.
+    pub fn send_application(&mut self, now: Millis, dst: ExtAddr, aps_frame: &[u8]) -> bool {
+        self.advance(now);
+        if self.network.is_none() {
+            return false;
+        }
+        let Some(d) = self.devices.get(&dst) else { return false };
+        let (short, parent) = (d.short_addr, d.parent);
+        let mut h = self.nwk_header(NwkFrameType::Data, short);
+        h.dst_ieee = Some(dst);
+        self.send_nwk_secured(
+            h,
+            aps_frame,
+            self.active_seq,
+            next_hop(short, parent),
+            "application",
+        );
+        true
+    }
+
     // ---- incoming frames ------------------------------------------------------------------
 
     /// Handles one received MAC frame (without FCS). Malformed frames are ignored: the core
@@ -770,7 +793,8 @@ impl TrustCenter {
             parent,
             tclk: link.clone(),
             tclk_verified: false,
-            last_key_seq: None,
+            // It is given the active key now; frames and acks move this forward later.
+            last_key_seq: Some(self.active_seq),
             last_seen: self.now,
             incoming_nwk_counter: None,
             incoming_aps_counter: None,
@@ -1130,9 +1154,13 @@ impl TrustCenter {
                     if spoke_recently {
                         self.events.push_back(Event::SuspectedSpoof { ieee });
                         self.audit(Severity::Alert, "suspected-spoof", Some(ieee), "well-known-key rejoin from a device that spoke under the current key moments ago".into());
-                        // A device that holds the current key has no reason to ask for it in
-                        // the clear; it can rejoin secured. Refuse (or ignore) the request.
-                        return Err(DenyReason::SuspectedSpoof);
+                        // Never the well-known key. The genuine device (e.g. one whose parent
+                        // or hub just went away) can read the key under one it holds; a spoofer
+                        // cannot, so answering that way strands nobody and leaks nothing.
+                        match proven {
+                            Some(seq) => Grant::UnderNetworkKey(seq),
+                            None => return Err(DenyReason::SuspectedSpoof),
+                        }
                     } else if let Some(seq) = proven {
                         Grant::UnderNetworkKey(seq)
                     } else if self.rejoin_window_until.is_some_and(|u| self.now < u) {
@@ -1224,6 +1252,14 @@ impl TrustCenter {
             if let (Some(r), Some(ieee)) = (&mut self.rotation, originator) {
                 if r.pending.get(&ieee) == Some(&ah.counter) {
                     r.pending.remove(&ieee);
+                    let seq = r.seq;
+                    if let Some(d) = self.devices.get_mut(&ieee) {
+                        // The device acknowledged the new key: it holds it.
+                        d.last_key_seq = Some(seq);
+                        d.incoming_nwk_counter = None;
+                        let rec = d.clone();
+                        self.writes.push(StoreWrite::Device(rec));
+                    }
                     if r.pending.is_empty() {
                         self.switch_key();
                     }

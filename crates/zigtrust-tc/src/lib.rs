@@ -35,10 +35,15 @@
 //! - `deny`: refused — today's strict stacks (devices that missed a key change are stranded).
 //! - `adaptive` (zigtrust):
 //!   1. if the device sent a frame under the current key in the last 10 minutes, raise
-//!      *suspected spoof* and refuse: `spoof_response` deny sends a rejoin response "access
-//!      denied", ignore sends nothing. (A device that holds the current key can rejoin secured;
-//!      once the window has passed, rule 2 lets a genuine device back in without exposure.)
-//!   2. else if the device proved a network key earlier (the last one it used) and sending
+//!      *suspected spoof*. The key is then never sent under the well-known key: it goes only
+//!      NWK-secured under the key the device holds (rule 2's condition), which the genuine
+//!      device — e.g. one whose parent or hub just went away — can read and a spoofer cannot;
+//!      if there is no such key the rejoin is refused (`spoof_response`: deny sends a rejoin
+//!      response "access denied", ignore sends nothing). Refusing outright instead would strand
+//!      genuine devices after a hub reboot (the simulator's `hub-reboot` scenario), which the
+//!      product must not do.
+//!   2. else if the device holds a known network key (the newest one it was given at join or
+//!      acknowledged in a rotation, or used in a frame) and sending
 //!      under it reveals nothing new (that key was never exposed, or the current key already
 //!      is): the current key is sent NWK-secured under that proven key, followed by a
 //!      Switch-Key — only a holder of that key can read it;

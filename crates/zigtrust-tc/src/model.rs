@@ -57,8 +57,8 @@ pub struct DeviceRecord {
     pub tclk: Option<Key>,
     /// The device proved (Verify-Key) that it holds `tclk`, a unique key.
     pub tclk_verified: bool,
-    /// Sequence number of the newest network key this device proved it holds (by sending a
-    /// frame that verified under it).
+    /// Sequence number of the newest network key this device is known to hold: given to it at
+    /// join, acknowledged by it in a rotation, or used by it in a frame it sent.
     pub last_key_seq: Option<u8>,
     pub last_seen: Millis,
     /// Highest NWK frame counter accepted from this device (replay protection).

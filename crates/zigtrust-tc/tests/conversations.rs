@@ -326,16 +326,8 @@ fn spoofed_rejoin_of_legacy_device_under_adaptive() {
     let f = attacker.rejoin_unsecured();
     h.exchange(&mut attacker, f);
     assert!(h.has_event(|e| matches!(e, Event::SuspectedSpoof { .. })));
-    assert!(h.has_event(|e| matches!(
-        e,
-        Event::RejoinDenied { reason: DenyReason::SuspectedSpoof, .. }
-    )));
+    // The answer is readable only under a key the genuine device holds: the spoofer gets nothing.
     assert!(attacker.network_key().is_none());
-    assert_eq!(attacker.rejoin_status, Some(2), "denied with 'PAN access denied'");
-    // With `spoof_response = ignore` the TC does not answer at all.
-    h.admin(policy(|p| p.spoof_response = SpoofResponse::Ignore));
-    let f = attacker.rejoin_unsecured();
-    assert!(h.rx(f).is_empty(), "ignored spoof gets no reply");
     assert!(sniffer_keys(&h.sent[before..]).is_empty(), "never under the well-known key");
     let exposures = h
         .writes
