@@ -22,33 +22,15 @@ use zigtrust_wire::security::{secure_aps, secure_nwk, AuxHeader, KeyId};
 use zigtrust_wire::zdo::DeviceAnnce;
 use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
 
-/// SplitMix64: tiny, seedable, and the same on every platform.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
+/// The simulator's SplitMix64 generator: seedable and the same on every platform.
+pub use zigtrust_sim::engine::Rng;
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-    pub fn key(&mut self) -> Key {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
-        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
-        Key::from_bytes(b)
-    }
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
+/// A random 128-bit key from the seeded generator (test traffic only, never a real network).
+fn random_key(rng: &mut Rng) -> Key {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+    b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+    Key::from_bytes(b)
 }
 
 /// Corpus options.
@@ -176,7 +158,7 @@ pub fn generate(opts: &Options) -> Corpus {
     let mut rng = Rng::new(opts.seed);
     let pan = PanId(0x1000 | rng.below(0xe000) as u16);
     let tc_ieee = ExtAddr(0x0012_4b00_0000_0000 | rng.below(1 << 32));
-    let nwk_key = rng.key();
+    let nwk_key = random_key(&mut rng);
     let tc =
         Dev::new(tc_ieee, ShortAddr::COORDINATOR, Key::well_known_tc_link_key(), true, &mut rng);
     let mut g = Gen {
@@ -359,7 +341,7 @@ impl Gen {
         let psdu = self.mac_data(from, next, &nwk);
         let seq = self.devs[from].mac_seq;
         self.push(kind, psdu);
-        if !next.is_broadcast() && self.rng.chance(40) {
+        if !next.is_broadcast() && self.rng.below(100) < 40 {
             self.ack(seq);
         }
     }
@@ -578,7 +560,7 @@ impl Gen {
             true,
             &rk,
         );
-        let new = self.rng.key();
+        let new = random_key(&mut self.rng);
         let tk = ApsCommand::TransportKey(TransportKey::trust_center_link_key(
             new.clone(),
             ieee,
@@ -792,7 +774,7 @@ impl Gen {
 
     /// Key rotation: new key to `devs` under their TCLKs, then a broadcast Switch-Key.
     fn rotate_key(&mut self, devs: &[usize]) {
-        let new = self.rng.key();
+        let new = random_key(&mut self.rng);
         let seq = self.key_seq + 1;
         let tc_ieee = self.devs[TC].ieee;
         for &i in devs {
@@ -850,7 +832,7 @@ impl Gen {
         );
         let h = self.nwk_header(router, NwkFrameType::Data, ShortAddr::COORDINATOR);
         self.send_nwk("aps-request-key-app", router, ShortAddr::COORDINATOR, h, &aps);
-        let app = self.rng.key();
+        let app = random_key(&mut self.rng);
         let tk = ApsCommand::TransportKey(TransportKey::application_link_key(app, d_ieee, true));
         self.send_aps_command("aps-transport-key-app", TC, r_short, KeyId::KeyLoad, &rk, true, &tk);
         // An APS ack of a command.
