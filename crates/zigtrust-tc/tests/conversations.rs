@@ -69,6 +69,7 @@ fn ha12_join_leaks_only_inside_the_window_and_marks_the_key_exposed() {
     assert_eq!(sniffer_keys(&h.sent).len(), 1, "legacy join inside the window: the sniffer has it");
     assert!(h.tc.network_key(0).unwrap().exposed);
     assert!(h.writes.iter().any(|w| matches!(w, StoreWrite::NetworkKey(k) if k.exposed)));
+    h.tshark_check("ha12_join_leaks_only_inside_the_window_and_marks_the_key_exposed");
 }
 
 #[test]
@@ -85,6 +86,7 @@ fn permit_join_closes_by_itself() {
     // Windows longer than 254 s are capped.
     h.admin(AdminCommand::PermitJoin { duration_ms: 3_600_000, ieee: None });
     assert!(h.tc.permit_join_remaining().unwrap() <= 254_000);
+    h.tshark_check("permit_join_closes_by_itself");
 }
 
 #[test]
@@ -113,6 +115,7 @@ fn install_code_join_and_tclk_update() {
     assert_ne!(d.tclk.as_ref().unwrap().as_bytes(), &IC_KEY, "a fresh unique key");
     assert!(sniffer_keys(&h.sent).is_empty(), "nothing readable with the well-known key");
     assert!(!h.tc.network_key(0).unwrap().exposed);
+    h.tshark_check("install_code_join_and_tclk_update");
 }
 
 #[test]
@@ -140,6 +143,7 @@ fn allow_and_deny_lists_and_tombstones_are_checked_before_any_key() {
     assert!(again.network_key().is_none(), "a tombstoned IEEE cannot join again");
     h.admin(AdminCommand::ReadmitDevice { ieee: ok.ieee });
     join(&mut h, &mut again);
+    h.tshark_check("allow_and_deny_lists_and_tombstones_are_checked_before_any_key");
 }
 
 #[test]
@@ -164,6 +168,7 @@ fn secured_rejoin_and_tc_rejoin_with_unique_key() {
         Event::KeyDelivered { protection: KeyProtection::UniqueTclk, .. }
     )));
     assert!(sniffer_keys(&h.sent).is_empty());
+    h.tshark_check("secured_rejoin_and_tc_rejoin_with_unique_key");
 }
 
 /// A Z3.0 device misses a key rotation (asleep); afterwards it speaks under the old key.
@@ -209,6 +214,7 @@ fn stale_key_rescue_under_adaptive() {
     assert_eq!(asleep.network_key(), Some(&h.tc.network_key(1).unwrap().key));
     assert!(sniffer_keys(&h.sent).is_empty(), "nothing readable with the well-known key");
     assert!(!h.tc.network_key(0).unwrap().exposed && !h.tc.network_key(1).unwrap().exposed);
+    h.tshark_check("stale_key_rescue_under_adaptive");
 }
 
 /// Legacy devices live on an exposed key (their join sent it under the well-known key): a key
@@ -222,6 +228,7 @@ fn rotation_to_legacy_devices_on_an_exposed_key_is_marked_exposed() {
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 1_000 });
     assert!(h.tc.network_key(0).unwrap().exposed);
     assert!(h.tc.network_key(1).unwrap().exposed);
+    h.tshark_check("rotation_to_legacy_devices_on_an_exposed_key_is_marked_exposed");
 }
 
 /// The same straggler under `deny` is stranded; under `allow` it gets the key under the
@@ -264,6 +271,7 @@ fn deny_strands_allow_leaks() {
                 assert!(h.tc.network_key(1).unwrap().exposed, "allow leaked the new key");
             }
         }
+        h.tshark_check(&format!("deny_strands_allow_leaks-{policy_kind:?}"));
     }
 }
 
@@ -294,6 +302,7 @@ fn spoofed_rejoin_is_flagged_and_leaks_nothing() {
         assert!(attacker.network_key().is_none(), "the spoofer learns nothing");
         assert!(sniffer_keys(&h.sent[before..]).is_empty());
         let _ = replies;
+        h.tshark_check(&format!("spoofed_rejoin_is_flagged_and_leaks_nothing-{response:?}"));
     }
 }
 
@@ -335,6 +344,7 @@ fn spoofed_rejoin_of_legacy_device_under_adaptive() {
         .filter(|w| matches!(w, StoreWrite::Audit(a) if a.kind == "network-key-exposed"))
         .count();
     assert_eq!(exposures, 1, "only the legacy join exposed a key, not the spoofed rejoin");
+    h.tshark_check("spoofed_rejoin_of_legacy_device_under_adaptive");
 }
 
 #[test]
@@ -356,6 +366,7 @@ fn replayed_frame_is_dropped() {
     let rk = d.request_key();
     h.exchange(&mut d, rk);
     assert!(h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
+    h.tshark_check("replayed_frame_is_dropped");
 }
 
 #[test]
@@ -386,6 +397,7 @@ fn restart_never_reuses_a_frame_counter() {
     }
     let used_before = nwk_counters(&h.sent);
     let mut h2 = Harness {
+        install_keys: vec![],
         tc: zigtrust_tc::TrustCenter::new(snap, [9; 32], h.now),
         now: h.now,
         sent: vec![],
@@ -398,6 +410,7 @@ fn restart_never_reuses_a_frame_counter() {
     assert!(!used_after.is_empty());
     assert!(used_after.iter().all(|c| !used_before.contains(c)), "counter reused after restart");
     assert!(used_after.iter().min() > used_before.iter().max());
+    h.tshark_check("restart_never_reuses_a_frame_counter");
 }
 
 fn nwk_counters(frames: &[zigtrust_tc::Transmit]) -> Vec<u32> {
@@ -441,6 +454,7 @@ fn join_through_a_router_is_tunnelled() {
     let f = router.update_device(child.ieee, child.short, 3);
     let replies = h.rx(f);
     assert!(replies.iter().any(|t| router.tunnelled(&t.psdu).is_some()), "{:?}", &h.sent[before..]);
+    h.tshark_check("join_through_a_router_is_tunnelled");
 }
 
 #[test]
@@ -459,6 +473,7 @@ fn permit_join_for_one_device_only() {
     );
     let mut me = Device::new(0xf001, None);
     join(&mut h, &mut me);
+    h.tshark_check("permit_join_for_one_device_only");
 }
 
 #[test]
@@ -482,6 +497,7 @@ fn trust_center_rejoins_are_rate_limited() {
     let f = d.rejoin_unsecured();
     h.exchange(&mut d, f);
     assert!(!h.events[n..].iter().any(|e| matches!(e, Event::RejoinDenied { .. })));
+    h.tshark_check("trust_center_rejoins_are_rate_limited");
 }
 
 #[test]
@@ -495,4 +511,5 @@ fn legacy_window_closing_rotates_the_exposed_key() {
     h.advance(31_000);
     assert!(h.has_event(|e| matches!(e, Event::PermitJoinClosed)));
     assert!(h.tc.rotation_pending().is_some(), "rotation started when the legacy window closed");
+    h.tshark_check("legacy_window_closing_rotates_the_exposed_key");
 }

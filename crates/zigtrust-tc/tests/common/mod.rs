@@ -21,6 +21,8 @@ pub struct Harness {
     pub sent: Vec<Transmit>,
     pub events: Vec<Event>,
     pub writes: Vec<StoreWrite>,
+    /// Install-code keys handed to the TC (for the tshark check).
+    pub install_keys: Vec<Key>,
 }
 
 impl Harness {
@@ -31,6 +33,7 @@ impl Harness {
             sent: vec![],
             events: vec![],
             writes: vec![],
+            install_keys: vec![],
         };
         h.admin(AdminCommand::FormNetwork {
             pan_id: PAN,
@@ -54,6 +57,9 @@ impl Harness {
     }
 
     pub fn admin(&mut self, c: AdminCommand) {
+        if let AdminCommand::AddInstallCode { link_key, .. } = &c {
+            self.install_keys.push(link_key.clone());
+        }
         self.tc.command(self.now, c).unwrap();
         self.drain();
     }
@@ -78,6 +84,53 @@ impl Harness {
             dev.receive(&t.psdu);
         }
         replies
+    }
+
+    /// Writes every frame the TC sent to a pcap and has tshark dissect it with every key the
+    /// TC ever used (network keys, install-code keys, current TC link keys) on its command line:
+    /// no malformed frame, no expert error (so every secured layer decrypted).
+    pub fn tshark_check(&self, name: &str) {
+        use zigtrust_capture::{PcapWriter, Timestamp};
+        let mut keys: Vec<String> =
+            (0..=255u8).filter_map(|s| self.tc.network_key(s)).map(|k| k.key.to_hex()).collect();
+        keys.push(Key::well_known_tc_link_key().to_hex());
+        keys.extend(self.install_keys.iter().map(|k| k.to_hex()));
+        keys.extend(self.tc.devices().filter_map(|d| d.tclk.as_ref()).map(|k| k.to_hex()));
+        keys.sort();
+        keys.dedup();
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let pcap = dir.join(format!("tc-{name}.pcap"));
+        let mut w = PcapWriter::new(std::fs::File::create(&pcap).unwrap()).unwrap();
+        for (i, t) in self.sent.iter().enumerate() {
+            w.write_frame(Timestamp::new(1_700_000_000 + i as i64, 0), &t.psdu).unwrap();
+        }
+        w.finish().unwrap();
+        let conf = dir.join("tc-empty-wireshark-profile");
+        std::fs::create_dir_all(&conf).unwrap();
+        let mut cmd = std::process::Command::new("tshark");
+        cmd.env("WIRESHARK_CONFIG_DIR", &conf).arg("-r").arg(&pcap);
+        for (i, k) in keys.iter().enumerate() {
+            cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
+        }
+        cmd.args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.malformed",
+            "-e",
+            "_ws.expert.message",
+        ]);
+        let out = cmd.output().expect("tshark must be installed (scripts/test installs it)");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), self.sent.len(), "{name}: tshark frame count");
+        for (i, l) in text.lines().enumerate() {
+            let f: Vec<&str> = l.split('\t').collect();
+            let bad =
+                f.get(1).is_some_and(|m| !m.is_empty()) || f.get(2).is_some_and(|m| !m.is_empty());
+            assert!(!bad, "{name}: tshark on frame {} ({}): {l}", i + 1, self.sent[i].what);
+        }
     }
 
     pub fn tc_ieee(&self) -> ExtAddr {
