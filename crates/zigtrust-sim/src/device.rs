@@ -683,17 +683,21 @@ pub fn rx(w: &mut World, n: usize, psdu: &[u8], addressed: bool) {
 }
 
 fn overheard_key(w: &mut World, n: usize, nwk: &[u8]) {
-    let Ok((h, hl)) = NwkHeader::parse(nwk) else { return };
-    if !h.security {
-        return;
-    }
-    let Ok((aux, _)) = AuxHeader::parse(&nwk[hl..]) else { return };
-    if let Some(seq) = aux.key_seq {
+    if let Some(seq) = key_seq_of(nwk) {
         heard_seq(w, n, seq);
     }
 }
 
-fn heard_seq(w: &mut World, n: usize, seq: u8) {
+/// The network key sequence number a NWK frame is secured with, if it is secured.
+pub fn key_seq_of(nwk: &[u8]) -> Option<u8> {
+    let (h, hl) = NwkHeader::parse(nwk).ok()?;
+    if !h.security {
+        return None;
+    }
+    AuxHeader::parse(nwk.get(hl..)?).ok()?.0.key_seq
+}
+
+pub fn heard_seq(w: &mut World, n: usize, seq: u8) {
     let dv = d(w, n);
     let Some(a) = dv.active else { return };
     if !dv.joined || !is_newer(seq, a) {

@@ -317,6 +317,12 @@ impl World {
         };
         let hdr = frame.header;
         let wants_ack = hdr.ack_request && !hdr.dst_addr.is_broadcast();
+        // What an overhearing device learns (which key the network uses), worked out once per
+        // frame rather than once per receiver: large networks have thousands of overhearers.
+        let overheard = match &frame.body {
+            MacBody::Data(nwk) => crate::device::key_seq_of(nwk),
+            _ => None,
+        };
         let neighbours = self.topo.neighbours[node].clone();
         let mut acker = None;
         for (n, loss) in neighbours {
@@ -330,6 +336,12 @@ impl World {
                     _ => false,
                 };
                 acker = Some((n, pending));
+            }
+            if !addressed && matches!(self.nodes[n].kind, Kind::Device(_)) {
+                if let Some(seq) = overheard {
+                    crate::device::heard_seq(self, n, seq);
+                }
+                continue;
             }
             self.deliver(n, node, &psdu, addressed);
         }
