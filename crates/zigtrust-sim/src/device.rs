@@ -37,7 +37,9 @@ use zigtrust_wire::aps::{
 };
 use zigtrust_wire::mac::{Address, AssociationStatus, MacBody, MacCommand, MacFrame, MacHeader};
 use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
-use zigtrust_wire::security::{open, secure_aps, secure_nwk, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL};
+use zigtrust_wire::security::{
+    open, secure_aps, secure_nwk, unsecure_aps_any, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL,
+};
 use zigtrust_wire::{CapabilityInfo, ExtAddr, ShortAddr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -781,24 +783,14 @@ fn aps_rx(w: &mut World, n: usize, aps: &[u8]) {
         return;
     }
     let body = if ah.security {
-        let Ok((aux, _)) = AuxHeader::parse(&aps[hl..]) else { return };
         let mut cands = vec![dv.link()];
         cands.extend(dv.pending_tclk.clone());
         if dv.tclk.is_some() {
             cands.extend(dv.install_key.clone());
         }
-        let mut out = None;
-        for k in cands {
-            if let Ok(o) =
-                open(&CcmStar::new(&aux.key_id.derive(&k)), ZIGBEE_PRO_LEVEL, aps, hl, None)
-            {
-                out = Some(o.plaintext);
-                break;
-            }
-        }
-        match out {
-            Some(b) => b,
-            None => return,
+        match unsecure_aps_any(aps, &cands, ZIGBEE_PRO_LEVEL, None) {
+            Ok(u) => u.payload,
+            Err(_) => return,
         }
     } else {
         aps[hl..].to_vec()

@@ -331,6 +331,24 @@ pub fn unsecure_aps(
     Ok(UnsecuredAps { header, aux: opened.aux, payload: opened.plaintext })
 }
 
+/// [`unsecure_aps`] with the first of several candidate base link keys that verifies — what a
+/// device does with its current key plus a pending or preconfigured one.
+pub fn unsecure_aps_any<'k>(
+    aps_frame: &[u8],
+    link_keys: impl IntoIterator<Item = &'k Key>,
+    level: SecurityLevel,
+    nwk_src: Option<ExtAddr>,
+) -> Result<UnsecuredAps> {
+    let mut last = Error::MicMismatch;
+    for k in link_keys {
+        match unsecure_aps(aps_frame, k, level, nwk_src) {
+            Ok(u) => return Ok(u),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

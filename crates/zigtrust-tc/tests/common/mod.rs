@@ -9,7 +9,9 @@ use zigtrust_tc::{AdminCommand, Event, RxMeta, Transmit, TrustCenter};
 use zigtrust_wire::aps::{ApsCommand, ApsFrameType, ApsHeader, KeyType, TransportKeyBody};
 use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame, MacHeader};
 use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
-use zigtrust_wire::security::{open, secure_aps, secure_nwk, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL};
+use zigtrust_wire::security::{
+    open, secure_aps, secure_nwk, unsecure_aps_any, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL,
+};
 use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
 
 pub const PAN: PanId = PanId(0x1a62);
@@ -401,22 +403,12 @@ impl Device {
             return;
         }
         let body = if ah.security {
-            let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return };
             // Confirm-Key comes under the new key; everything else under the current one.
             let mut candidates = vec![self.link()];
             candidates.extend(self.pending_tclk.clone());
-            let mut out = None;
-            for k in candidates {
-                if let Ok(o) =
-                    open(&CcmStar::new(&aux.key_id.derive(&k)), ZIGBEE_PRO_LEVEL, aps, hlen, None)
-                {
-                    out = Some(o.plaintext);
-                    break;
-                }
-            }
-            match out {
-                Some(b) => b,
-                None => return,
+            match unsecure_aps_any(aps, &candidates, ZIGBEE_PRO_LEVEL, None) {
+                Ok(u) => u.payload,
+                Err(_) => return,
             }
         } else {
             aps[hlen..].to_vec()
