@@ -21,6 +21,8 @@ pub enum Command {
     Corpus(crate::corpus::Args),
     /// Export or import the store as an Open ZigBee Coordinator Backup (zigpy / Zigbee2MQTT JSON).
     Backup(crate::backup::Args),
+    /// Audit captures for leaked keys, legacy joins, spoofed rejoins, replays (one report).
+    Audit(crate::audit::Args),
     /// Simulate a Zigbee network with the real Trust Center, device models and an attacker.
     Sim(crate::sim::Args),
     /// Test helper for the crash test: a hub and a scripted device in a loop.
@@ -50,6 +52,7 @@ where
         Command::Corpus(a) => crate::corpus::run(&a, &mut out),
         Command::Backup(a) => crate::backup::run(&a, &mut out),
         Command::Sim(a) => crate::sim::run_cmd(&a, &mut out),
+        Command::Audit(a) => crate::audit::run(&a, &mut out),
         Command::TcCrashChild(a) => crate::crashtest::run(&a, &mut out),
     }
 }

@@ -5,10 +5,12 @@
 //! - [`cli`]: argument parsing and dispatch (`zigtrust <subcommand>`).
 //! - [`installcode`]: `zigtrust installcode`.
 //! - [`decode`]: `zigtrust decode`.
+//! - [`audit`]: `zigtrust audit` (security findings and inventory of captures).
 //! - [`sim`]: `zigtrust sim` / `zigtrust sim matrix` (the network simulator).
 //! - [`corpus`]: a seeded corpus of frames built with our emitters, for oracle tests and demos.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod corpus;
