@@ -68,9 +68,15 @@ pub(crate) fn audit_from(o: &zigtrust_sim::Outcome, from_us: u64) -> Report {
     a.report()
 }
 
-fn check(scenario: &str, policy: &str) -> String {
-    let o = run(&small(scenario, policy)).unwrap();
+/// `whole`: the attacker listens from t = 0, so the audit of the whole pcap must match.
+fn check(scenario: &str, policy: &str, whole: bool) -> String {
+    let mut cfg = small(scenario, policy);
+    if whole {
+        cfg.attacker_from_s = Some(0);
+    }
+    let o = run(&cfg).unwrap();
     let from = o.world.attacker.as_ref().unwrap().listen_from;
+    assert!(!whole || from == 0);
     let r = audit_from(&o, from);
     let mut ours: Vec<(u8, u64)> = r
         .of_kind(kind::NETWORK_KEY_LEAKED)
@@ -94,7 +100,7 @@ fn check(scenario: &str, policy: &str) -> String {
         assert!(replays > 0, "{scenario}/{policy}: replays sent but none found");
     }
     format!(
-        "{scenario}/{policy}: leaks {} spoofs {spoofs} replays found {replays} of {} sent",
+        "{scenario}/{policy} (whole pcap: {whole}): leaks {} spoofs {spoofs} replays found {replays} of {} sent",
         truth.len(),
         o.report.replays_sent
     )
@@ -106,10 +112,11 @@ fn every_scenario_and_policy_matches_the_simulators_ground_truth() {
         let hs: Vec<_> = SCENARIOS
             .iter()
             .flat_map(|sc| POLICIES.iter().map(move |p| (sc, p)))
-            .map(|(sc, p)| s.spawn(move || check(sc, p)))
+            .flat_map(|(sc, p)| [false, true].map(|w| (sc, p, w)))
+            .map(|(sc, p, w)| s.spawn(move || check(sc, p, w)))
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(rows.len(), SCENARIOS.len() * POLICIES.len());
+    assert_eq!(rows.len(), 2 * SCENARIOS.len() * POLICIES.len());
     eprintln!("{}", rows.join("\n"));
 }

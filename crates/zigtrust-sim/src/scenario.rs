@@ -59,6 +59,8 @@ pub struct Config {
     /// Link loss in parts per million.
     pub loss_ppm: u32,
     pub keep_capture: bool,
+    /// Override of when the attacker starts listening (seconds); None: the scenario's choice.
+    pub attacker_from_s: Option<u64>,
 }
 
 impl Config {
@@ -73,6 +75,7 @@ impl Config {
             knobs: Knobs::default(),
             loss_ppm: 10_000,
             keep_capture: true,
+            attacker_from_s: None,
         }
     }
 }
@@ -324,7 +327,8 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
         topo.link(att, n, 0);
     }
     w.topo = topo;
-    w.attacker = Some(Attacker::new(plan.attacker_from));
+    let attacker_from = cfg.attacker_from_s.map_or(plan.attacker_from, |s| s * S);
+    w.attacker = Some(Attacker::new(attacker_from));
     w.attacker_node = Some(att);
 
     // Pairing: install codes, one permit-join window, routers first.
