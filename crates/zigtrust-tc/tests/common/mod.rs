@@ -90,8 +90,9 @@ impl Harness {
 
     /// Writes every frame the TC sent to a pcap and has tshark dissect it with every key the
     /// TC ever used (network keys, install-code keys, current TC link keys) on its command line:
-    /// no malformed frame, no expert error (so every secured layer decrypted).
-    pub fn tshark_check(&self, name: &str) {
+    /// no malformed frame, no expert error (so every secured layer decrypted). Returns, per
+    /// frame, how many secured layers tshark decrypted.
+    pub fn tshark_check(&self, name: &str) -> Vec<usize> {
         use zigtrust_capture::{PcapWriter, Timestamp};
         let mut keys: Vec<String> =
             (0..=255u8).filter_map(|s| self.tc.network_key(s)).map(|k| k.key.to_hex()).collect();
@@ -114,25 +115,22 @@ impl Harness {
         for (i, k) in keys.iter().enumerate() {
             cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
         }
-        cmd.args([
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.malformed",
-            "-e",
-            "_ws.expert.message",
-        ]);
+        cmd.args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
+        cmd.args(["-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.message"]);
+        cmd.args(["-e", "zbee.sec.key"]);
         let out = cmd.output().expect("tshark must be installed (scripts/test installs it)");
         let text = String::from_utf8(out.stdout).unwrap();
         assert_eq!(text.lines().count(), self.sent.len(), "{name}: tshark frame count");
-        for (i, l) in text.lines().enumerate() {
-            let f: Vec<&str> = l.split('\t').collect();
-            let bad =
-                f.get(1).is_some_and(|m| !m.is_empty()) || f.get(2).is_some_and(|m| !m.is_empty());
-            assert!(!bad, "{name}: tshark on frame {} ({}): {l}", i + 1, self.sent[i].what);
-        }
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let f: Vec<&str> = l.split('\t').collect();
+                let bad = f.get(1).is_some_and(|m| !m.is_empty())
+                    || f.get(2).is_some_and(|m| !m.is_empty());
+                assert!(!bad, "{name}: tshark on frame {} ({}): {l}", i + 1, self.sent[i].what);
+                f.get(3).map_or(0, |k| if k.is_empty() { 0 } else { k.split(',').count() })
+            })
+            .collect()
     }
 
     pub fn tc_ieee(&self) -> ExtAddr {
