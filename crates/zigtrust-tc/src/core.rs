@@ -9,7 +9,9 @@ use zigtrust_wire::aps::{
 };
 use zigtrust_wire::mac::{Address, AssociationStatus, MacBody, MacCommand, MacFrame, MacHeader};
 use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
-use zigtrust_wire::security::{open, secure_aps, secure_nwk, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL};
+use zigtrust_wire::security::{
+    aps_command_frame, open, secure_nwk, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL,
+};
 use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
 
 /// Outgoing counters are leased this far ahead; a restart skips the unused rest of a lease.
@@ -610,22 +612,18 @@ impl TrustCenter {
         ack: bool,
     ) -> (Vec<u8>, u8) {
         let ctr = self.next_aps_ctr();
-        let mut body = Vec::new();
-        cmd.emit(&mut body);
         let mut hdr = ApsHeader::command(ctr, key_id.is_some());
         hdr.ack_request = ack;
-        let Some(key_id) = key_id else {
-            let mut out = Vec::new();
-            hdr.emit(&mut out);
-            out.extend_from_slice(&body);
-            return (out, ctr);
-        };
-        let base = link_key.cloned().unwrap_or_else(Key::well_known_tc_link_key);
-        let fc = self.next_counter(CounterKind::Aps);
         let tc = self.cfg().1;
-        let aux = AuxHeader::aps(key_id, fc, Some(tc));
-        let out =
-            secure_aps(&hdr, &aux, &body, &base, ZIGBEE_PRO_LEVEL, Some(tc)).unwrap_or_default();
+        let out = match key_id {
+            None => aps_command_frame(&hdr, cmd, None, ZIGBEE_PRO_LEVEL, None),
+            Some(key_id) => {
+                let base = link_key.cloned().unwrap_or_else(Key::well_known_tc_link_key);
+                let aux = AuxHeader::aps(key_id, self.next_counter(CounterKind::Aps), Some(tc));
+                aps_command_frame(&hdr, cmd, Some((&aux, &base)), ZIGBEE_PRO_LEVEL, Some(tc))
+            }
+        }
+        .unwrap_or_default();
         (out, ctr)
     }
 

@@ -331,6 +331,31 @@ pub fn unsecure_aps(
     Ok(UnsecuredAps { header, aux: opened.aux, payload: opened.plaintext })
 }
 
+/// An APS command frame: `header` and `cmd`, sent in clear when `security` is `None`, else
+/// APS-secured with `aux` under the base link key (derived per the aux key id, see
+/// [`secure_aps`]); `src` is the sender's IEEE for the nonce.
+pub fn aps_command_frame(
+    header: &ApsHeader,
+    cmd: &crate::aps::ApsCommand,
+    security: Option<(&AuxHeader, &Key)>,
+    level: SecurityLevel,
+    src: Option<ExtAddr>,
+) -> Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(cmd.buffer_len());
+    cmd.emit(&mut body);
+    match security {
+        Some((aux, key)) => secure_aps(header, aux, &body, key, level, src),
+        None => {
+            let mut h = *header;
+            h.security = false;
+            let mut out = Vec::with_capacity(h.buffer_len() + body.len());
+            h.emit(&mut out);
+            out.extend_from_slice(&body);
+            Ok(out)
+        }
+    }
+}
+
 /// [`unsecure_aps`] with the first of several candidate base link keys that verifies — what a
 /// device does with its current key plus a pending or preconfigured one.
 pub fn unsecure_aps_any<'k>(

@@ -10,7 +10,7 @@ use zigtrust_wire::aps::{ApsCommand, ApsFrameType, ApsHeader, KeyType, Transport
 use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame, MacHeader};
 use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
 use zigtrust_wire::security::{
-    open, secure_aps, secure_nwk, unsecure_aps_any, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL,
+    aps_command_frame, open, secure_nwk, unsecure_aps_any, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL,
 };
 use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
 
@@ -244,25 +244,14 @@ impl Device {
 
     fn aps_cmd(&mut self, cmd: &ApsCommand, secure: bool) -> Vec<u8> {
         let c = self.next();
-        let mut body = Vec::new();
-        cmd.emit(&mut body);
+        let hdr = ApsHeader::command(c, secure);
         if !secure {
-            let mut v = Vec::new();
-            ApsHeader::command(c, false).emit(&mut v);
-            v.extend_from_slice(&body);
-            return v;
+            return aps_command_frame(&hdr, cmd, None, ZIGBEE_PRO_LEVEL, None).unwrap();
         }
         self.aps_fc += 1;
         let aux = AuxHeader::aps(KeyId::Data, self.aps_fc, Some(self.ieee));
-        secure_aps(
-            &ApsHeader::command(c, true),
-            &aux,
-            &body,
-            &self.link(),
-            ZIGBEE_PRO_LEVEL,
-            Some(self.ieee),
-        )
-        .unwrap()
+        aps_command_frame(&hdr, cmd, Some((&aux, &self.link())), ZIGBEE_PRO_LEVEL, Some(self.ieee))
+            .unwrap()
     }
 
     pub fn request_key(&mut self) -> Vec<u8> {
