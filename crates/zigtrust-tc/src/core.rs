@@ -850,6 +850,7 @@ impl TrustCenter {
         let mut h = self.nwk_header(NwkFrameType::Data, short);
         h.src_ieee = None;
         self.send_nwk_plain(h, &aps, short, "transport-key");
+        self.include_in_rotation(ieee);
     }
 
     fn nwk_frame(&mut self, nwk: &[u8], mac_src: Address) {
@@ -901,6 +902,9 @@ impl TrustCenter {
             return;
         }
         self.note_seen(sender, seq, aux.frame_counter);
+        if let Some(o) = originator.filter(|o| *o != sender) {
+            self.note_alive(o);
+        }
         if stale {
             self.rescue(sender, seq);
         }
@@ -934,6 +938,20 @@ impl TrustCenter {
         if seq == active {
             self.volatile.entry(ieee).or_default().current_key_at = Some(now);
         }
+    }
+
+    /// A frame that a router relayed for `ieee` verified: the device is alive. Only liveness:
+    /// security is hop by hop, so the key the relayed frame used is the router's, not the
+    /// originator's, and says nothing about which keys the originator holds.
+    fn note_alive(&mut self, ieee: ExtAddr) {
+        let now = self.now;
+        let Some(d) = self.devices.get_mut(&ieee) else { return };
+        if d.last_seen == now {
+            return;
+        }
+        d.last_seen = now;
+        let rec = d.clone();
+        self.writes.push(StoreWrite::Device(rec));
     }
 
     /// Adaptive: a known device spoke under an old key. Send it the current key NWK-secured
@@ -1103,6 +1121,7 @@ impl TrustCenter {
                 NwkCommand::RejoinResponse { short_addr: new_short, status: 0 }.emit(&mut p);
                 self.send_nwk_plain(rh, &p, short, "rejoin-response");
                 self.send_rejoin_key(ieee, grant, None);
+                self.include_in_rotation(ieee);
             }
             Err(reason) => self.reject_rejoin(ieee, short, reason, None),
         }
@@ -1147,7 +1166,15 @@ impl TrustCenter {
         } else {
             match self.policy.insecure_rejoin {
                 InsecureRejoinPolicy::Allow => Grant::LinkKey(None),
-                InsecureRejoinPolicy::Deny => return Err(DenyReason::PolicyDeny),
+                InsecureRejoinPolicy::Deny => {
+                    // Detection does not depend on the answer: a strict hub is still told
+                    // that someone is impersonating a live device.
+                    if spoke_recently {
+                        self.events.push_back(Event::SuspectedSpoof { ieee });
+                        self.audit(Severity::Alert, "suspected-spoof", Some(ieee), "well-known-key rejoin from a device that spoke under the current key moments ago (denied by policy)".into());
+                    }
+                    return Err(DenyReason::PolicyDeny);
+                }
                 InsecureRejoinPolicy::Adaptive => {
                     if spoke_recently {
                         self.events.push_back(Event::SuspectedSpoof { ieee });
@@ -1400,6 +1427,7 @@ impl TrustCenter {
                     );
                     let (aps, _) = self.transport_network_key_aps(device, link.as_ref(), false);
                     self.tunnel(router, r_short, device, aps);
+                    self.include_in_rotation(device);
                 }
                 Err(r) => self.deny_join(device, r),
             },
@@ -1410,7 +1438,10 @@ impl TrustCenter {
                     .map(|d| d.capability)
                     .unwrap_or(CapabilityInfo::SLEEPY_END_DEVICE.0);
                 match self.trust_center_rejoin(device, short, cap, r_short) {
-                    Ok(grant) => self.send_rejoin_key(device, grant, Some((router, r_short))),
+                    Ok(grant) => {
+                        self.send_rejoin_key(device, grant, Some((router, r_short)));
+                        self.include_in_rotation(device);
+                    }
                     Err(reason) => {
                         self.events.push_back(Event::RejoinDenied { ieee: device, reason });
                         self.audit(
@@ -1462,28 +1493,10 @@ impl TrustCenter {
         let new_key = rec.key.clone();
         self.keys.insert(new_seq, rec);
         let mut pending = HashMap::new();
-        let tc = self.cfg().1;
         let mut targets = targets;
         targets.sort();
         for ieee in targets {
-            let (link, protection) = self.link_key_of(ieee);
-            let tk =
-                ApsCommand::TransportKey(TransportKey::network(new_key.clone(), new_seq, ieee, tc));
-            let (aps, ctr) = match protection {
-                KeyProtection::WellKnownKey => self.aps_command(&tk, None, None, true),
-                _ => self.aps_command(&tk, Some(KeyId::KeyTransport), link.as_ref(), true),
-            };
-            let d = &self.devices[&ieee];
-            let (short, parent) = (d.short_addr, d.parent);
-            let mut h = self.nwk_header(NwkFrameType::Data, short);
-            h.dst_ieee = Some(ieee);
-            self.send_nwk_secured(
-                h,
-                &aps,
-                self.active_seq,
-                next_hop(short, parent),
-                "transport-key-rotation",
-            );
+            let ctr = self.send_rotation_key(ieee, new_seq, &new_key);
             pending.insert(ieee, ctr);
         }
         self.audit(
@@ -1497,6 +1510,54 @@ impl TrustCenter {
             self.switch_key();
         }
         Ok(())
+    }
+
+    /// Sends the rotation's new key to one device (NWK under the active key, APS under its
+    /// link key); returns the APS counter its acknowledgement will carry.
+    fn send_rotation_key(&mut self, ieee: ExtAddr, new_seq: u8, new_key: &Key) -> u8 {
+        let tc = self.cfg().1;
+        let (link, protection) = self.link_key_of(ieee);
+        let tk =
+            ApsCommand::TransportKey(TransportKey::network(new_key.clone(), new_seq, ieee, tc));
+        let (aps, ctr) = match protection {
+            KeyProtection::WellKnownKey => self.aps_command(&tk, None, None, true),
+            _ => self.aps_command(&tk, Some(KeyId::KeyTransport), link.as_ref(), true),
+        };
+        let d = &self.devices[&ieee];
+        let (short, parent) = (d.short_addr, d.parent);
+        let mut h = self.nwk_header(NwkFrameType::Data, short);
+        h.dst_ieee = Some(ieee);
+        self.send_nwk_secured(
+            h,
+            &aps,
+            self.active_seq,
+            next_hop(short, parent),
+            "transport-key-rotation",
+        );
+        ctr
+    }
+
+    /// A device that joins or rejoins while a rotation is pending gets the new key too (after
+    /// the active one), so the switch does not leave it behind.
+    fn include_in_rotation(&mut self, ieee: ExtAddr) {
+        let Some(seq) = self.rotation.as_ref().map(|r| r.seq) else { return };
+        let Some(key) = self.keys.get(&seq).map(|k| k.key.clone()) else { return };
+        let active_exposed = self.keys.get(&self.active_seq).is_some_and(|k| k.exposed);
+        if active_exposed
+            && self.link_key_of(ieee).1 == KeyProtection::WellKnownKey
+            && !self.keys[&seq].exposed
+        {
+            // Sent under a public link key inside NWK security of an exposed key: public too.
+            self.mark_exposed(
+                seq,
+                "rotation key sent to a legacy device under an exposed key",
+                ieee,
+            );
+        }
+        let ctr = self.send_rotation_key(ieee, seq, &key);
+        if let Some(r) = self.rotation.as_mut() {
+            r.pending.insert(ieee, ctr);
+        }
     }
 
     fn switch_key(&mut self) {

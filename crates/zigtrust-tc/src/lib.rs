@@ -33,6 +33,8 @@
 //! key. A device that only has the well-known key:
 //! - `allow`: key under the well-known key (exposed) — today's permissive stacks.
 //! - `deny`: refused — today's strict stacks (devices that missed a key change are stranded).
+//!   A refused rejoin from a device that spoke under the current key in the last 10 minutes
+//!   still raises *suspected spoof*: detection does not depend on the policy.
 //! - `adaptive` (zigtrust):
 //!   1. if the device sent a frame under the current key in the last 10 minutes, raise
 //!      *suspected spoof*. The key is then never sent under the well-known key: it goes only

@@ -60,6 +60,7 @@ pub struct DeviceRecord {
     /// Sequence number of the newest network key this device is known to hold: given to it at
     /// join, acknowledged by it in a rotation, or used by it in a frame it sent.
     pub last_key_seq: Option<u8>,
+    /// When a frame from it (sent by it, or relayed for it by a router) last verified.
     pub last_seen: Millis,
     /// Highest NWK frame counter accepted from this device (replay protection).
     pub incoming_nwk_counter: Option<u32>,
