@@ -87,6 +87,13 @@ CREATE TABLE audit_log (
     detail   TEXT    NOT NULL
 );
 "#,
+    // v2: the hub daemon's own settings (admin token hash, the simulated home's memory).
+    r#"
+CREATE TABLE settings (
+    name   TEXT PRIMARY KEY,
+    value  BLOB NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes and understands.

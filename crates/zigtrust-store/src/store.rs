@@ -237,6 +237,30 @@ impl Store {
         })
     }
 
+    /// A daemon setting (e.g. the admin token's hash), if set.
+    pub fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0))
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(|e| self.sql_err("reading a setting", e))
+    }
+
+    /// Sets a daemon setting (durable when this returns `Ok`).
+    pub fn set_setting(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql_err("writing a setting", e))
+    }
+
     /// Everything needed to restore the Trust Center core, read in one consistent transaction.
     /// Lists are sorted: keys by sequence number, devices and install codes by IEEE, leases by
     /// kind.
