@@ -64,6 +64,9 @@ pub struct Knobs {
     pub report_interval_ms: u64,
     pub rejoin_cycles: u32,
     pub unanswered_limit: u32,
+    /// 0: three join attempts 30 s apart, then wait for the user. Else retry joining at this
+    /// interval for ever (a device left in pairing mode, as in the hub daemon's live home).
+    pub join_retry_ms: u64,
 }
 
 impl Default for Knobs {
@@ -75,6 +78,7 @@ impl Default for Knobs {
             report_interval_ms: 300_000,
             rejoin_cycles: 3,
             unanswered_limit: 2,
+            join_retry_ms: 0,
         }
     }
 }
@@ -395,7 +399,11 @@ fn start_join(w: &mut World, n: usize) {
 fn join_failed(w: &mut World, n: usize, attempt: u32) {
     let dv = d(w, n);
     dv.short = None;
-    if attempt < 2 {
+    if dv.knobs.join_retry_ms > 0 {
+        dv.proc = Proc::Joining { attempt };
+        let iv = dv.knobs.join_retry_ms * 1000;
+        schedule(w, n, iv, Timer::StartJoin);
+    } else if attempt < 2 {
         dv.proc = Proc::Joining { attempt };
         schedule(w, n, 30_000_000, Timer::StartJoin);
     } else {
@@ -420,16 +428,97 @@ fn joined(w: &mut World, n: usize) {
         }
     }
     if first {
-        let dv = d(w, n);
-        let (rep, poll_iv, role) =
-            (dv.knobs.report_interval_ms, dv.knobs.poll_interval_ms, dv.role);
-        let j = w.rng.below(rep * 1000);
-        schedule(w, n, j + 10_000_000, Timer::Report);
-        if role == Role::Sleepy {
-            let j = w.rng.below(poll_iv * 1000);
-            schedule(w, n, j + 1_000_000, Timer::Poll);
+        start_duty(w, n);
+    }
+}
+
+/// The periodic life of a joined device: reports, and polls if it sleeps.
+fn start_duty(w: &mut World, n: usize) {
+    let dv = d(w, n);
+    let (rep, poll_iv, role) = (dv.knobs.report_interval_ms, dv.knobs.poll_interval_ms, dv.role);
+    let j = w.rng.below(rep * 1000);
+    schedule(w, n, j + 10_000_000, Timer::Report);
+    if role == Role::Sleepy {
+        let j = w.rng.below(poll_iv * 1000);
+        schedule(w, n, j + 1_000_000, Timer::Poll);
+    }
+}
+
+/// What a device keeps in non-volatile memory. The hub daemon saves its simulated devices'
+/// memory so that they stay joined across a daemon restart, as real devices do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceNv {
+    pub joined: bool,
+    pub short: Option<u16>,
+    pub parent: usize,
+    /// (key sequence number, key as hex).
+    pub keys: Vec<(u8, String)>,
+    pub active: Option<u8>,
+    pub tclk: Option<String>,
+    pub tclk_verified: bool,
+    pub nwk_fc: u32,
+    pub aps_fc: u32,
+    /// (short address, IEEE, sleepy).
+    pub children: Vec<(u16, u64, bool)>,
+}
+
+impl Device {
+    pub fn nv(&self) -> DeviceNv {
+        DeviceNv {
+            joined: self.joined,
+            short: self.short.map(|s| s.0),
+            parent: self.parent,
+            keys: self.keys.iter().map(|(q, k)| (*q, k.to_hex())).collect(),
+            active: self.active,
+            tclk: self.tclk.as_ref().map(Key::to_hex),
+            tclk_verified: self.tclk_verified,
+            nwk_fc: self.nwk_fc,
+            aps_fc: self.aps_fc,
+            children: self.children.iter().map(|(s, (i, z))| (*s, i.0, *z)).collect(),
         }
     }
+
+    /// Outgoing (NWK, APS) frame counters.
+    pub fn frame_counters(&self) -> (u32, u32) {
+        (self.nwk_fc, self.aps_fc)
+    }
+}
+
+/// Restores node `n` from its saved memory. Counters resume `margin` above the saved values:
+/// memory is saved in blocks, so a counter used after the last save is never used again.
+pub fn restore(w: &mut World, n: usize, nv: &DeviceNv, margin: u32) -> Result<(), String> {
+    let mut keys = BTreeMap::new();
+    for (q, k) in &nv.keys {
+        keys.insert(*q, Key::from_hex(k).map_err(|e| format!("saved network key {q}: {e}"))?);
+    }
+    let tclk = match &nv.tclk {
+        Some(k) => Some(Key::from_hex(k).map_err(|e| format!("saved link key: {e}"))?),
+        None => None,
+    };
+    if nv.parent >= w.nodes.len() {
+        return Err(format!("saved parent {} is not a node", nv.parent));
+    }
+    let dv = d(w, n);
+    dv.keys = keys;
+    dv.tclk = tclk;
+    dv.tclk_verified = nv.tclk_verified;
+    dv.active = nv.active.filter(|a| dv.keys.contains_key(a));
+    dv.short = nv.short.map(ShortAddr);
+    dv.parent = nv.parent;
+    dv.joined = nv.joined && dv.active.is_some() && dv.short.is_some();
+    dv.ever_joined = dv.joined;
+    dv.nwk_fc = nv.nwk_fc.saturating_add(margin);
+    dv.aps_fc = nv.aps_fc.saturating_add(margin);
+    dv.children = nv.children.iter().map(|(s, i, z)| (*s, (ExtAddr(*i), *z))).collect();
+    dv.proc = Proc::Idle;
+    let (joined, short) = (dv.joined, dv.short);
+    if joined {
+        if let Some(s) = short {
+            w.used_shorts.insert(s.0);
+        }
+        start_duty(w, n);
+    }
+    Ok(())
 }
 
 fn report(w: &mut World, n: usize) {

@@ -148,6 +148,10 @@ impl<E> Queue<E> {
         self.free.push(slot);
         self.slots[slot].take()
     }
+    /// When the next event is due.
+    pub fn peek_time(&self) -> Option<Us> {
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
+    }
     pub fn len(&self) -> usize {
         self.heap.len()
     }

@@ -7,11 +7,13 @@
 //! - [`device`]: device models (behaviour sources documented there).
 //! - [`attacker`]: sniffer, spoofer, replayer.
 //! - [`scenario`]: scenarios, policies, the run report.
+//! - [`live`]: a small home run in real time for the hub daemon.
 #![forbid(unsafe_code)]
 
 pub mod attacker;
 pub mod device;
 pub mod engine;
+pub mod live;
 pub mod scenario;
 pub mod world;
 

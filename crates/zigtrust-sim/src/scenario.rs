@@ -257,6 +257,8 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
     let hub = Hub {
         tc: Some(tc),
         store: MemStore::default(),
+        durable: None,
+        event_log: None,
         ieee: ExtAddr(0),
         app_fc: 0,
         app_seq: 0,

@@ -136,10 +136,19 @@ impl MemStore {
     }
 }
 
+/// Makes a batch of store writes durable (the daemon's SQLite store); an error means the
+/// frames of that step must not be sent.
+pub type DurableSink = Box<dyn FnMut(&[StoreWrite]) -> Result<(), String>>;
+
 /// The coordinator: the real Trust Center core, its store, and a thin hub application.
 pub struct Hub {
     pub tc: Option<TrustCenter>,
     pub store: MemStore,
+    /// Called with every batch of writes before the batch's frames are queued (the hub daemon
+    /// commits them to SQLite there). `None` in scenarios: the in-memory store is enough.
+    pub durable: Option<DurableSink>,
+    /// The core's events with their time, kept when `Some` (the hub daemon drains them).
+    pub event_log: Option<Vec<(Us, Event)>>,
     pub ieee: ExtAddr,
     pub app_fc: u32,
     pub app_seq: u8,
@@ -507,11 +516,24 @@ impl World {
     pub fn drain_tc(&mut self) -> bool {
         let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return false };
         let Some(tc) = &mut h.tc else { return false };
-        for w in tc.take_store_writes() {
+        let writes = tc.take_store_writes();
+        let durable = match (&mut h.durable, writes.is_empty()) {
+            (Some(sink), false) => sink(&writes).is_ok(),
+            _ => true,
+        };
+        for w in writes {
             h.store.apply(w);
         }
+        if !durable {
+            // Frames whose counter lease is not on disk must never go on air.
+            while tc.poll_transmit().is_some() {}
+        }
         let mut replay = false;
+        let now = self.q.now;
         while let Some(e) = tc.poll_event() {
+            if let Some(log) = &mut h.event_log {
+                log.push((now, e.clone()));
+            }
             match e {
                 Event::RejoinDenied { .. } => self.stats.rejoins_denied += 1,
                 Event::SuspectedSpoof { .. } => self.stats.spoof_alerts += 1,
