@@ -25,6 +25,8 @@ pub enum Command {
     Audit(crate::audit::Args),
     /// Simulate a Zigbee network with the real Trust Center, device models and an attacker.
     Sim(crate::sim::Args),
+    /// Run the hub daemon: the Trust Center with its store, an HTTP API and a web page.
+    Serve(crate::serve::Args),
     /// Test helper for the crash test: a hub and a scripted device in a loop.
     #[command(hide = true)]
     TcCrashChild(crate::crashtest::Args),
@@ -52,6 +54,7 @@ where
         Command::Corpus(a) => crate::corpus::run(&a, &mut out),
         Command::Backup(a) => crate::backup::run(&a, &mut out),
         Command::Sim(a) => crate::sim::run_cmd(&a, &mut out),
+        Command::Serve(a) => crate::serve::run(&a, &mut out),
         Command::Audit(a) => crate::audit::run(&a, &mut out),
         Command::TcCrashChild(a) => crate::crashtest::run(&a, &mut out),
     }

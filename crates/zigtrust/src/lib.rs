@@ -7,6 +7,7 @@
 //! - [`decode`]: `zigtrust decode`.
 //! - [`audit`]: `zigtrust audit` (security findings and inventory of captures).
 //! - [`sim`]: `zigtrust sim` / `zigtrust sim matrix` (the network simulator).
+//! - [`serve`]: `zigtrust serve`, the hub daemon (Trust Center, HTTP API, web page).
 //! - [`corpus`]: a seeded corpus of frames built with our emitters, for oracle tests and demos.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod decode;
 pub mod hub;
 pub mod installcode;
 pub mod json;
+pub mod serve;
 pub mod sim;
 
 /// Exit codes shared by every subcommand.

@@ -1,6 +1,8 @@
 //! Shared helpers for the oracle tests: build a corpus capture, run our CLI on it, parse JSON.
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use zigtrust::corpus::{generate, Corpus, Options};

@@ -1,0 +1,451 @@
+//! The hub thread's state: the Trust Center on its radio (the live simulated home or ZEP),
+//! the store, key-rotation progress, and the live-update broadcast. Everything here runs on
+//! one thread; HTTP threads send it jobs.
+
+use super::zep::ZepRadio;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use zigtrust_sim::device::Role as SimRole;
+use zigtrust_sim::live::{HomeNv, LiveHome, COUNTER_MARGIN};
+use zigtrust_store::Store;
+use zigtrust_tc::model::{
+    DeviceRecord, InsecureRejoinPolicy, JoinMethod, LegacyJoinPolicy, Millis, Policy, Severity,
+    SpoofResponse,
+};
+use zigtrust_tc::{Event, TrustCenter};
+use zigtrust_wire::{CapabilityInfo, ExtAddr};
+
+pub const SIM_HOME_SETTING: &str = "sim_home";
+
+pub fn now_ms() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+pub enum Radio {
+    Sim(Box<LiveHome>),
+    Zep(Box<ZepRadio>),
+}
+
+impl Radio {
+    pub fn tc(&mut self) -> &mut TrustCenter {
+        match self {
+            Radio::Sim(h) => h.tc(),
+            Radio::Zep(z) => &mut z.tc,
+        }
+    }
+
+    pub fn tc_ref(&self) -> &TrustCenter {
+        match self {
+            Radio::Sim(h) => h.tc_ref(),
+            Radio::Zep(z) => &z.tc,
+        }
+    }
+
+    /// Commits the core's writes and sends its frames (after an admin command).
+    pub fn drain(&mut self, now: Millis) {
+        match self {
+            Radio::Sim(h) => h.drain(),
+            Radio::Zep(z) => z.drain(now),
+        }
+    }
+
+    fn advance(&mut self, now: Millis) {
+        match self {
+            Radio::Sim(h) => h.advance(now * 1000),
+            Radio::Zep(z) => z.advance(now),
+        }
+    }
+
+    fn take_events(&mut self) -> Vec<Event> {
+        match self {
+            Radio::Sim(h) => h.take_events().into_iter().map(|(_, e)| e).collect(),
+            Radio::Zep(z) => std::mem::take(&mut z.events).into_iter().map(|(_, e)| e).collect(),
+        }
+    }
+
+    /// When the radio next needs the thread (Unix ms).
+    fn next_wake(&self) -> Option<Millis> {
+        match self {
+            Radio::Sim(h) => h.next_event_at().map(|us| us.div_ceil(1000)),
+            Radio::Zep(z) => z.tc.next_timeout(),
+        }
+    }
+}
+
+/// A key rotation started from the API, and how far it got.
+pub struct Rotation {
+    pub from: u8,
+    pub to: u8,
+    pub started: Millis,
+    pub deadline: Millis,
+    pub devices: Vec<ExtAddr>,
+    pub switched: Option<(Millis, Vec<ExtAddr>)>,
+}
+
+pub struct HubState {
+    pub radio: Radio,
+    pub radio_name: String,
+    pub store: Rc<RefCell<Store>>,
+    /// The last error of the durable sink (the radio is mute while the store fails).
+    pub store_error: Rc<RefCell<Option<String>>>,
+    pub rotation: Option<Rotation>,
+    /// The device the open permit-join window is for, if one was named.
+    pub permit_ieee: Option<ExtAddr>,
+    pub sse: Arc<Mutex<Vec<SyncSender<String>>>>,
+    dirty: bool,
+    last_push: Instant,
+    last_alert_id: i64,
+    check_alerts: bool,
+    saved_home: Option<HomeNv>,
+    saved_home_at: Instant,
+    saved_counter: u32,
+}
+
+impl HubState {
+    pub fn new(
+        radio: Radio,
+        radio_name: String,
+        store: Rc<RefCell<Store>>,
+        store_error: Rc<RefCell<Option<String>>>,
+    ) -> HubState {
+        let last_alert_id = store
+            .borrow()
+            .audit_log(1, None)
+            .ok()
+            .and_then(|v| v.first().map(|e| e.0))
+            .unwrap_or(0);
+        let saved_counter = match &radio {
+            Radio::Sim(h) => h.max_counter(),
+            Radio::Zep(_) => 0,
+        };
+        HubState {
+            radio,
+            radio_name,
+            store,
+            store_error,
+            rotation: None,
+            permit_ieee: None,
+            sse: Arc::new(Mutex::new(Vec::new())),
+            dirty: true,
+            last_push: Instant::now(),
+            last_alert_id,
+            check_alerts: false,
+            saved_home: None,
+            saved_home_at: Instant::now(),
+            saved_counter,
+        }
+    }
+
+    pub fn home(&self) -> Option<&LiveHome> {
+        match &self.radio {
+            Radio::Sim(h) => Some(h),
+            Radio::Zep(_) => None,
+        }
+    }
+
+    pub fn home_mut(&mut self) -> Option<&mut LiveHome> {
+        match &mut self.radio {
+            Radio::Sim(h) => Some(h),
+            Radio::Zep(_) => None,
+        }
+    }
+
+    /// After an admin command: commit, send, and refresh the live views.
+    pub fn after_command(&mut self) {
+        self.radio.drain(now_ms());
+        self.dirty = true;
+        self.check_alerts = true;
+        self.step();
+    }
+
+    /// When the hub thread must wake next at the latest (ms from now).
+    pub fn wait_ms(&self) -> u64 {
+        let now = now_ms();
+        let radio = self.radio.next_wake().map_or(100, |t| t.saturating_sub(now));
+        // ZEP input is polled; live views are pushed at most every 250 ms.
+        let cap = if matches!(self.radio, Radio::Zep(_)) || self.dirty { 20 } else { 100 };
+        radio.min(cap)
+    }
+
+    /// Runs the radio up to now and publishes what changed.
+    pub fn step(&mut self) {
+        let now = now_ms();
+        self.radio.advance(now);
+        let events = self.radio.take_events();
+        if !events.is_empty() {
+            self.dirty = true;
+            self.check_alerts = true;
+        }
+        for e in events {
+            if let Event::KeySwitched { seq, stragglers } = e {
+                if let Some(r) = self.rotation.as_mut().filter(|r| r.to == seq) {
+                    r.switched = Some((now, stragglers));
+                }
+            }
+        }
+        if self.check_alerts {
+            self.check_alerts = false;
+            self.publish_alerts();
+        }
+        if self.dirty && self.last_push.elapsed().as_millis() >= 250 {
+            self.dirty = false;
+            self.last_push = Instant::now();
+            let mut v = self.network_view();
+            v["devices_list"] = Value::Array(self.device_views());
+            self.broadcast(format!("event: state\ndata: {v}\n\n"));
+        }
+        self.save_home(false);
+    }
+
+    fn publish_alerts(&mut self) {
+        let Ok(entries) = self.store.borrow().audit_log(50, None) else { return };
+        let mut fresh: Vec<Value> = entries
+            .iter()
+            .filter(|(id, e)| *id > self.last_alert_id && e.severity >= Severity::Warning)
+            .map(|(id, e)| audit_view(*id, e))
+            .collect();
+        if let Some((id, _)) = entries.first() {
+            self.last_alert_id = self.last_alert_id.max(*id);
+        }
+        fresh.reverse();
+        for a in fresh {
+            self.broadcast(format!("event: alert\ndata: {a}\n\n"));
+        }
+    }
+
+    pub fn broadcast(&self, msg: String) {
+        let mut subs = self.sse.lock().unwrap_or_else(|e| e.into_inner());
+        subs.retain(|s| !matches!(s.try_send(msg.clone()), Err(TrySendError::Disconnected(_))));
+    }
+
+    /// Saves the simulated devices' memory: at once when something other than counters
+    /// changed, else every 5 s, and always before counters could pass the restore margin.
+    pub fn save_home(&mut self, force: bool) {
+        let Radio::Sim(h) = &self.radio else { return };
+        let nv = h.nv();
+        let counter = h.max_counter();
+        let structural = self.saved_home.as_ref().is_none_or(|s| !same_but_counters(s, &nv));
+        let counters_changed = self.saved_home.as_ref() != Some(&nv);
+        let due = counters_changed
+            && (self.saved_home_at.elapsed().as_secs() >= 5
+                || counter >= self.saved_counter.saturating_add(COUNTER_MARGIN / 4));
+        if !(force || structural || due) {
+            return;
+        }
+        let Ok(text) = serde_json::to_vec(&nv) else { return };
+        if self.store.borrow_mut().set_setting(SIM_HOME_SETTING, &text).is_ok() {
+            self.saved_home = Some(nv);
+            self.saved_home_at = Instant::now();
+            self.saved_counter = counter;
+        }
+    }
+
+    // ---- views ------------------------------------------------------------------------
+
+    pub fn permit_view(&self) -> Value {
+        let tc = self.radio.tc_ref();
+        let rem = tc.permit_join_remaining().unwrap_or(0);
+        let ieee = self.permit_ieee.filter(|_| rem > 0).map(|i| i.to_string());
+        json!({"open": rem > 0, "remaining_s": rem.div_ceil(1000), "ieee": ieee})
+    }
+
+    pub fn network_view(&self) -> Value {
+        let tc = self.radio.tc_ref();
+        let devices: Vec<Value> = self.device_views();
+        let at_risk = devices.iter().filter(|d| d["stranded_risk"] == "high").count();
+        let alerts = self
+            .store
+            .borrow()
+            .audit_log(200, None)
+            .map(|v| v.iter().filter(|(_, e)| e.severity >= Severity::Alert).count())
+            .unwrap_or(0);
+        let net = tc.network();
+        json!({
+            "pan_id": net.map(|n| format!("{:#06x}", n.pan_id.0)),
+            "extended_pan_id": net.map(|n| ExtAddr(n.extended_pan_id).to_string()),
+            "channel": net.map(|n| n.channel),
+            "tc_ieee": net.map(|n| n.tc_ieee.to_string()),
+            "active_key_seq": tc.active_key_seq(),
+            "radio": self.radio_name,
+            "permit_join": self.permit_view(),
+            "policy": policy_view(tc.policy()),
+            "rotation": self.rotation_view(),
+            "devices": devices.iter().filter(|d| d["removed"] == false).count(),
+            "devices_at_risk": at_risk,
+            "alerts": alerts,
+            "store_error": self.store_error.borrow().clone(),
+            "now": now_ms(),
+        })
+    }
+
+    pub fn rotation_view(&self) -> Value {
+        let Some(r) = &self.rotation else { return Value::Null };
+        let tc = self.radio.tc_ref();
+        let pending: Vec<ExtAddr> = match tc.rotation_pending() {
+            Some((seq, p)) if seq == r.to => p,
+            _ => Vec::new(),
+        };
+        let devices: Vec<Value> = r
+            .devices
+            .iter()
+            .map(|i| {
+                // Confirmed: acknowledged the new key (no longer pending), and not left behind
+                // at the switch.
+                let confirmed = tc.device(*i).is_some()
+                    && !pending.contains(i)
+                    && !r.switched.as_ref().is_some_and(|(_, s)| s.contains(i));
+                json!({"ieee": i.to_string(), "confirmed": confirmed})
+            })
+            .collect();
+        let confirmed = devices.iter().filter(|d| d["confirmed"] == true).count();
+        json!({
+            "state": if r.switched.is_some() { "switched" } else { "distributing" },
+            "from_seq": r.from, "to_seq": r.to, "started": r.started, "deadline": r.deadline,
+            "devices": devices, "confirmed": confirmed, "total": r.devices.len(),
+            "stragglers": r.switched.as_ref().map_or(Vec::new(), |(_, s)| s.iter().map(ExtAddr::to_string).collect()),
+        })
+    }
+
+    pub fn device_views(&self) -> Vec<Value> {
+        self.radio.tc_ref().devices().map(|d| self.device_view(d)).collect()
+    }
+
+    pub fn device_view(&self, d: &DeviceRecord) -> Value {
+        let tc = self.radio.tc_ref();
+        let active = tc.active_key_seq();
+        let cap = d.capability;
+        let role = if cap & CapabilityInfo::FULL_FUNCTION_DEVICE != 0 {
+            "router"
+        } else if cap & CapabilityInfo::RX_ON_WHEN_IDLE != 0 {
+            "end-device"
+        } else {
+            "sleepy-end-device"
+        };
+        let security = match d.join_method {
+            JoinMethod::InstallCode => "z3.0",
+            JoinMethod::WellKnownKey => "legacy",
+            JoinMethod::Restored => "restored",
+        };
+        let unique_link = d.tclk.is_some();
+        let has_active = d.last_key_seq == Some(active);
+        let (risk, reason) = stranded_risk(tc, d, has_active, unique_link);
+        let name = self.home().and_then(|h| {
+            h.devices.iter().find(|x| h.ieee(x) == d.ieee).map(|x| x.name.to_string())
+        });
+        json!({
+            "ieee": d.ieee.to_string(),
+            "short_addr": format!("{:#06x}", d.short_addr.0),
+            "name": name,
+            "role": role,
+            "security": security,
+            "install_code_key": d.join_method == JoinMethod::InstallCode,
+            "tclk_verified": d.tclk_verified,
+            "last_key_seq": d.last_key_seq,
+            "has_active_key": has_active,
+            "last_seen": d.last_seen,
+            "parent": format!("{:#06x}", d.parent.0),
+            "stranded_risk": risk,
+            "stranded_reason": reason,
+            "removed": d.tombstoned,
+        })
+    }
+
+    pub fn sim_view(&self) -> Option<Value> {
+        let h = self.home()?;
+        let att = h.attacker();
+        let devices: Vec<Value> = h
+            .devices
+            .iter()
+            .map(|d| {
+                json!({
+                    "ieee": h.ieee(d).to_string(),
+                    "name": d.name,
+                    "profile": match d.profile { zigtrust_sim::device::Profile::Z30 => "z3.0", zigtrust_sim::device::Profile::Ha12 => "legacy" },
+                    "role": if d.role == SimRole::Router { "router" } else { "sleepy-end-device" },
+                    "joined": h.joined(d),
+                    "starter": d.auto_pair,
+                    "label": d.label,
+                })
+            })
+            .collect();
+        Some(json!({
+            "attacker": h.attacker_on(),
+            "spoofs_sent": att.map_or(0, |a| a.spoofs_sent),
+            "attacker_knows_network_key": att.is_some_and(|a| !a.leaks.is_empty()),
+            "devices": devices,
+        }))
+    }
+}
+
+/// Whether the device could be left unable to talk, and why.
+fn stranded_risk(
+    tc: &TrustCenter,
+    d: &DeviceRecord,
+    has_active: bool,
+    unique_link: bool,
+) -> (&'static str, Option<String>) {
+    if d.tombstoned || has_active {
+        return ("none", None);
+    }
+    let pending = tc.rotation_pending().is_some_and(|(_, p)| p.contains(&d.ieee));
+    if unique_link {
+        return (
+            "low",
+            Some(
+                "lacks the active key; a Trust Center rejoin gets it under its own link key".into(),
+            ),
+        );
+    }
+    match tc.policy().insecure_rejoin {
+        InsecureRejoinPolicy::Allow => ("low", Some("lacks the active key; the policy would send it under the well-known key (a sniffer gets it too)".into())),
+        InsecureRejoinPolicy::Adaptive if d.last_key_seq.is_some() || pending => ("low", Some("lacks the active key; the Trust Center will send it under the key this device holds".into())),
+        InsecureRejoinPolicy::Adaptive => ("high", Some("legacy device holding no key the Trust Center can use; open a permit-join for it".into())),
+        InsecureRejoinPolicy::Deny => ("high", Some("legacy device without the active key and insecure rejoin is denied".into())),
+    }
+}
+
+fn same_but_counters(a: &HomeNv, b: &HomeNv) -> bool {
+    let strip = |h: &HomeNv| {
+        let mut h = h.clone();
+        for d in h.devices.iter_mut().flatten() {
+            d.nwk_fc = 0;
+            d.aps_fc = 0;
+        }
+        h
+    };
+    strip(a) == strip(b)
+}
+
+pub fn policy_view(p: &Policy) -> Value {
+    json!({
+        "legacy_join": match p.legacy_join {
+            LegacyJoinPolicy::AllowedWhilePermitJoin => "allowed-while-permit-join",
+            LegacyJoinPolicy::InstallCodeRequired => "install-code-required",
+        },
+        "insecure_rejoin": match p.insecure_rejoin {
+            InsecureRejoinPolicy::Allow => "allow",
+            InsecureRejoinPolicy::Deny => "deny",
+            InsecureRejoinPolicy::Adaptive => "adaptive",
+        },
+        "spoof_response": match p.spoof_response {
+            SpoofResponse::Deny => "deny",
+            SpoofResponse::Ignore => "ignore",
+        },
+        "rotate_after_legacy_window": p.rotate_after_legacy_window,
+    })
+}
+
+pub fn audit_view(id: i64, e: &zigtrust_tc::model::AuditEntry) -> Value {
+    json!({
+        "id": id,
+        "time": e.time,
+        "severity": match e.severity { Severity::Info => "info", Severity::Warning => "warning", Severity::Alert => "alert" },
+        "kind": e.kind,
+        "ieee": e.ieee.map(|i| i.to_string()),
+        "detail": e.detail,
+    })
+}

@@ -1,0 +1,368 @@
+#!/usr/bin/env node
+// Browser end-to-end test of `zigtrust serve`: starts the daemon on a fresh database, drives the
+// web page in Chromium (Playwright) through pairing, policy, key rotation and a spoof alert.
+//
+//   node e2e/serve.mjs
+//
+// Environment:
+//   ZIGTRUST_BIN   daemon binary (default <repo>/target/debug/zigtrust, or $CARGO_TARGET_DIR/debug/zigtrust)
+//   ZIGTRUST_CMD   a whole command line used instead of ZIGTRUST_BIN, e.g. `node e2e/mock-server.mjs`
+//                  (split on spaces, quotes allowed); `serve --db … --listen 127.0.0.1:0` is appended
+//   CHROMIUM       browser executable (default /usr/bin/chromium)
+//   E2E_OUT        screenshot folder (default <repo>/test-output/e2e)
+//   E2E_HEADED=1   show the browser; E2E_KEEP=1 keep the temporary database folder
+//
+// Progress goes to stderr. Exit 0 and a one-line summary on stdout on success; on failure a
+// failure.png, the daemon's output tail and exit 1.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+const OUT = process.env.E2E_OUT || path.join(repo, 'test-output', 'e2e');
+const TOTAL_BUDGET_MS = 270_000; // the whole run; well under 5 minutes
+const t0 = Date.now();
+
+// ----------------------------------------------------------------------------------------------
+// Helpers
+
+const log = (...a) => console.error(`[e2e ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
+
+function splitCommand(cmd) {
+  const out = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  let m;
+  while ((m = re.exec(cmd))) out.push(m[1] ?? m[2] ?? m[3]);
+  return out;
+}
+
+function daemonCommand(dbPath) {
+  const args = ['serve', '--db', dbPath, '--listen', '127.0.0.1:0'];
+  if (process.env.ZIGTRUST_CMD) {
+    const [cmd, ...pre] = splitCommand(process.env.ZIGTRUST_CMD);
+    return [cmd, [...pre, ...args]];
+  }
+  const target = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(repo, 'target');
+  const bin = process.env.ZIGTRUST_BIN || path.join(target, 'debug', 'zigtrust');
+  if (!fs.existsSync(bin)) throw new Error(`daemon binary ${bin} not found: build it (cargo build) or set ZIGTRUST_BIN / ZIGTRUST_CMD`);
+  return [bin, args];
+}
+
+// Awaits `promise`; if it fails, adds what `describe()` says about the state to the error.
+async function explain(promise, describe) {
+  try {
+    return await promise;
+  } catch (e) {
+    let extra;
+    try { extra = await describe(); } catch (d) { extra = `(could not describe the state: ${d.message})`; }
+    e.message = `${e.message}\n  state: ${extra}`;
+    throw e;
+  }
+}
+
+class Tail {
+  constructor(n) { this.n = n; this.lines = []; this.partial = ''; }
+  push(chunk) {
+    const parts = (this.partial + chunk).split('\n');
+    this.partial = parts.pop();
+    for (const l of parts) { this.lines.push(l); if (this.lines.length > this.n) this.lines.shift(); }
+  }
+  text() { return [...this.lines, this.partial].filter((l) => l !== '').join('\n'); }
+}
+
+// Starts the daemon; resolves with {proc, url, token} once it printed both lines.
+function startDaemon(dbPath, stdoutTail, stderrTail) {
+  const [cmd, args] = daemonCommand(dbPath);
+  log(`starting: ${cmd} ${args.join(' ')}`);
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_BACKTRACE: '1' } });
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (c) => stderrTail.push(c));
+  proc.stdout.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    let url = null;
+    let token = null;
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('daemon did not print `listening:` and `token:` within 30 s')), 30_000);
+    proc.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start the daemon: ${e.message}`)); });
+    proc.on('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`daemon exited early (code ${code}, signal ${sig})`)); });
+    proc.stdout.on('data', (c) => {
+      stdoutTail.push(c);
+      buf += c;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i).replace(/\r$/, '');
+        buf = buf.slice(i + 1);
+        let m;
+        if ((m = /^listening:\s*(http:\/\/\S+?)\/?\s*$/.exec(line))) url = `${m[1]}/`;
+        else if ((m = /^token:\s*(\S+)\s*$/.exec(line))) token = m[1];
+        if (url && token) {
+          clearTimeout(timer);
+          proc.removeAllListeners('exit');
+          resolve({ proc, url, token });
+          return;
+        }
+      }
+    });
+  });
+}
+
+async function stopDaemon(proc) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => { log('daemon ignored SIGTERM for 5 s: SIGKILL'); proc.kill('SIGKILL'); }, 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+// ----------------------------------------------------------------------------------------------
+// The test
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const f of fs.readdirSync(OUT)) if (f.endsWith('.png')) fs.rmSync(path.join(OUT, f));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'zigtrust-e2e-'));
+  const stdoutTail = new Tail(40);
+  const stderrTail = new Tail(60);
+  let daemon = null;
+  let browser = null;
+  let page = null;
+  const pageErrors = [];
+  const consoleErrors = [];
+  let shot = 0;
+  let step = 'start';
+
+  const screenshot = async (name) => {
+    shot += 1;
+    const file = path.join(OUT, `${String(shot).padStart(2, '0')}-${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+  };
+  const begin = (name) => { step = name; log(name); };
+
+  const watchdog = setTimeout(() => {
+    console.error(`e2e: over the ${TOTAL_BUDGET_MS / 1000} s budget in step "${step}"`);
+    cleanup(1, new Error('total time budget exceeded'));
+  }, TOTAL_BUDGET_MS);
+
+  let cleaning = false;
+  async function cleanup(code, err) {
+    if (cleaning) return;
+    cleaning = true;
+    clearTimeout(watchdog);
+    if (err) {
+      console.error(`\nE2E FAILED in step "${step}": ${err && err.stack ? err.stack : err}`);
+      if (page) {
+        try { await page.screenshot({ path: path.join(OUT, 'failure.png'), fullPage: true, timeout: 10_000 }); console.error(`screenshot: ${path.join(OUT, 'failure.png')}`); } catch (e) { console.error(`(no failure screenshot: ${e.message})`); }
+      }
+      if (pageErrors.length) console.error(`\npage errors:\n${pageErrors.join('\n')}`);
+      if (consoleErrors.length) console.error(`\nbrowser console errors (last 20):\n${consoleErrors.slice(-20).join('\n')}`);
+      console.error(`\ndaemon stdout tail:\n${stdoutTail.text().replace(/^token:.*$/m, 'token: (redacted)') || '(empty)'}`);
+      console.error(`\ndaemon stderr tail:\n${stderrTail.text() || '(empty)'}`);
+    }
+    try { if (browser) await browser.close(); } catch { /* ignore */ }
+    try { await stopDaemon(daemon && daemon.proc); } catch { /* ignore */ }
+    if (!process.env.E2E_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+    else console.error(`kept ${tmp}`);
+    process.exit(code);
+  }
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup(130, new Error(`interrupted by ${sig}`)));
+
+  try {
+    begin('start the daemon');
+    daemon = await startDaemon(path.join(tmp, 'hub.db'), stdoutTail, stderrTail);
+    daemon.proc.on('exit', (code, sig) => {
+      if (!cleaning) { stderrTail.push(`\n[daemon exited: code ${code}, signal ${sig}]\n`); }
+    });
+    const base = daemon.url;
+    log(`daemon at ${base}`);
+
+    begin('launch Chromium');
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: ['--no-sandbox'],
+      headless: !process.env.E2E_HEADED,
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (e) => pageErrors.push(String(e && e.stack ? e.stack : e)));
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('dialog', (d) => d.accept()); // the Remove confirm(), should a step need it
+
+    const apiGet = (p) => page.evaluate(async (u) => {
+      const r = await fetch(u, { credentials: 'same-origin', cache: 'no-store' });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    }, p);
+
+    // -- Login ---------------------------------------------------------------------------------
+    begin('login');
+    await page.goto(base);
+    await page.locator('#token').waitFor({ state: 'visible' });
+    await screenshot('login');
+    await page.fill('#token', 'definitely-not-the-token');
+    await page.click('#login');
+    await page.locator('#login-error').filter({ hasText: /\S/ }).waitFor();
+    await page.fill('#token', daemon.token);
+    await page.click('#login');
+    await page.locator('#device-table').waitFor({ state: 'visible' });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 20_000 });
+    await page.waitForFunction(() => document.getElementById('net-pan').textContent.trim() !== '–');
+    await screenshot('dashboard');
+
+    // A reload keeps the session (GET /api/session with the cookie).
+    await page.reload();
+    await page.locator('#device-table').waitFor({ state: 'visible' });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 20_000 });
+
+    // -- The starter home pairs itself on first start (a few seconds): wait for it, as a user
+    // would before adding another device.
+    begin('wait for the starter home to pair');
+    await page.waitForFunction(() => document.querySelectorAll('#device-table tr[data-ieee]').length >= 5, null, { timeout: 90_000 });
+    await screenshot('starter-home');
+
+    // -- Pick a simulated Z3.0 device that has not joined -------------------------------------
+    begin('find an unjoined simulated Z3.0 device');
+    const sim = await apiGet('/api/sim');
+    if (sim.status !== 200) throw new Error(`GET /api/sim answered ${sim.status}: the e2e needs --radio sim (the default)`);
+    // The starter devices pair themselves on first start; the user's device waits for its code.
+    const target = (sim.body.devices || []).find((d) => d.profile === 'z3.0' && !d.joined && d.label && d.starter === false);
+    if (!target) throw new Error(`no simulated Z3.0 device with joined=false and a label in ${JSON.stringify(sim.body)}`);
+    log(`target: ${target.name || ''} ${target.ieee} label ${target.label}`);
+    const net0 = (await apiGet('/api/network')).body;
+    await page.locator('#sim-panel').waitFor({ state: 'visible' });
+    const simRow = page.locator(`#sim-devices [data-ieee="${target.ieee}"]`);
+    await simRow.waitFor();
+
+    // -- Install code: first a corrupted one, then the label ----------------------------------
+    begin('install code with a bad CRC is refused');
+    const codeMatch = /\$I:([0-9A-Fa-f]+)/.exec(target.label);
+    let bad;
+    if (codeMatch) {
+      const hex = codeMatch[1];
+      const i = 2; // a digit of the secret, so the CRC no longer matches
+      bad = hex.slice(0, i) + ((parseInt(hex[i], 16) ^ 0x1).toString(16).toUpperCase()) + hex.slice(i + 1);
+    } else {
+      bad = '83FED3407A939723A5C639B26916D505C3B6';
+    }
+    await page.fill('#ic-qr', '');
+    await page.fill('#ic-ieee', target.ieee);
+    await page.fill('#ic-code', bad);
+    await page.click('#ic-submit');
+    await page.locator('#ic-error-install_code').filter({ hasText: /CRC/i }).waitFor();
+    const pending0 = (await apiGet('/api/install-codes')).body.install_codes || [];
+    if (pending0.some((p) => p.ieee === target.ieee)) throw new Error('a refused install code was stored anyway');
+    await screenshot('install-code-crc-error');
+
+    begin('install code from the device label');
+    await simRow.locator('button.use-label').click();
+    const qrValue = await page.inputValue('#ic-qr');
+    if (qrValue.trim() !== target.label.trim()) throw new Error(`"Use this label" put ${JSON.stringify(qrValue)} in #ic-qr, expected the label`);
+    if ((await page.inputValue('#ic-code')) !== '') throw new Error('"Use this label" left the install code field filled');
+    await page.click('#ic-submit');
+    await page.locator('#ic-result').filter({ hasText: /\S/ }).waitFor();
+    if ((await page.locator('#ic-error-install_code').textContent()).trim()) throw new Error('the old CRC error is still shown');
+    const pending1 = (await apiGet('/api/install-codes')).body.install_codes || [];
+    if (!pending1.some((p) => p.ieee === target.ieee)) throw new Error(`install code for ${target.ieee} not pending after adding it: ${JSON.stringify(pending1)}`);
+    await screenshot('install-code-added');
+
+    // -- Permit join and the device joining -----------------------------------------------------
+    begin('open permit join');
+    await page.selectOption('#permit-join-duration', '180');
+    await page.click('#permit-join-open');
+    await page.locator('#permit-join-countdown').filter({ hasText: /Permit join open: \d+:\d\d/ }).waitFor();
+    const c1 = await page.locator('#permit-join-countdown').textContent();
+    await page.waitForTimeout(2100);
+    const c2 = await page.locator('#permit-join-countdown').textContent();
+    if (c1 === c2) throw new Error(`permit-join countdown does not tick: "${c1}" then "${c2}"`);
+    await screenshot('permit-join-open');
+
+    begin('wait for the device to join');
+    const devRow = page.locator(`#device-table tr[data-ieee="${target.ieee}"]`);
+    await explain(devRow.waitFor({ timeout: 90_000 }), async () => {
+      const simNow = await apiGet('/api/sim');
+      const st = (simNow.body && simNow.body.devices || []).find((d) => d.ieee === target.ieee);
+      return `sim says ${JSON.stringify(st)}; permit join ${JSON.stringify((await apiGet('/api/permit-join')).body)}; `
+        + `pending install codes ${JSON.stringify((await apiGet('/api/install-codes')).body)}`;
+    });
+    const sec = (await devRow.locator('[data-field="security"]').getAttribute('data-value')) || (await devRow.locator('[data-field="security"]').textContent());
+    if (!/z3\.0/i.test(sec)) throw new Error(`joined device shows security "${sec}", expected z3.0`);
+    await screenshot('device-joined');
+
+    // -- Policy ---------------------------------------------------------------------------------
+    begin('policy: insecure rejoin deny');
+    await page.selectOption('#policy-insecure-rejoin', 'deny');
+    await page.click('#policy-save');
+    await page.locator('#policy-status').filter({ hasText: 'Saved' }).waitFor();
+    const pol = (await apiGet('/api/policy')).body;
+    if (!pol || pol.insecure_rejoin !== 'deny') throw new Error(`policy after saving: ${JSON.stringify(pol)}`);
+    await page.waitForFunction(() => /Insecure rejoin: deny/.test(document.getElementById('net-policy').textContent));
+    await screenshot('policy-deny');
+
+    // -- Key rotation ---------------------------------------------------------------------------
+    begin('rotate the network key');
+    const fromSeq = Number(net0.active_key_seq || 0);
+    await page.click('#rotate');
+    await page.waitForFunction((from) => {
+      const box = document.getElementById('rotation-progress');
+      return Number(box.getAttribute('data-to-seq')) > from;
+    }, fromSeq, { timeout: 15_000 });
+    await screenshot('rotation-started');
+    await explain(page.waitForFunction(() => {
+      const box = document.getElementById('rotation-progress');
+      const m = /(\d+)\s*\/\s*(\d+)\s*confirmed/.exec(box.textContent);
+      const allConfirmed = box.getAttribute('data-state') === 'switched' || (m && m[2] !== '0' && m[1] === m[2]);
+      const rows = [...document.querySelectorAll('#device-table tbody tr[data-ieee]')].filter((r) => r.getAttribute('data-removed') !== 'true');
+      return allConfirmed && rows.length > 0
+        && rows.every((r) => r.querySelector('[data-field="has_active_key"]').textContent.trim() === 'yes');
+    }, null, { timeout: 120_000, polling: 500 }), () => page.evaluate(() => {
+      const box = document.getElementById('rotation-progress');
+      const rows = [...document.querySelectorAll('#device-table tbody tr[data-ieee]')]
+        .filter((r) => r.getAttribute('data-removed') !== 'true')
+        .filter((r) => r.querySelector('[data-field="has_active_key"]').textContent.trim() !== 'yes')
+        .map((r) => `${r.getAttribute('data-ieee')} (risk ${r.getAttribute('data-risk')}: ${r.querySelector('[data-field="stranded_risk"]').textContent.trim()})`);
+      return `rotation: state ${box.getAttribute('data-state')}, "${document.getElementById('rotation-count').textContent}"; `
+        + `rows without the active key: ${rows.length ? rows.join('; ') : 'none'}`;
+    }));
+    const progressText = (await page.locator('#rotation-count').textContent()).trim();
+    await screenshot('rotation-confirmed');
+
+    // -- Attacker and the spoof alert -----------------------------------------------------------
+    begin('switch the attacker on');
+    await page.locator('#attacker-toggle').check();
+    await page.waitForFunction(() => document.getElementById('attacker-toggle').checked && !document.getElementById('attacker-toggle').disabled);
+    const sim2 = (await apiGet('/api/sim')).body;
+    if (!sim2 || sim2.attacker !== true) throw new Error(`attacker not on after toggling: ${JSON.stringify(sim2)}`);
+    await screenshot('attacker-on');
+
+    begin('wait for the suspected-spoof alert');
+    await explain(page.locator('#alert-banner').filter({ hasText: 'suspected-spoof' }).waitFor({ state: 'visible', timeout: 90_000 }),
+      async () => `banner ${await page.locator('#alert-banner').isVisible() ? JSON.stringify(await page.locator('#alert-banner').textContent()) : 'hidden'}; `
+        + `sim ${JSON.stringify({ ...(await apiGet('/api/sim')).body, devices: undefined })}; `
+        + `newest alerts ${JSON.stringify(((await apiGet('/api/alerts?limit=5')).body || {}).alerts)}`);
+    await screenshot('spoof-alert');
+
+    // -- Backup download --------------------------------------------------------------------------
+    begin('download the backup');
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('#backup')]);
+    const saved = path.join(tmp, 'backup.json');
+    await download.saveAs(saved);
+    const backup = JSON.parse(fs.readFileSync(saved, 'utf8'));
+    if (!backup || typeof backup !== 'object') throw new Error('backup is not a JSON object');
+    const backupName = download.suggestedFilename();
+
+    if (pageErrors.length) throw new Error(`uncaught errors in the page:\n${pageErrors.join('\n')}`);
+
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    console.log(`E2E OK: ${target.name || target.ieee} paired from its label, policy deny, key rotated (${progressText}), suspected-spoof alert shown, backup ${backupName} downloaded; ${shot} screenshots in ${path.relative(process.cwd(), OUT) || '.'}; ${secs} s`);
+    await cleanup(0);
+  } catch (err) {
+    await cleanup(1, err);
+  }
+}
+
+main();
