@@ -513,3 +513,99 @@ fn legacy_window_closing_rotates_the_exposed_key() {
     assert!(h.tc.rotation_pending().is_some(), "rotation started when the legacy window closed");
     h.tshark_check("legacy_window_closing_rotates_the_exposed_key");
 }
+
+/// Under `deny` a spoofed rejoin is refused like any other, but still reported: detection does
+/// not depend on the policy.
+#[test]
+fn spoofed_rejoin_under_deny_is_refused_and_reported() {
+    let mut h = Harness::new();
+    h.admin(policy(|p| p.insecure_rejoin = InsecureRejoinPolicy::Deny));
+    let mut d = Device::new(0xdd01, None);
+    open_join(&mut h);
+    join(&mut h, &mut d);
+    h.admin(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
+    let f = d.data();
+    h.exchange(&mut d, f);
+    let before = h.sent.len();
+    let mut attacker = Device::new(0xdd01, None);
+    attacker.short = d.short;
+    let f = attacker.rejoin_unsecured();
+    h.exchange(&mut attacker, f);
+    assert!(h.has_event(|e| matches!(e, Event::SuspectedSpoof { .. })));
+    assert!(
+        h.has_event(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::PolicyDeny, .. }))
+    );
+    assert!(attacker.network_key().is_none());
+    assert!(sniffer_keys(&h.sent[before..]).is_empty());
+    // A device that has been quiet for longer than the spoof window is only denied.
+    let mut h = Harness::new();
+    h.admin(policy(|p| p.insecure_rejoin = InsecureRejoinPolicy::Deny));
+    let mut quiet = Device::new(0xdd02, None);
+    open_join(&mut h);
+    join(&mut h, &mut quiet);
+    h.advance(11 * 60_000);
+    let f = quiet.rejoin_unsecured();
+    h.exchange(&mut quiet, f);
+    assert!(!h.has_event(|e| matches!(e, Event::SuspectedSpoof { .. })));
+    assert!(h.has_event(|e| matches!(e, Event::RejoinDenied { .. })));
+    h.tshark_check("spoofed_rejoin_under_deny_is_refused_and_reported");
+}
+
+/// A device that joins while a rotation is pending gets the new key too, acknowledges it, and
+/// the switch leaves nobody behind (the hub daemon's first minutes, where users rotate while a
+/// device is still pairing).
+#[test]
+fn a_device_joining_during_a_rotation_gets_the_new_key() {
+    let mut h = Harness::new();
+    let mut a = z30(&mut h, 0xee01);
+    open_join(&mut h);
+    join(&mut h, &mut a);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    let mut late = z30(&mut h, 0xee02);
+    let req = late.association_request();
+    h.exchange(&mut late, req);
+    assert_eq!(late.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+    assert!(late.nwk_keys.contains_key(&1), "the joiner was not given the pending key");
+    let (seq, pending) = h.tc.rotation_pending().unwrap();
+    assert_eq!(seq, 1);
+    assert!(pending.contains(&late.ieee));
+    for dev in [&mut a, &mut late] {
+        for t in h.sent.clone() {
+            dev.receive(&t.psdu);
+        }
+        let acks = std::mem::take(&mut dev.acks_due);
+        for c in acks {
+            let f = dev.ack(c);
+            h.exchange(dev, f);
+        }
+    }
+    assert_eq!(h.tc.active_key_seq(), 1, "everyone acknowledged: the switch happens at once");
+    assert!(h.has_event(
+        |e| matches!(e, Event::KeySwitched { stragglers, .. } if stragglers.is_empty())
+    ));
+    assert!(!h.tc.network_key(1).unwrap().exposed, "install-code devices only: never exposed");
+    h.tshark_check("a_device_joining_during_a_rotation_gets_the_new_key");
+}
+
+/// A frame a router relays for its child marks the child as seen (liveness only).
+#[test]
+fn relayed_frames_mark_the_originator_alive() {
+    let mut h = Harness::new();
+    let mut router = z30(&mut h, 0xef01);
+    open_join(&mut h);
+    join(&mut h, &mut router);
+    let mut child = Device::new(0xef02, None);
+    let f = router.update_device(child.ieee, zigtrust_wire::ShortAddr(0x4242), 1);
+    let out = h.exchange(&mut router, f);
+    let tunnelled = out.iter().find_map(|t| router.tunnelled(&t.psdu)).expect("key tunnelled");
+    child.short = zigtrust_wire::ShortAddr(0x4242);
+    child.receive_relayed(&tunnelled.1);
+    let joined_at = h.tc.device(child.ieee).unwrap().last_seen;
+    h.advance(5_000);
+    // The child's report, as its parent re-secures and forwards it (aux source = router).
+    let payload = child.data_payload();
+    let f = router.relay_for(&child, &payload);
+    h.exchange(&mut router, f);
+    assert!(h.tc.device(child.ieee).unwrap().last_seen >= joined_at + 5_000);
+    assert_eq!(h.tc.device(child.ieee).unwrap().last_key_seq, Some(0));
+}

@@ -441,3 +441,34 @@ fn sigkill_keeps_devices_keys_policy_and_counters() {
         "after the restart: {since:?}"
     );
 }
+
+#[test]
+fn bad_arguments_and_a_corrupt_store_exit_2_with_a_message() {
+    let dir = test_dir("bad-input");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::daemon::bin())
+            .arg("serve")
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let db = dir.join("hub.db");
+    let dbs = db.to_str().unwrap();
+    let (code, err) = run(&["--db", dbs, "--radio", "bluetooth", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--radio"), "{err}");
+    let (code, err) =
+        run(&["--db", dbs, "--radio", "zep:no-such-host.invalid:1", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, err) = run(&["--db", dbs, "--listen", "not-an-address"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot listen"), "{err}");
+    // A file that is not a zigtrust store is refused and left as it was.
+    let junk = dir.join("junk.db");
+    std::fs::write(&junk, b"this is not a database, it is a shopping list").unwrap();
+    let (code, err) = run(&["--db", junk.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("junk.db"), "{err}");
+    assert_eq!(std::fs::read(&junk).unwrap(), b"this is not a database, it is a shopping list");
+}

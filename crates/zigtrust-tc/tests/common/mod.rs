@@ -235,11 +235,32 @@ impl Device {
 
     /// A ZCL frame to the coordinator.
     pub fn data(&mut self) -> Vec<u8> {
+        let aps = self.data_payload();
+        self.secured(NwkFrameType::Data, &aps, None)
+    }
+
+    /// The APS/ZCL payload of [`Device::data`].
+    pub fn data_payload(&mut self) -> Vec<u8> {
         let mut aps = Vec::new();
         let c = self.next();
         ApsHeader::data_unicast(1, 0x0006, 0x0104, 1, c).emit(&mut aps);
         aps.extend_from_slice(&[0x01, c, 0x02]);
-        self.secured(NwkFrameType::Data, &aps, None)
+        aps
+    }
+
+    /// Forwards `aps` from `child` to the coordinator as its parent router does: the NWK header
+    /// is the child's (source short address and IEEE), the security is this router's (its
+    /// frame counter and IEEE in the auxiliary header, its active key).
+    pub fn relay_for(&mut self, child: &Device, aps: &[u8]) -> Vec<u8> {
+        let seq = self.active_seq.expect("router has a network key");
+        let key = self.nwk_keys[&seq].clone();
+        self.nwk_fc += 1;
+        let s = self.next();
+        let mut h = NwkHeader::new(NwkFrameType::Data, ShortAddr::COORDINATOR, child.short, 29, s);
+        h.src_ieee = Some(child.ieee);
+        let aux = AuxHeader::nwk(self.nwk_fc, self.ieee, seq);
+        let nwk = secure_nwk(&h, &aux, aps, &key, ZIGBEE_PRO_LEVEL).unwrap();
+        self.mac(&nwk)
     }
 
     fn aps_cmd(&mut self, cmd: &ApsCommand, secure: bool) -> Vec<u8> {

@@ -133,7 +133,7 @@ fn error_response(status: u16, msg: &str) -> Response {
 }
 
 /// Reads one request. `Ok(None)`: the client closed the connection cleanly.
-fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<Request>, Response> {
+fn read_request(r: &mut impl BufRead) -> Result<Option<Request>, Response> {
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();
@@ -321,6 +321,27 @@ mod tests {
         let mut huge = b"GET / HTTP/1.1\r\n".to_vec();
         huge.extend(std::iter::repeat_n(b'a', MAX_HEAD));
         assert!(roundtrip(a, &huge).starts_with("HTTP/1.1 431"));
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends, the parser answers with a request or an error response.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let mut r = std::io::Cursor::new(bytes);
+            while let Ok(Some(_)) = read_request(&mut r) {}
+        }
+
+        /// Requests we build parse back to what was sent.
+        #[test]
+        fn built_requests_parse_back(path in "/[a-z/-]{0,30}", query in "[a-z=&0-9]{0,20}", body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
+            let mut raw = format!("PUT {path}?{query} HTTP/1.1\r\nX-A:  b \r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            raw.extend_from_slice(&body);
+            let req = read_request(&mut std::io::Cursor::new(raw)).ok().flatten().unwrap();
+            proptest::prop_assert_eq!(req.header("x-a"), Some("b"));
+            proptest::prop_assert_eq!(req.path, path);
+            proptest::prop_assert_eq!(req.query, query);
+            proptest::prop_assert_eq!(req.body, body);
+        }
     }
 
     #[test]
