@@ -126,7 +126,14 @@ pub fn handle(
     query: &str,
     body: Option<Value>,
 ) -> Response {
-    let r = route(st, method, path, query, body);
+    let mut r = route(st, method, path, query, body);
+    if r.is_ok() && method != "GET" {
+        if let Some(e) = st.store_error.borrow().as_ref() {
+            // The core took the change but the store refused it: nothing was sent, and a
+            // restart would forget it. Say so rather than report success.
+            r = Err(error(503, format!("the change could not be stored: {e}"), None));
+        }
+    }
     match r {
         Ok((status, v)) => json_response(status, &v),
         Err(e) => error_response(&e),

@@ -81,9 +81,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
     let (job_tx, job_rx) = mpsc::channel::<(Job, Sender<Response>)>();
     let (start_tx, start_rx) = mpsc::channel::<Result<Started, String>>();
     let (db, reset) = (a.db.clone(), a.reset_token);
-    let hub = std::thread::Builder::new()
-        .name("hub".into())
-        .spawn(move || hub_thread(db, radio_spec, reset, start_tx, job_rx));
+    let hub = std::thread::Builder::new().name("hub".into()).spawn(move || {
+        hub_thread(db, radio_spec, reset, start_tx, job_rx);
+        // The hub thread only returns (or unwinds) on a fatal error once it is running: a
+        // daemon without its Trust Center must stop, so a supervisor can restart it.
+    });
     if let Err(e) = hub {
         eprintln!("zigtrust serve: {e}");
         return exit::BAD_INPUT;
@@ -226,7 +228,7 @@ fn open_hub(db: &std::path::Path, radio_spec: &str, reset_token: bool) -> Result
     } else {
         let target = zep::parse_target(&radio_spec["zep:".len()..])?;
         let tc = TrustCenter::new(snap, tc_seed, now);
-        let z = zep::ZepRadio::open(tc, store.clone(), target)?;
+        let z = zep::ZepRadio::open(tc, store.clone(), store_error.clone(), target)?;
         let summary = format!(
             "zigtrust serve: Trust Center on ZEP v2 to {target} (listening on UDP port {}), store {db_name}",
             target.port()
@@ -267,7 +269,8 @@ fn on_hub(jobs: &Mutex<Sender<(Job, Sender<Response>)>>, job: Job) -> Response {
     let (tx, rx) = mpsc::channel();
     let sent = jobs.lock().map(|j| j.send((job, tx)).is_ok()).unwrap_or(false);
     if !sent {
-        return api::error_response(&api::error(503, "the hub thread has stopped", None));
+        eprintln!("zigtrust serve: the hub thread has stopped; exiting");
+        std::process::exit(1);
     }
     rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
         api::error_response(&api::error(503, "the hub did not answer in time", None))

@@ -403,7 +403,7 @@ fn stranded_risk(
     match tc.policy().insecure_rejoin {
         InsecureRejoinPolicy::Allow => ("low", Some("lacks the active key; the policy would send it under the well-known key (a sniffer gets it too)".into())),
         InsecureRejoinPolicy::Adaptive if d.last_key_seq.is_some() || pending => ("low", Some("lacks the active key; the Trust Center will send it under the key this device holds".into())),
-        InsecureRejoinPolicy::Adaptive => ("high", Some("legacy device holding no key the Trust Center can use; open a permit-join for it".into())),
+        InsecureRejoinPolicy::Adaptive => ("high", Some("legacy device holding no key the Trust Center can send under safely; only the well-known key (readable by any sniffer) would reach it: re-pair it inside a permit-join window".into())),
         InsecureRejoinPolicy::Deny => ("high", Some("legacy device without the active key and insecure rejoin is denied".into())),
     }
 }

@@ -34,7 +34,8 @@ pub struct ZepRadio {
     peer: SocketAddr,
     indirect: Vec<(Address, Vec<u8>, Millis)>,
     pub events: Vec<(Millis, Event)>,
-    pub store_error: Option<String>,
+    /// Shared with the hub state: the last store failure (the radio is mute meanwhile).
+    store_error: Rc<RefCell<Option<String>>>,
     sequence: u32,
     mac_seq: u8,
     pub frames_in: u64,
@@ -53,6 +54,7 @@ impl ZepRadio {
     pub fn open(
         tc: TrustCenter,
         store: Rc<RefCell<Store>>,
+        store_error: Rc<RefCell<Option<String>>>,
         peer: SocketAddr,
     ) -> Result<ZepRadio, String> {
         let bind = SocketAddr::new([0, 0, 0, 0].into(), peer.port());
@@ -65,7 +67,7 @@ impl ZepRadio {
             peer,
             indirect: Vec::new(),
             events: Vec::new(),
-            store_error: None,
+            store_error,
             sequence: 0,
             mac_seq: 0,
             frames_in: 0,
@@ -101,12 +103,11 @@ impl ZepRadio {
     pub fn drain(&mut self, now: Millis) {
         let writes = self.tc.take_store_writes();
         if !writes.is_empty() {
-            if let Err(e) = self.store.borrow_mut().apply(&writes) {
+            let r = self.store.borrow_mut().apply(&writes);
+            *self.store_error.borrow_mut() = r.as_ref().err().map(ToString::to_string);
+            if r.is_err() {
                 // Frames whose counter lease is not durable must never go on air.
                 while self.tc.poll_transmit().is_some() {}
-                self.store_error = Some(e.to_string());
-            } else {
-                self.store_error = None;
             }
         }
         while let Some(t) = self.tc.poll_transmit() {
