@@ -147,10 +147,21 @@ pub fn spoof(w: &mut World, victim: ExtAddr, capability: CapabilityInfo) {
 
 /// Re-sends every captured secured frame, 100 ms apart.
 pub fn replay(w: &mut World) {
-    let Some((a, node)) = attacker(w) else { return };
-    let n = a.recorded.len();
-    for i in 0..n {
-        w.q.after(100_000 * (i as u64 + 1), Ev::Timer(node, Timer::AttackerReplay(i)));
+    let n = w.attacker.as_ref().map_or(0, |a| a.recorded.len());
+    replay_range(w, 0..n);
+}
+
+/// Re-sends the last `count` captured secured frames, 100 ms apart.
+pub fn replay_last(w: &mut World, count: usize) {
+    let n = w.attacker.as_ref().map_or(0, |a| a.recorded.len());
+    replay_range(w, n.saturating_sub(count)..n);
+}
+
+fn replay_range(w: &mut World, frames: std::ops::Range<usize>) {
+    let Some((_, node)) = attacker(w) else { return };
+    let first = frames.start;
+    for i in frames {
+        w.q.after(100_000 * ((i - first) as u64 + 1), Ev::Timer(node, Timer::AttackerReplay(i)));
     }
 }
 

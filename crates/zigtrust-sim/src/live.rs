@@ -15,7 +15,8 @@
 //!
 //! The attacker, when switched on, listens to everything (learning keys only from what it
 //! decrypts) and every 15 s spoofs a Trust Center rejoin of a joined HA 1.2 device whose short
-//! address it has overheard.
+//! address it has overheard, and every third move (from the second) replays four captured
+//! frames instead.
 
 use crate::attacker::{self, Attacker};
 use crate::device::{self, Device, DeviceNv, Knobs, Profile, Role};
@@ -272,23 +273,40 @@ impl LiveHome {
             if i != SPOOF_ACTION || !on {
                 return;
             }
-            w.q.after(SPOOF_EVERY_US, Ev::Action(SPOOF_ACTION));
-            // Victims: joined legacy devices whose short address it has heard.
+            // Victims: joined legacy devices whose short address it has heard, routers first
+            // (mains-powered and always listening, the natural target).
             let known = |w: &World, n: usize| {
                 let ieee = w.dev(n).map(|x| x.ieee);
                 w.attacker.as_ref().is_some_and(|a| ieee.is_some_and(|i| a.shorts.contains_key(&i)))
             };
-            let legacy: Vec<usize> = devices
+            let mut legacy: Vec<(bool, usize)> = devices
                 .iter()
                 .filter(|d| d.profile == Profile::Ha12)
-                .map(|d| d.node)
-                .filter(|&n| w.dev(n).is_some_and(|x| x.joined) && known(w, n))
+                .filter(|d| w.dev(d.node).is_some_and(|x| x.joined) && known(w, d.node))
+                .map(|d| (d.role != Role::Router, d.node))
                 .collect();
+            legacy.sort();
+            let mv = *rr;
+            if mv == 0 && legacy.first().is_none_or(|v| v.0) {
+                // The first move waits (up to 30 s) until it has heard a router's address.
+                if w.attacker.as_ref().is_some_and(|a| w.now() < a.listen_from + 30_000_000) {
+                    w.q.after(2_000_000, Ev::Action(SPOOF_ACTION));
+                    return;
+                }
+            }
+            w.q.after(SPOOF_EVERY_US, Ev::Action(SPOOF_ACTION));
+            // Move 0: a spoof; move 1: replay a few captured frames (the hub must drop them);
+            // move 2: a spoof; and so on. A spoof with no victim known yet is not counted.
+            if mv % 3 == 1 {
+                *rr += 1;
+                attacker::replay_last(w, 4);
+                return;
+            }
             if legacy.is_empty() {
                 return;
             }
-            let n = legacy[*rr % legacy.len()];
             *rr += 1;
+            let n = legacy[(mv - (mv + 1) / 3) % legacy.len()].1;
             if let Some(d) = w.dev(n) {
                 let (ieee, cap) = (d.ieee, d.capability());
                 attacker::spoof(w, ieee, cap);
@@ -328,8 +346,8 @@ impl LiveHome {
             let now = self.world.now();
             self.world.attacker = Some(Attacker::new(now));
             self.world.attacker_node = Some(self.attacker_node);
-            // The first spoof once it has heard who is who (it retries every 15 s until then).
-            self.world.q.at(now + 5_000_000, Ev::Action(SPOOF_ACTION));
+            // The first move once it has heard who is who.
+            self.world.q.at(now + 2_000_000, Ev::Action(SPOOF_ACTION));
         } else {
             self.world.attacker = None;
         }

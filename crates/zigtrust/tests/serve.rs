@@ -338,6 +338,12 @@ fn every_endpoint_with_good_and_bad_input() {
     assert_eq!((st, v["field"].as_str()), (400, Some("enabled")));
     let (st, v) = d.call("POST", "/api/sim/attacker", Some(r#"{"enabled": true}"#));
     assert_eq!((st, v["attacker"].as_bool()), (200, Some(true)));
+    // Its replays are dropped and reported; it never learns the (rotated, never exposed) key.
+    d.wait_for(90, "a replay-dropped alert", |d| {
+        let a = d.get("/api/alerts?limit=50");
+        a["alerts"].as_array().unwrap().iter().any(|x| x["kind"] == "replay-dropped").then_some(())
+    });
+    assert_eq!(d.get("/api/sim")["attacker_knows_network_key"], false);
 
     // Unknown resources and methods.
     let (st, v) = d.call("GET", "/api/nope", None);
