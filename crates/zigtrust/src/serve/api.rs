@@ -436,3 +436,94 @@ fn attacker(st: &mut HubState, body: &Option<Value>) -> Res {
     st.after_command();
     Ok((200, st.sim_view().unwrap_or(Value::Null)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static HUB: RefCell<HubState> = RefCell::new(super::super::in_memory_hub().unwrap());
+    }
+
+    const FIELDS: &[&str] = &[
+        "ieee",
+        "install_code",
+        "qr",
+        "duration_s",
+        "deadline_s",
+        "legacy_join",
+        "insecure_rejoin",
+        "spoof_response",
+        "rotate_after_legacy_window",
+        "enabled",
+        "x",
+    ];
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (0u64..400).prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            "[ -~]{0,40}".prop_map(Value::from),
+            "[0-9A-Fa-f: ]{0,48}".prop_map(Value::from),
+            prop::sample::select(vec![
+                "allow",
+                "deny",
+                "adaptive",
+                "install-code-required",
+                "ignore"
+            ])
+            .prop_map(Value::from),
+            Just(Value::from("Z:000D6F0000000001$I:83FED3407A939723A5C639B26916D505C3B5")),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop::collection::vec(inner, 0..4).prop_map(Value::Array)
+        })
+    }
+
+    fn body() -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![
+            Just(None),
+            value().prop_map(Some),
+            prop::collection::btree_map(prop::sample::select(FIELDS.to_vec()), value(), 0..4)
+                .prop_map(|m| Some(Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                ))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Any request to any resource answers a JSON object with a sane status — an error
+        /// message on 4xx/5xx — and never panics the hub.
+        #[test]
+        fn arbitrary_requests_answer_json_and_never_panic(
+            method in prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            path in prop::sample::select(vec![
+                "network", "devices", "devices/00:12:4b:00:00:00:00:01", "devices/zz", "permit-join",
+                "install-codes", "install-codes/000d6f0000000001", "policy", "network-key/rotate",
+                "alerts", "audit-log", "sim", "sim/attacker", "nope", "", "devices/",
+            ]),
+            query in "(limit=[0-9a-z-]{0,6}&?)?(before=[0-9a-z-]{0,6})?",
+            body in body(),
+        ) {
+            HUB.with(|h| {
+                let mut st = h.borrow_mut();
+                let r = handle(&mut st, method, path, &query, body);
+                st.step();
+                let v: Value = serde_json::from_slice(&r.body).unwrap();
+                prop_assert!(v.is_object() || (r.status == 200 && v.is_null()), "{} {path}: {v}", r.status);
+                prop_assert!([200, 201, 202, 400, 404, 405, 409].contains(&r.status), "{} {path}: {v}", r.status);
+                if r.status >= 400 {
+                    prop_assert!(v["error"].is_string(), "{v}");
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -132,8 +132,9 @@ fn error_response(status: u16, msg: &str) -> Response {
     )
 }
 
-/// Reads one request. `Ok(None)`: the client closed the connection cleanly.
-fn read_request(r: &mut impl BufRead) -> Result<Option<Request>, Response> {
+/// Reads one request. `Ok(None)`: the client closed the connection cleanly. `Err`: the
+/// response that refuses it (the connection is then closed).
+pub fn read_request(r: &mut impl BufRead) -> Result<Option<Request>, Response> {
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();

@@ -166,7 +166,24 @@ fn hub_thread(
 type Opened = (HubState, Option<String>, [u8; 32], String);
 
 fn open_hub(db: &std::path::Path, radio_spec: &str, reset_token: bool) -> Result<Opened, String> {
-    let mut store = Store::open(db).map_err(|e| e.to_string())?;
+    let store = Store::open(db).map_err(|e| e.to_string())?;
+    open_hub_on(store, &db.display().to_string(), radio_spec, reset_token)
+}
+
+/// A hub on an in-memory store with the simulated home, for property tests and fuzzing of the
+/// API handlers (no sockets; the caller drives it with [`api::handle`] and
+/// [`HubState::step`]).
+pub fn in_memory_hub() -> Result<HubState, String> {
+    let store = Store::open_in_memory().map_err(|e| e.to_string())?;
+    open_hub_on(store, ":memory:", "sim", false).map(|o| o.0)
+}
+
+fn open_hub_on(
+    mut store: Store,
+    db_name: &str,
+    radio_spec: &str,
+    reset_token: bool,
+) -> Result<Opened, String> {
     let (token, token_hash) = auth::ensure_token(&mut store, reset_token)?;
     let seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let now = now_ms();
@@ -190,7 +207,6 @@ fn open_hub(db: &std::path::Path, radio_spec: &str, reset_token: bool) -> Result
     let mut tc_seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let store = Rc::new(RefCell::new(store));
     let store_error: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
-    let db_name = db.display().to_string();
     let (radio, radio_name, summary) = if radio_spec == "sim" {
         let saved: Option<HomeNv> = match store.borrow().setting(SIM_HOME_SETTING).map_err(|e| e.to_string())? {
             Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
