@@ -901,6 +901,23 @@ pub struct ZigbeeBeaconPayload {
 impl ZigbeeBeaconPayload {
     pub const LEN: usize = 15;
 
+    /// What a Zigbee PRO coordinator advertises: depth 0, room for routers and end devices,
+    /// no beacon-mode tx offset.
+    pub fn coordinator(extended_pan_id: u64, update_id: u8) -> ZigbeeBeaconPayload {
+        ZigbeeBeaconPayload {
+            stack_profile: 2,
+            protocol_version: 2,
+            reserved: 0,
+            router_capacity: true,
+            device_depth: 0,
+            end_device_capacity: true,
+            extended_pan_id,
+            tx_offset: 0xff_ffff,
+            update_id,
+            trailing: Vec::new(),
+        }
+    }
+
     pub fn parse(buf: &[u8]) -> Result<ZigbeeBeaconPayload> {
         let mut r = Reader::new(buf);
         if r.u8("Zigbee beacon protocol id")? != 0 {

@@ -382,18 +382,7 @@ impl Gen {
         let mut psdu = Vec::new();
         br.emit(&mut psdu);
         self.push("mac-beacon-request", psdu);
-        let zb = ZigbeeBeaconPayload {
-            stack_profile: 2,
-            protocol_version: 2,
-            reserved: 0,
-            router_capacity: true,
-            device_depth: 0,
-            end_device_capacity: true,
-            extended_pan_id: self.epid,
-            tx_offset: 0xff_ffff,
-            update_id: 0,
-            trailing: Vec::new(),
-        };
+        let zb = ZigbeeBeaconPayload::coordinator(self.epid, 0);
         let mut payload = Vec::new();
         zb.emit(&mut payload);
         let seq = self.devs[TC].next_mac_seq();

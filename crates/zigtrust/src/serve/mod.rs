@@ -151,8 +151,10 @@ fn hub_thread(
             Ok((job, reply)) => {
                 st.step();
                 let _ = reply.send(job(&mut st));
-                // Serve a burst of requests before the next radio step.
-                while let Ok((job, reply)) = jobs.try_recv() {
+                // Serve a bounded burst of requests before the next radio step, so a flood of
+                // API calls cannot starve the radio.
+                for _ in 0..64 {
+                    let Ok((job, reply)) = jobs.try_recv() else { break };
                     let _ = reply.send(job(&mut st));
                 }
             }

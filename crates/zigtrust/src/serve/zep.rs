@@ -165,18 +165,7 @@ impl ZepRadio {
 
     fn beacon(&mut self, now: Millis) {
         let Some(net) = self.tc.network().cloned() else { return };
-        let zb = ZigbeeBeaconPayload {
-            stack_profile: 2,
-            protocol_version: 2,
-            reserved: 0,
-            router_capacity: true,
-            device_depth: 0,
-            end_device_capacity: true,
-            extended_pan_id: net.extended_pan_id,
-            tx_offset: 0xff_ffff,
-            update_id: net.nwk_update_id,
-            trailing: Vec::new(),
-        };
+        let zb = ZigbeeBeaconPayload::coordinator(net.extended_pan_id, net.nwk_update_id);
         let mut payload = Vec::new();
         zb.emit(&mut payload);
         let permit = self.tc.permit_join_remaining().is_some_and(|r| r > 0);
