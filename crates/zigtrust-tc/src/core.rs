@@ -327,6 +327,10 @@ impl TrustCenter {
     pub fn permit_join_remaining(&self) -> Option<Millis> {
         self.permit.as_ref().map(|p| p.until.saturating_sub(self.now))
     }
+    /// Time left in a user-opened rejoin window (well-known-key rejoins accepted), if open.
+    pub fn rejoin_window_remaining(&self) -> Option<Millis> {
+        self.rejoin_window_until.filter(|u| *u > self.now).map(|u| u - self.now)
+    }
     /// The key rotation in progress: new key sequence number and devices yet to confirm.
     pub fn rotation_pending(&self) -> Option<(u8, Vec<ExtAddr>)> {
         self.rotation.as_ref().map(|r| (r.seq, r.pending.keys().copied().collect()))

@@ -175,6 +175,23 @@ fn every_endpoint_with_good_and_bad_input() {
     assert_eq!((v["open"].as_bool(), v["ieee"].as_str()), (Some(true), Some(ieee)));
     assert!(v["remaining_s"].as_u64().unwrap() > 25);
 
+    // Rejoin window: bounded, and logged as a warning.
+    let (st, v) = d.call("POST", "/api/rejoin-window", Some(r#"{"duration_s": 601}"#));
+    assert_eq!((st, v["field"].as_str()), (400, Some("duration_s")), "{v}");
+    let (st, v) = d.call("POST", "/api/rejoin-window", None);
+    assert_eq!((st, v["field"].as_str()), (400, Some("duration_s")), "{v}");
+    assert_eq!(d.get("/api/rejoin-window")["open"], false);
+    let (st, v) = d.call("POST", "/api/rejoin-window", Some(r#"{"duration_s": 30}"#));
+    assert_eq!((st, v["open"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(d.get("/api/network")["rejoin_window"]["open"], true);
+    let (st, v) = d.call("POST", "/api/rejoin-window", Some(r#"{"duration_s": 0}"#));
+    assert_eq!((st, v["open"].as_bool()), (200, Some(false)), "{v}");
+    assert!(d.get("/api/alerts")["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["kind"] == "rejoin-window-opened"));
+
     // Install codes: CRC errors are reported against the field, nothing is stored.
     let codes_before = d.get("/api/install-codes");
     let bad_crc = r#"{"ieee": "00:0d:6f:00:00:00:00:01", "install_code": "83FED3407A939723A5C639B26916D505C3B6"}"#;

@@ -155,6 +155,9 @@ fn route(st: &mut HubState, method: &str, path: &str, query: &str, body: Option<
         (["permit-join"], "GET") => Ok((200, st.permit_view())),
         (["permit-join"], "POST" | "PUT") => permit_join(st, &body),
         (["permit-join"], _) => Err(method_not_allowed("GET, POST")),
+        (["rejoin-window"], "GET") => Ok((200, st.rejoin_window_view())),
+        (["rejoin-window"], "POST" | "PUT") => rejoin_window(st, &body),
+        (["rejoin-window"], _) => Err(method_not_allowed("GET, POST")),
         (["install-codes"], "GET") => install_codes(st),
         (["install-codes"], "POST") => add_install_code(st, &body),
         (["install-codes"], _) => Err(method_not_allowed("GET, POST")),
@@ -220,6 +223,25 @@ fn permit_join(st: &mut HubState, body: &Option<Value>) -> Res {
     st.permit_ieee = if secs > 0 { ieee } else { None };
     st.after_command();
     Ok((200, st.permit_view()))
+}
+
+/// A user-opened window in which legacy devices that lost their network key may rejoin
+/// with the well-known key: the way back for them without a factory reset, at the price the
+/// window makes explicit (the key goes out readable by any sniffer while it is open).
+fn rejoin_window(st: &mut HubState, body: &Option<Value>) -> Res {
+    let m = body_object(body)?;
+    only_fields(&m, &["duration_s"])?;
+    let secs = opt_u64(&m, "duration_s")?
+        .ok_or_else(|| bad("missing \"duration_s\" (0-600; 0 closes)", "duration_s"))?;
+    if secs > 600 {
+        return Err(bad("duration_s must be 0-600 seconds", "duration_s"));
+    }
+    st.radio
+        .tc()
+        .command(now_ms(), AdminCommand::OpenRejoinWindow { duration_ms: secs * 1000 })
+        .map_err(admin_err)?;
+    st.after_command();
+    Ok((200, st.rejoin_window_view()))
 }
 
 fn install_codes(st: &HubState) -> Res {
@@ -505,7 +527,7 @@ mod tests {
         fn arbitrary_requests_answer_json_and_never_panic(
             method in prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH"]),
             path in prop::sample::select(vec![
-                "network", "devices", "devices/00:12:4b:00:00:00:00:01", "devices/zz", "permit-join",
+                "network", "devices", "devices/00:12:4b:00:00:00:00:01", "devices/zz", "permit-join", "rejoin-window",
                 "install-codes", "install-codes/000d6f0000000001", "policy", "network-key/rotate",
                 "alerts", "audit-log", "sim", "sim/attacker", "nope", "", "devices/",
             ]),

@@ -253,6 +253,11 @@ impl HubState {
         json!({"open": rem > 0, "remaining_s": rem.div_ceil(1000), "ieee": ieee})
     }
 
+    pub fn rejoin_window_view(&self) -> Value {
+        let rem = self.radio.tc_ref().rejoin_window_remaining().unwrap_or(0);
+        json!({"open": rem > 0, "remaining_s": rem.div_ceil(1000)})
+    }
+
     pub fn network_view(&self) -> Value {
         let tc = self.radio.tc_ref();
         let devices: Vec<Value> = self.device_views();
@@ -272,6 +277,7 @@ impl HubState {
             "active_key_seq": tc.active_key_seq(),
             "radio": self.radio_name,
             "permit_join": self.permit_view(),
+            "rejoin_window": self.rejoin_window_view(),
             "policy": policy_view(tc.policy()),
             "rotation": self.rotation_view(),
             "devices": devices.iter().filter(|d| d["removed"] == false).count(),
@@ -403,7 +409,7 @@ fn stranded_risk(
     match tc.policy().insecure_rejoin {
         InsecureRejoinPolicy::Allow => ("low", Some("lacks the active key; the policy would send it under the well-known key (a sniffer gets it too)".into())),
         InsecureRejoinPolicy::Adaptive if d.last_key_seq.is_some() || pending => ("low", Some("lacks the active key; the Trust Center will send it under the key this device holds".into())),
-        InsecureRejoinPolicy::Adaptive => ("high", Some("legacy device holding no key the Trust Center can send under safely; only the well-known key (readable by any sniffer) would reach it: re-pair it inside a permit-join window".into())),
+        InsecureRejoinPolicy::Adaptive => ("high", Some("legacy device holding no key the Trust Center can send under safely: only the well-known key (readable by any sniffer) reaches it. Open a rejoin window for it, or re-pair it inside a permit-join window".into())),
         InsecureRejoinPolicy::Deny => ("high", Some("legacy device without the active key and insecure rejoin is denied".into())),
     }
 }
