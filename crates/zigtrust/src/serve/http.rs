@@ -214,6 +214,8 @@ pub fn read_request(r: &mut impl BufRead) -> Result<Option<Request>, Response> {
 
 fn connection(stream: TcpStream, handler: &Handler) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    // A client that stops reading (a stalled event stream) frees its thread after this.
+    let _ = stream.set_write_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let Ok(mut w) = stream.try_clone() else { return };
     let mut r = BufReader::new(stream);
