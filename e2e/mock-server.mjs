@@ -503,7 +503,7 @@ async function handle(req, res) {
   }
 
   if (p === '/api/install-codes') {
-    if (m === 'GET') return send(res, 200, { install_codes: [...state.installCodes.keys()].map((ieee) => ({ ieee })) });
+    if (m === 'GET') return send(res, 200, { install_codes: [...state.installCodes.keys()].map((ieee) => ({ ieee, joined: state.devices.has(ieee) && !state.devices.get(ieee).removed })) });
     if (m !== 'POST') return fail(res, 405, 'method not allowed');
     const b = await readBody(req);
     let r;

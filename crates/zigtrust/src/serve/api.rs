@@ -246,8 +246,15 @@ fn rejoin_window(st: &mut HubState, body: &Option<Value>) -> Res {
 
 fn install_codes(st: &HubState) -> Res {
     let snap = st.store.borrow().snapshot().map_err(|e| error(503, e.to_string(), None))?;
-    let list: Vec<Value> =
-        snap.install_codes.iter().map(|(i, _)| json!({"ieee": i.to_string()})).collect();
+    let tc = st.radio.tc_ref();
+    let list: Vec<Value> = snap
+        .install_codes
+        .iter()
+        .map(|(i, _)| {
+            let joined = tc.device(*i).is_some_and(|d| !d.tombstoned);
+            json!({"ieee": i.to_string(), "joined": joined})
+        })
+        .collect();
     Ok((200, json!({"install_codes": list})))
 }
 
@@ -305,7 +312,7 @@ fn remove_install_code(st: &mut HubState, ieee_text: &str) -> Res {
         .ok_or_else(|| error(404, format!("\"{ieee_text}\" is not an IEEE address"), None))?;
     let snap = st.store.borrow().snapshot().map_err(|e| error(503, e.to_string(), None))?;
     if !snap.install_codes.iter().any(|(i, _)| *i == ieee) {
-        return Err(error(404, format!("no pending install code for {ieee}"), None));
+        return Err(error(404, format!("no install code stored for {ieee}"), None));
     }
     st.radio.tc().command(now_ms(), AdminCommand::RemoveInstallCode { ieee }).map_err(admin_err)?;
     st.after_command();

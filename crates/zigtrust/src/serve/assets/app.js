@@ -756,8 +756,9 @@
         if (!confirm(`Forget the install code of ${p.ieee}?`)) return;
         try { await api('DELETE', `/api/install-codes/${ieeePath(p.ieee)}`); loadPending(); } catch (e) { if (e.status !== 401) toast(e.message); }
       });
-      return el('li', { 'data-ieee': p.ieee }, el('span', { class: 'mono', text: p.ieee }),
-        simDev && simDev.name ? el('span', { class: 'muted', text: ` ${simDev.name}` }) : null, ' ', btn);
+      return el('li', { 'data-ieee': p.ieee, 'data-joined': String(!!p.joined) }, el('span', { class: 'mono', text: p.ieee }),
+        simDev && simDev.name ? el('span', { class: 'muted', text: ` ${simDev.name}` }) : null,
+        el('span', { class: 'muted small', text: p.joined ? ' · joined' : ' · waiting to join' }), ' ', btn);
     });
     ul.replaceChildren(...items);
     show($('ic-pending-empty'), items.length === 0);
