@@ -152,6 +152,7 @@ for (const d of [
   mkDevice('00:12:4b:00:00:01:00:02', 'Kitchen plug', 'router', 'z3.0', '0x8a02'),
   mkDevice('00:17:88:01:00:00:00:03', 'Living-room bulb', 'router', 'legacy', '0x51e7'),
   mkDevice('00:15:8d:00:00:01:00:04', 'Door sensor', 'sleepy-end-device', 'z3.0', '0x77a0'),
+  mkDevice('00:17:88:01:00:00:00:05', 'Leak sensor', 'sleepy-end-device', 'legacy', '0x1b2c'),
 ]) state.devices.set(d.ieee, d);
 
 // Simulated devices (the whole home, joined or not), with their printed labels.
@@ -164,10 +165,10 @@ function makeLabel(ieee) {
 const simDevices = [];
 for (const d of state.devices.values()) {
   const lab = d.security === 'z3.0' ? makeLabel(d.ieee) : { code: null, label: null };
-  simDevices.push({ ieee: d.ieee, name: d.name, profile: d.security, role: d.role, ...lab, eligibleSince: 0 });
+  simDevices.push({ ieee: d.ieee, name: d.name, profile: d.security, role: d.role, ...lab, eligibleSince: 0, starter: true });
 }
-simDevices.push({ ieee: '00:12:4b:00:00:01:00:06', name: 'Motion sensor', profile: 'z3.0', role: 'sleepy-end-device', ...makeLabel('00:12:4b:00:00:01:00:06'), eligibleSince: 0 });
-simDevices.push({ ieee: '00:17:88:01:00:00:00:07', name: 'Wall switch', profile: 'legacy', role: 'end-device', code: null, label: null, eligibleSince: 0 });
+simDevices.push({ ieee: '00:12:4b:00:00:01:00:06', name: 'Motion sensor', profile: 'z3.0', role: 'sleepy-end-device', ...makeLabel('00:12:4b:00:00:01:00:06'), eligibleSince: 0, starter: false });
+simDevices.push({ ieee: '00:17:88:01:00:00:00:07', name: 'Wall switch', profile: 'legacy', role: 'end-device', code: null, label: null, eligibleSince: 0, starter: false });
 
 // ----------------------------------------------------------------------------------------------
 // Derived views
@@ -237,7 +238,7 @@ function simView() {
     attacker: state.attacker, spoofs_sent: state.spoofsSent, attacker_knows_network_key: !!state.attackerKnowsKey,
     devices: simDevices.map((s) => {
       const d = state.devices.get(s.ieee);
-      return { ieee: s.ieee, name: s.name, profile: s.profile, role: s.role, joined: !!d && !d.removed, label: s.label };
+      return { ieee: s.ieee, name: s.name, profile: s.profile, role: s.role, joined: !!d && !d.removed, starter: s.starter, label: s.label };
     }),
   };
 }
