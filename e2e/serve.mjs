@@ -184,7 +184,8 @@ async function main() {
     begin('launch Chromium');
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: ['--no-sandbox'],
+      // Containers: no user namespaces for the sandbox, and a small /dev/shm.
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
       headless: !process.env.E2E_HEADED,
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });

@@ -581,6 +581,10 @@
     const btn = el('button', { type: 'button', class: 'danger small remove', text: 'Remove', 'data-ieee': ieee });
     btn.addEventListener('click', () => removeDevice(ieee));
     tr.querySelector('[data-field="actions"]').append(btn);
+    // For a legacy device that lost its key: the explicit, logged way back (no factory reset).
+    const rw = el('button', { type: 'button', class: 'small rejoin-window', text: 'Let it rejoin', hidden: true });
+    rw.addEventListener('click', () => openRejoinWindow(ieee));
+    tr.querySelector('[data-field="actions"]').append(' ', rw);
     const risk = tr.querySelector('[data-field="stranded_risk"]');
     risk.append(el('span', { class: 'pill' }), el('div', { class: 'reason small' }));
     return tr;
@@ -657,6 +661,21 @@
 
     const btn = c('actions').firstChild;
     btn.hidden = !!d.removed;
+    const rw = c('actions').querySelector('.rejoin-window');
+    if (rw) rw.hidden = !(d.stranded_risk === 'high' && d.security === 'legacy' && !d.removed);
+  }
+
+  async function openRejoinWindow(ieee) {
+    const d = S.deviceByIeee.get(ieee);
+    const who = d && d.name ? `${d.name} (${ieee})` : ieee;
+    if (!confirm(`Open a 2-minute rejoin window for ${who}?\n\nWhile it is open, legacy devices that lost their network key may rejoin and get it under the public ZigBeeAlliance09 key: anyone sniffing can read it. Rotate the network key afterwards.`)) return;
+    try {
+      await api('POST', '/api/rejoin-window', { duration_s: 120 });
+      toast('Rejoin window open for 2 minutes.', 'ok');
+      loadNetwork();
+    } catch (e) {
+      if (e.status !== 401) toast(`Rejoin window: ${e.message}`);
+    }
   }
 
   async function removeDevice(ieee) {
