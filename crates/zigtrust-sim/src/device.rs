@@ -579,15 +579,7 @@ fn do_step(w: &mut World, n: usize) {
         return;
     };
     let Some(target) = node_short(w, c) else {
-        d(w, n).proc = Proc::Rejoin {
-            cycle,
-            step,
-            cand: cand + 1,
-            resp_ok: false,
-            got_key: false,
-            waiting: false,
-        };
-        do_step(w, n);
+        next_candidate(w, n);
         return;
     };
     let dv = d(w, n);
@@ -615,6 +607,22 @@ fn do_step(w: &mut World, n: usize) {
     }
     expect_reply(w, n);
     schedule(w, n, 3_000_000, Timer::ProcTimeout(g));
+}
+
+/// Moves a rejoin on to its next candidate parent (this one is gone or did not answer).
+fn next_candidate(w: &mut World, n: usize) {
+    let dv = d(w, n);
+    if let Proc::Rejoin { cycle, step, cand, .. } = dv.proc {
+        dv.proc = Proc::Rejoin {
+            cycle,
+            step,
+            cand: cand + 1,
+            resp_ok: false,
+            got_key: false,
+            waiting: false,
+        };
+        do_step(w, n);
+    }
 }
 
 fn step_failed(w: &mut World, n: usize) {
@@ -707,18 +715,7 @@ pub fn tx_done(w: &mut World, n: usize, tag: Tag, ok: bool, _psdu: &[u8]) {
             }
         }
         Tag::Rejoin => {
-            let dv = d(w, n);
-            if let Proc::Rejoin { cycle, step, cand, .. } = dv.proc {
-                dv.proc = Proc::Rejoin {
-                    cycle,
-                    step,
-                    cand: cand + 1,
-                    resp_ok: false,
-                    got_key: false,
-                    waiting: false,
-                };
-                do_step(w, n);
-            }
+            next_candidate(w, n);
         }
         Tag::Plain => {}
     }
