@@ -359,8 +359,7 @@ fn events(
     let first = on_hub(
         jobs,
         Box::new(|st: &mut HubState| {
-            let mut v = st.network_view();
-            v["devices_list"] = Value::Array(st.device_views());
+            let v = st.state_event();
             Response::new(200, "text/event-stream", format!("event: state\ndata: {v}\n\n"))
         }),
     );

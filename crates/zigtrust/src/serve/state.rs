@@ -194,8 +194,7 @@ impl HubState {
         if self.dirty && self.last_push.elapsed().as_millis() >= 250 {
             self.dirty = false;
             self.last_push = Instant::now();
-            let mut v = self.network_view();
-            v["devices_list"] = Value::Array(self.device_views());
+            let v = self.state_event();
             self.broadcast(format!("event: state\ndata: {v}\n\n"));
         }
         self.save_home(false);
@@ -259,8 +258,19 @@ impl HubState {
     }
 
     pub fn network_view(&self) -> Value {
+        self.network_view_of(&self.device_views())
+    }
+
+    /// The live-update payload: the network view plus the device list, built once.
+    pub fn state_event(&self) -> Value {
+        let devices = self.device_views();
+        let mut v = self.network_view_of(&devices);
+        v["devices_list"] = Value::Array(devices);
+        v
+    }
+
+    fn network_view_of(&self, devices: &[Value]) -> Value {
         let tc = self.radio.tc_ref();
-        let devices: Vec<Value> = self.device_views();
         let at_risk = devices.iter().filter(|d| d["stranded_risk"] == "high").count();
         let alerts = self
             .store
