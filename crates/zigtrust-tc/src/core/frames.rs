@@ -1,0 +1,177 @@
+use super::*;
+
+impl TrustCenter {
+    pub(super) fn cfg(&self) -> (PanId, ExtAddr) {
+        let n = self.network.as_ref().expect("frames are only built on a formed network");
+        (n.pan_id, n.tc_ieee)
+    }
+
+    pub(super) fn nwk_header(&mut self, ft: NwkFrameType, dst: ShortAddr) -> NwkHeader {
+        self.nwk_seq = self.nwk_seq.wrapping_add(1);
+        let mut h = NwkHeader::new(ft, dst, ShortAddr::COORDINATOR, 30, self.nwk_seq);
+        h.src_ieee = Some(self.cfg().1);
+        h
+    }
+
+    pub(super) fn mac_data(&mut self, next_hop: ShortAddr, nwk: &[u8]) -> Vec<u8> {
+        self.mac_seq = self.mac_seq.wrapping_add(1);
+        let hdr = MacHeader::data(
+            self.mac_seq,
+            self.cfg().0,
+            Address::Short(next_hop),
+            Address::Short(ShortAddr::COORDINATOR),
+            !next_hop.is_broadcast(),
+        );
+        let mut out = Vec::with_capacity(nwk.len() + 9);
+        MacFrame { header: hdr, body: MacBody::Data(nwk) }.emit(&mut out);
+        out
+    }
+
+    pub(super) fn transmit(&mut self, next_hop: ShortAddr, nwk: &[u8], what: &'static str) {
+        let psdu = self.mac_data(next_hop, nwk);
+        let indirect = self
+            .by_short
+            .get(&next_hop)
+            .and_then(|i| self.devices.get(i))
+            .is_some_and(|d| d.capability & CapabilityInfo::RX_ON_WHEN_IDLE == 0);
+        self.transmits.push_back(Transmit { psdu, indirect, what });
+    }
+
+    pub(super) fn send_nwk_secured(
+        &mut self,
+        h: NwkHeader,
+        payload: &[u8],
+        key_seq: u8,
+        next_hop: ShortAddr,
+        what: &'static str,
+    ) {
+        let Some(key) = self.keys.get(&key_seq).map(|k| k.key.clone()) else { return };
+        let fc = self.next_counter(CounterKind::Nwk);
+        let aux = AuxHeader::nwk(fc, self.cfg().1, key_seq);
+        if let Ok(nwk) = secure_nwk(&h, &aux, payload, &key, ZIGBEE_PRO_LEVEL) {
+            self.transmit(next_hop, &nwk, what);
+        }
+    }
+
+    pub(super) fn send_nwk_plain(
+        &mut self,
+        h: NwkHeader,
+        payload: &[u8],
+        next_hop: ShortAddr,
+        what: &'static str,
+    ) {
+        let mut nwk = Vec::with_capacity(h.buffer_len() + payload.len());
+        h.emit(&mut nwk);
+        nwk.extend_from_slice(payload);
+        self.transmit(next_hop, &nwk, what);
+    }
+
+    pub(super) fn next_aps_ctr(&mut self) -> u8 {
+        self.aps_ctr = self.aps_ctr.wrapping_add(1);
+        self.aps_ctr
+    }
+
+    /// An APS command frame, APS-secured with `key_id` derived from `link_key` (None: the
+    /// well-known key), or unsecured when `key_id` is None.
+    pub(super) fn aps_command(
+        &mut self,
+        cmd: &ApsCommand,
+        key_id: Option<KeyId>,
+        link_key: Option<&Key>,
+        ack: bool,
+    ) -> (Vec<u8>, u8) {
+        let ctr = self.next_aps_ctr();
+        let mut hdr = ApsHeader::command(ctr, key_id.is_some());
+        hdr.ack_request = ack;
+        let tc = self.cfg().1;
+        let out = match key_id {
+            None => aps_command_frame(&hdr, cmd, None, ZIGBEE_PRO_LEVEL, None),
+            Some(key_id) => {
+                let base = link_key.cloned().unwrap_or_else(Key::well_known_tc_link_key);
+                let aux = AuxHeader::aps(key_id, self.next_counter(CounterKind::Aps), Some(tc));
+                aps_command_frame(&hdr, cmd, Some((&aux, &base)), ZIGBEE_PRO_LEVEL, Some(tc))
+            }
+        }
+        .unwrap_or_default();
+        (out, ctr)
+    }
+
+    /// The device's current link key and how it protects a key sent under it.
+    pub(super) fn link_key_of(&self, ieee: ExtAddr) -> (Option<Key>, KeyProtection) {
+        match self.devices.get(&ieee) {
+            Some(d) if d.tclk.is_some() => {
+                let p = if d.tclk_verified {
+                    KeyProtection::UniqueTclk
+                } else {
+                    KeyProtection::InstallCodeKey
+                };
+                (d.tclk.clone(), p)
+            }
+            _ => match self.install_codes.get(&ieee) {
+                Some(k) => (Some(k.clone()), KeyProtection::InstallCodeKey),
+                None => (None, KeyProtection::WellKnownKey),
+            },
+        }
+    }
+
+    pub(super) fn transport_network_key_aps(
+        &mut self,
+        ieee: ExtAddr,
+        link: Option<&Key>,
+        ack: bool,
+    ) -> (Vec<u8>, u8) {
+        let key = self.active_key();
+        let tc = self.cfg().1;
+        let tk = ApsCommand::TransportKey(TransportKey::network(key, self.active_seq, ieee, tc));
+        self.aps_command(&tk, Some(KeyId::KeyTransport), link, ack)
+    }
+
+    /// Sends an application APS frame (ZCL/ZDO data, an APS ack) from the hub to a device,
+    /// NWK-secured under the active key with the core's own leased frame counter: the hub
+    /// application and the Trust Center share one NWK counter, so neighbours never see it go
+    /// backwards. Returns false if the network is not formed or the device is unknown.
+    pub fn send_application(&mut self, now: Millis, dst: ExtAddr, aps_frame: &[u8]) -> bool {
+        self.advance(now);
+        if self.network.is_none() {
+            return false;
+        }
+        let Some(d) = self.devices.get(&dst) else { return false };
+        let (short, parent) = (d.short_addr, d.parent);
+        let mut h = self.nwk_header(NwkFrameType::Data, short);
+        h.dst_ieee = Some(dst);
+        self.send_nwk_secured(
+            h,
+            aps_frame,
+            self.active_seq,
+            next_hop(short, parent),
+            "application",
+        );
+        true
+    }
+
+    /// Tunnels an APS frame for `dst` to its parent router.
+    pub(super) fn tunnel(
+        &mut self,
+        r_ieee: ExtAddr,
+        r_short: ShortAddr,
+        dst: ExtAddr,
+        inner: Vec<u8>,
+    ) {
+        let (rk, rprot) = self.link_key_of(r_ieee);
+        let rk = (rprot != KeyProtection::WellKnownKey).then_some(rk).flatten();
+        let (aps, _) = self.aps_command(
+            &ApsCommand::Tunnel { dst, frame: inner },
+            Some(KeyId::Data),
+            rk.as_ref(),
+            false,
+        );
+        let h = self.nwk_header(NwkFrameType::Data, r_short);
+        self.send_nwk_secured(h, &aps, self.active_seq, r_short, "tunnel");
+    }
+
+    /// The active network key. A store guarantees it exists; a broken snapshot yields an
+    /// all-zero key rather than a panic (frames under it are useless, never dangerous).
+    pub(super) fn active_key(&self) -> Key {
+        self.keys.get(&self.active_seq).map(|k| k.key.clone()).unwrap_or(Key::from_bytes([0; 16]))
+    }
+}

@@ -1,0 +1,362 @@
+//! The Trust Center state machine. See the crate docs for the rules it implements.
+
+use crate::model::*;
+use crate::rng::KeyRng;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use zigtrust_crypto::{verify_key_hash, CcmStar, Key};
+use zigtrust_wire::aps::{
+    ApsCommand, ApsFrameType, ApsHeader, KeyType, TransportKey, UpdateDeviceStatus,
+};
+use zigtrust_wire::mac::{Address, AssociationStatus, MacBody, MacCommand, MacFrame, MacHeader};
+use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
+use zigtrust_wire::security::{
+    aps_command_frame, open, secure_nwk, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL,
+};
+use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
+
+mod admin;
+mod counters;
+mod frames;
+mod incoming;
+mod joins;
+mod rejoins;
+mod rotation;
+mod tclk;
+mod timers;
+
+/// Outgoing counters are leased this far ahead; a restart skips the unused rest of a lease.
+pub const COUNTER_LEASE: u32 = 4096;
+/// A device that sent a frame under the current key this recently cannot need a well-known-key
+/// rejoin: such a rejoin is a suspected spoof.
+pub const SPOOF_WINDOW_MS: Millis = 10 * 60 * 1000;
+/// Trust Center rejoins accepted per device per [`RATE_WINDOW_MS`].
+pub const REJOINS_PER_DEVICE: usize = 3;
+/// Trust Center rejoins accepted network-wide per [`RATE_WINDOW_MS`].
+pub const REJOINS_GLOBAL: usize = 30;
+pub const RATE_WINDOW_MS: Millis = 60 * 1000;
+/// A stale-key device is rescued at most once per this interval.
+pub const RESCUE_INTERVAL_MS: Millis = 30 * 1000;
+/// Longest permit-join window the core accepts (the Zigbee maximum, 254 s, is what devices see).
+pub const MAX_PERMIT_JOIN_MS: Millis = 254 * 1000;
+
+/// Metadata the radio reports with a received frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RxMeta {
+    pub rssi: Option<f32>,
+    pub lqi: Option<u8>,
+}
+
+/// A frame for the radio to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// MAC frame without FCS.
+    pub psdu: Vec<u8>,
+    /// Hold for the destination's next data request (sleepy child / association response).
+    pub indirect: bool,
+    /// What this is, for logs and tests (e.g. "transport-key").
+    pub what: &'static str,
+}
+
+/// How a network key was protected when it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyProtection {
+    /// APS key-transport key of the device's install-code key.
+    InstallCodeKey,
+    /// APS key-transport key of the device's unique, verified TC link key.
+    UniqueTclk,
+    /// APS key-transport key of ZigBeeAlliance09: readable by anyone listening.
+    WellKnownKey,
+    /// NWK security under a network key the device already proved it holds.
+    NetworkKey { seq: u8 },
+}
+
+/// Why a join or rejoin was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DenyReason {
+    NetworkNotFormed,
+    PermitJoinClosed,
+    /// The open window is for another device.
+    NotThisDevice,
+    InstallCodeRequired,
+    DenyListed,
+    NotAllowListed,
+    Tombstoned,
+    /// `insecure-rejoin = deny`.
+    PolicyDeny,
+    RateLimited,
+    SuspectedSpoof,
+    UnknownDevice,
+    /// Adaptive: the device did not miss a key change and no user window is open.
+    NoReasonToTrust,
+}
+
+/// What happened, for the shell to show or act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    DeviceJoined { ieee: ExtAddr, short: ShortAddr, method: JoinMethod, parent: ShortAddr },
+    JoinDenied { ieee: ExtAddr, reason: DenyReason },
+    DeviceRejoined { ieee: ExtAddr, short: ShortAddr, secured: bool },
+    KeyDelivered { ieee: ExtAddr, key_seq: u8, protection: KeyProtection },
+    TclkVerified { ieee: ExtAddr },
+    RejoinDenied { ieee: ExtAddr, reason: DenyReason },
+    SuspectedSpoof { ieee: ExtAddr },
+    StaleKeyRescue { ieee: ExtAddr, from_seq: u8, to_seq: u8 },
+    KeySwitched { seq: u8, stragglers: Vec<ExtAddr> },
+    ReplayDropped { ieee: ExtAddr, counter: u32, last: u32 },
+    PermitJoinClosed,
+    DeviceRemoved { ieee: ExtAddr },
+}
+
+/// Commands from the hub's user or API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// Create the network: random network key, the given PAN parameters.
+    FormNetwork {
+        pan_id: PanId,
+        extended_pan_id: u64,
+        channel: u8,
+    },
+    /// Open joining for `duration_ms` (capped at 254 s), optionally for one device only;
+    /// 0 closes it.
+    PermitJoin {
+        duration_ms: Millis,
+        ieee: Option<ExtAddr>,
+    },
+    AddInstallCode {
+        ieee: ExtAddr,
+        link_key: Key,
+    },
+    RemoveInstallCode {
+        ieee: ExtAddr,
+    },
+    SetPolicy(Policy),
+    /// Make the device leave and tombstone it: it may not come back until re-admitted.
+    RemoveDevice {
+        ieee: ExtAddr,
+    },
+    /// Lift a tombstone.
+    ReadmitDevice {
+        ieee: ExtAddr,
+    },
+    /// Start a key rotation; the switch happens when every device acknowledged the new key
+    /// or at `deadline_ms` from now, whichever is first.
+    RotateNetworkKey {
+        deadline_ms: Millis,
+    },
+    /// Accept well-known-key rejoins from known devices for a while (e.g. after restoring a
+    /// backup onto a new coordinator).
+    OpenRejoinWindow {
+        duration_ms: Millis,
+    },
+}
+
+/// Why an admin command was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminError {
+    NetworkNotFormed,
+    AlreadyFormed,
+    UnknownDevice(ExtAddr),
+    RotationInProgress,
+    InvalidChannel(u8),
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::NetworkNotFormed => write!(f, "the network has not been formed"),
+            AdminError::AlreadyFormed => write!(f, "the network is already formed"),
+            AdminError::UnknownDevice(i) => write!(f, "unknown device {i}"),
+            AdminError::RotationInProgress => write!(f, "a key rotation is already in progress"),
+            AdminError::InvalidChannel(c) => {
+                write!(f, "channel {c} is not a 2.4 GHz channel (11-26)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+struct Counter {
+    next: u32,
+    leased: u32,
+}
+
+struct PermitWindow {
+    until: Millis,
+    ieee: Option<ExtAddr>,
+    legacy_joined: bool,
+}
+
+struct Rotation {
+    seq: u8,
+    deadline: Millis,
+    /// Devices that have not acknowledged the new key, by the APS counter of their Transport-Key.
+    pending: HashMap<ExtAddr, u8>,
+}
+
+/// Volatile per-device state (not persisted: it only tunes alerts and rate limits).
+#[derive(Default)]
+struct Volatile {
+    /// Last time a frame from the device verified under the current key.
+    current_key_at: Option<Millis>,
+    rejoins: VecDeque<Millis>,
+    last_rescue: Option<Millis>,
+}
+
+/// The Trust Center. Feed it frames, time and admin commands; take transmits, events and store
+/// writes. Apply each batch of [`TrustCenter::take_store_writes`] before sending the frames of
+/// the same step: counter leases must be durable before a counter is used on air.
+pub struct TrustCenter {
+    now: Millis,
+    network: Option<NetworkConfig>,
+    keys: BTreeMap<u8, NetworkKeyRecord>,
+    active_seq: u8,
+    devices: HashMap<ExtAddr, DeviceRecord>,
+    by_short: HashMap<ShortAddr, ExtAddr>,
+    volatile: HashMap<ExtAddr, Volatile>,
+    install_codes: HashMap<ExtAddr, Key>,
+    policy: Policy,
+    permit: Option<PermitWindow>,
+    rejoin_window_until: Option<Millis>,
+    nwk_fc: Counter,
+    aps_fc: Counter,
+    mac_seq: u8,
+    nwk_seq: u8,
+    aps_ctr: u8,
+    rng: KeyRng,
+    pending_tclk: HashMap<ExtAddr, Key>,
+    rotation: Option<Rotation>,
+    global_rejoins: VecDeque<Millis>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    writes: Vec<StoreWrite>,
+}
+
+impl TrustCenter {
+    /// Restores a Trust Center from durable state. `seed` must be fresh OS entropy in
+    /// production; tests pass a constant for reproducible runs.
+    pub fn new(snapshot: Snapshot, seed: [u8; 32], now: Millis) -> TrustCenter {
+        let lease = |k| {
+            snapshot.counter_leases.iter().filter(|(kind, _)| *kind == k).map(|(_, v)| *v).max()
+        };
+        let keys: BTreeMap<u8, NetworkKeyRecord> =
+            snapshot.network_keys.into_iter().map(|k| (k.seq, k)).collect();
+        let mut tc = TrustCenter {
+            now,
+            network: snapshot.network,
+            active_seq: snapshot.active_key_seq.unwrap_or(0),
+            keys,
+            devices: HashMap::new(),
+            by_short: HashMap::new(),
+            volatile: HashMap::new(),
+            install_codes: snapshot.install_codes.into_iter().collect(),
+            policy: snapshot.policy.unwrap_or_default(),
+            permit: None,
+            rejoin_window_until: None,
+            // Continue after the leased range: counters handed out before a crash are never
+            // reused, whatever was actually sent.
+            nwk_fc: Counter {
+                next: lease(CounterKind::Nwk).unwrap_or(0),
+                leased: lease(CounterKind::Nwk).unwrap_or(0),
+            },
+            aps_fc: Counter {
+                next: lease(CounterKind::Aps).unwrap_or(0),
+                leased: lease(CounterKind::Aps).unwrap_or(0),
+            },
+            mac_seq: 0,
+            nwk_seq: 0,
+            aps_ctr: 0,
+            rng: KeyRng::new(seed),
+            pending_tclk: HashMap::new(),
+            rotation: None,
+            global_rejoins: VecDeque::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            writes: Vec::new(),
+        };
+        for d in snapshot.devices {
+            tc.by_short.insert(d.short_addr, d.ieee);
+            tc.devices.insert(d.ieee, d);
+        }
+        let r = tc.rng.u64();
+        tc.mac_seq = r as u8;
+        tc.nwk_seq = (r >> 8) as u8;
+        tc.aps_ctr = (r >> 16) as u8;
+        tc
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Durable writes produced since the last call, in order. Persist them (atomically) before
+    /// transmitting the frames produced in the same step.
+    pub fn take_store_writes(&mut self) -> Vec<StoreWrite> {
+        std::mem::take(&mut self.writes)
+    }
+
+    pub fn network(&self) -> Option<&NetworkConfig> {
+        self.network.as_ref()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn device(&self, ieee: ExtAddr) -> Option<&DeviceRecord> {
+        self.devices.get(&ieee)
+    }
+
+    pub fn devices(&self) -> impl Iterator<Item = &DeviceRecord> {
+        self.devices.values()
+    }
+
+    pub fn active_key_seq(&self) -> u8 {
+        self.active_seq
+    }
+
+    pub fn network_key(&self, seq: u8) -> Option<&NetworkKeyRecord> {
+        self.keys.get(&seq)
+    }
+
+    /// Milliseconds left in the permit-join window, if one is open.
+    pub fn permit_join_remaining(&self) -> Option<Millis> {
+        self.permit.as_ref().map(|p| p.until.saturating_sub(self.now))
+    }
+
+    /// Time left in a user-opened rejoin window (well-known-key rejoins accepted), if open.
+    pub fn rejoin_window_remaining(&self) -> Option<Millis> {
+        self.rejoin_window_until.filter(|u| *u > self.now).map(|u| u - self.now)
+    }
+
+    /// The key rotation in progress: new key sequence number and devices yet to confirm.
+    pub fn rotation_pending(&self) -> Option<(u8, Vec<ExtAddr>)> {
+        self.rotation.as_ref().map(|r| (r.seq, r.pending.keys().copied().collect()))
+    }
+}
+
+/// How to send the network key after an accepted Trust Center rejoin.
+enum Grant {
+    /// APS key-transport key of this link key (None: the well-known key).
+    LinkKey(Option<Key>),
+    /// NWK-secured under this network key, which the device proved it holds.
+    UnderNetworkKey(u8),
+}
+
+/// MAC next hop toward a device: itself if it is the coordinator's child, else its parent.
+fn next_hop(short: ShortAddr, parent: ShortAddr) -> ShortAddr {
+    if parent == ShortAddr::COORDINATOR {
+        short
+    } else {
+        parent
+    }
+}
+
+/// Key sequence numbers wrap at 256: `a` is newer than `b` if it is less than half a cycle ahead.
+fn is_newer(a: u8, b: u8) -> bool {
+    a != b && a.wrapping_sub(b) < 128
+}

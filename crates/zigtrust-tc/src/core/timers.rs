@@ -1,0 +1,48 @@
+use super::*;
+
+impl TrustCenter {
+    /// When [`TrustCenter::handle_timeout`] next needs to run.
+    pub fn next_timeout(&self) -> Option<Millis> {
+        [
+            self.permit.as_ref().map(|p| p.until),
+            self.rejoin_window_until,
+            self.rotation.as_ref().map(|r| r.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub(super) fn advance(&mut self, now: Millis) {
+        // The core's clock never goes backwards: a shell feeding an older time cannot reopen
+        // or extend a window.
+        self.now = self.now.max(now);
+    }
+
+    /// Runs timers: closes permit-join and rejoin windows, switches keys at a deadline.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.advance(now);
+        if let Some(p) = &self.permit {
+            if self.now >= p.until {
+                let legacy = p.legacy_joined;
+                self.permit = None;
+                self.events.push_back(Event::PermitJoinClosed);
+                self.audit(
+                    Severity::Info,
+                    "permit-join-closed",
+                    None,
+                    "permit-join window closed".into(),
+                );
+                if legacy && self.policy.rotate_after_legacy_window && self.rotation.is_none() {
+                    let _ = self.start_rotation(60_000);
+                }
+            }
+        }
+        if self.rejoin_window_until.is_some_and(|u| self.now >= u) {
+            self.rejoin_window_until = None;
+        }
+        if self.rotation.as_ref().is_some_and(|r| self.now >= r.deadline) {
+            self.switch_key();
+        }
+    }
+}
