@@ -227,7 +227,8 @@ impl CcmStar {
         if data.len() < mic_len {
             return Err(CcmError::TooShort { needed: mic_len, got: data.len() });
         }
-        if a.len() + data.len() >= 0xff00 {
+        // The same limit as `seal`: header plus payload, the MIC not counted.
+        if a.len() + data.len() - mic_len >= 0xff00 {
             return Err(CcmError::TooLong);
         }
         let (body, mic) = data.split_at(data.len() - mic_len);
@@ -357,24 +358,25 @@ mod tests {
 
     /// RustCrypto's `ccm` crate (an independent RFC 3610 implementation) must agree with ours
     /// for every level that has a MIC; MIC-only levels are CCM with a||m as associated data.
-    #[test]
-    fn agrees_with_rustcrypto_ccm() {
+    /// RustCrypto `ccm` (RFC 3610, 13-byte nonce) with an M-byte tag: ciphertext || tag.
+    fn rc<M: ccm::TagSize + ccm::aead::generic_array::ArrayLength<u8>>(
+        k: &[u8; 16],
+        n: &[u8; 13],
+        a: &[u8],
+        m: &[u8],
+    ) -> Vec<u8> {
         use ccm::aead::generic_array::GenericArray;
         use ccm::aead::{AeadInPlace, KeyInit as _};
-        use ccm::consts::{U13, U16, U4, U8};
-        fn rc<M: ccm::TagSize + ccm::aead::generic_array::ArrayLength<u8>>(
-            k: &[u8; 16],
-            n: &[u8; 13],
-            a: &[u8],
-            m: &[u8],
-        ) -> Vec<u8> {
-            let c = ccm::Ccm::<aes::Aes128, M, U13>::new(GenericArray::from_slice(k));
-            let mut buf = m.to_vec();
-            let tag =
-                c.encrypt_in_place_detached(GenericArray::from_slice(n), a, &mut buf).unwrap();
-            buf.extend_from_slice(&tag);
-            buf
-        }
+        let c = ccm::Ccm::<aes::Aes128, M, ccm::consts::U13>::new(GenericArray::from_slice(k));
+        let mut buf = m.to_vec();
+        let tag = c.encrypt_in_place_detached(GenericArray::from_slice(n), a, &mut buf).unwrap();
+        buf.extend_from_slice(&tag);
+        buf
+    }
+
+    #[test]
+    fn agrees_with_rustcrypto_ccm() {
+        use ccm::consts::{U16, U4, U8};
         let mut seed = 0x1234_5678u32;
         let mut next = || {
             seed ^= seed << 13;
@@ -402,6 +404,166 @@ mod tests {
                 (SecurityLevel::Mic128, rc::<U16>(&k, &n, &am, &[])),
             ] {
                 assert_eq!(ccm_star_seal(&key, &n, level, &a, &m).unwrap(), concat(&m, &tag));
+            }
+        }
+    }
+
+    // The level lives in the low three bits of the security control byte; the rest of the byte
+    // (key identifier, extended nonce) must not change it. 0x2D is the NWK auxiliary header's
+    // usual control byte (extended nonce, network key, level 5); 0x28 is the same byte as it
+    // goes on air, with the level zeroed.
+    #[test]
+    fn level_from_security_control_byte() {
+        assert_eq!(SecurityLevel::from_bits(0x2D), SecurityLevel::EncMic32);
+        assert_eq!(SecurityLevel::from_bits(0x28), SecurityLevel::None);
+        assert_eq!(SecurityLevel::from_bits(0x35), SecurityLevel::EncMic32);
+        assert_eq!(SecurityLevel::from_bits(0xFF), SecurityLevel::EncMic128);
+        for b in 0..=255u8 {
+            assert_eq!(SecurityLevel::from_bits(b).bits(), b & 7, "{b:#04x}");
+        }
+    }
+
+    // IEEE 802.15.4 / Zigbee Table A-1 (security levels): name, encryption, MIC length.
+    #[test]
+    fn security_level_table() {
+        let table = [
+            ("NONE", false, 0),
+            ("MIC-32", false, 4),
+            ("MIC-64", false, 8),
+            ("MIC-128", false, 16),
+            ("ENC", true, 0),
+            ("ENC-MIC-32", true, 4),
+            ("ENC-MIC-64", true, 8),
+            ("ENC-MIC-128", true, 16),
+        ];
+        for (level, (name, enc, mic)) in SecurityLevel::ALL.into_iter().zip(table) {
+            assert_eq!((level.name(), level.is_encrypted(), level.mic_len()), (name, enc, mic));
+        }
+    }
+
+    #[test]
+    fn error_messages() {
+        assert_eq!(
+            CcmError::MicMismatch.to_string(),
+            "MIC check failed (wrong key or tampered frame)"
+        );
+        assert_eq!(
+            CcmError::TooShort { needed: 8, got: 3 }.to_string(),
+            "secured payload is 3 bytes, shorter than the 8-byte MIC"
+        );
+        assert_eq!(CcmError::TooLong.to_string(), "input too long for CCM* with L=2");
+    }
+
+    // The Annex C nonce is source address A0..A7 (over-the-air order), frame counter
+    // 0x00010203 (little-endian on air), security control 0x06.
+    #[test]
+    fn zigbee_nonce_builds_the_annex_c_nonce() {
+        let src: [u8; 8] = h("A0A1A2A3A4A5A6A7").try_into().unwrap();
+        let n = zigbee_nonce(src, 0x0001_0203, 0x06);
+        assert_eq!(n, spec_nonce(6));
+        let n = zigbee_nonce([1, 2, 3, 4, 5, 6, 7, 8], 0xDEAD_BEEF, 0x2D);
+        assert_eq!(hex(&n), "0102030405060708efbeadde2d");
+    }
+
+    // Frames longer than the 8 counter blocks kept on the stack (more than 128 bytes, e.g. a
+    // reassembled fragmented APS payload) take the heap path; both paths and the switch-over
+    // must give RFC 3610 output and round-trip.
+    #[test]
+    fn long_payloads_agree_with_rustcrypto_ccm() {
+        use ccm::consts::{U16, U4, U8};
+        let k = [0x42u8; 16];
+        let key = Key::from_bytes(k);
+        let n = spec_nonce(5);
+        let a = h("0001020304050607");
+        for len in [127, 128, 129, 143, 144, 145, 160, 161, 300, 1000] {
+            let m: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            for (level, want) in [
+                (SecurityLevel::EncMic32, rc::<U4>(&k, &n, &a, &m)),
+                (SecurityLevel::EncMic64, rc::<U8>(&k, &n, &a, &m)),
+                (SecurityLevel::EncMic128, rc::<U16>(&k, &n, &a, &m)),
+            ] {
+                let out = ccm_star_seal(&key, &n, level, &a, &m).unwrap();
+                assert_eq!(out, want, "{level:?} len {len}");
+                assert_eq!(ccm_star_open(&key, &n, level, &a, &out).unwrap(), m);
+            }
+            // Level 4 is the same keystream without a MIC.
+            let enc = ccm_star_seal(&key, &n, SecurityLevel::Enc, &a, &m).unwrap();
+            assert_eq!(enc, rc::<U4>(&k, &n, &a, &m)[..len], "ENC len {len}");
+            assert_eq!(ccm_star_open(&key, &n, SecurityLevel::Enc, &a, &enc).unwrap(), m);
+        }
+    }
+
+    // With L = 2 and a||m authenticated as `a` at the MIC-only levels, a + m must stay below
+    #[test]
+    fn what_seal_accepts_open_accepts() {
+        // Largest input `seal` takes at a MIC level: `open` must take the sealed frame back
+        // (it once counted the MIC against the limit too).
+        let c = CcmStar::new(&Key::from_bytes([7; 16]));
+        let n = [3u8; 13];
+        let p = vec![0x11u8; 0xfeff];
+        let sealed = c.seal(&n, SecurityLevel::EncMic32, &[], &p).unwrap();
+        assert_eq!(c.open(&n, SecurityLevel::EncMic32, &[], &sealed).unwrap(), p);
+    }
+
+    // 0xff00 (where the 2-byte length encoding of `a` ends): both sides of the limit, with the
+    // bytes in `a`, in `m` or split between them.
+    #[test]
+    fn length_limit_applies_to_a_plus_m() {
+        let c = CcmStar::new(&Key::from_bytes([9; 16]));
+        let n = spec_nonce(5);
+        let big = vec![0x5Au8; 0xff00];
+        for level in [SecurityLevel::EncMic32, SecurityLevel::Mic32] {
+            for split in [0, 0x8000, 0xff00] {
+                let (a, m) = big.split_at(split);
+                assert_eq!(c.seal(&n, level, a, m), Err(CcmError::TooLong), "{level:?} {split}");
+                // The same a + m, received with its MIC.
+                let mut framed = m.to_vec();
+                framed.extend_from_slice(&[0; 4]);
+                assert_eq!(c.open(&n, level, a, &framed), Err(CcmError::TooLong), "{level:?}");
+            }
+            // One byte less fits: a frame of 0xfeff bytes (MIC included) seals and opens.
+            for split in [0, 0x8000, 0xfeff - 4] {
+                let (a, m) = big[..0xfeff - 4].split_at(split);
+                let sealed = c.seal(&n, level, a, m).unwrap();
+                assert_eq!(a.len() + sealed.len(), 0xfeff);
+                assert_eq!(c.open(&n, level, a, &sealed).unwrap(), m, "{level:?} {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_and_empty_payloads() {
+        let key = Key::from_bytes([3; 16]);
+        for level in SecurityLevel::ALL {
+            let n = spec_nonce(level.bits());
+            let sealed = ccm_star_seal(&key, &n, level, b"hdr", b"").unwrap();
+            assert_eq!(sealed.len(), level.mic_len());
+            assert_eq!(ccm_star_open(&key, &n, level, b"hdr", &sealed).unwrap(), b"");
+            if level.mic_len() > 0 {
+                assert_eq!(
+                    ccm_star_open(&key, &n, level, b"hdr", &sealed[1..]),
+                    Err(CcmError::TooShort { needed: level.mic_len(), got: level.mic_len() - 1 })
+                );
+            }
+        }
+    }
+
+    // The MIC comparison must look at every byte, not a checksum of the differences: flipping
+    // the same bit in two MIC bytes must still be rejected.
+    #[test]
+    fn paired_mic_bit_flips_are_rejected() {
+        let key = Key::from_hex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF").unwrap();
+        let a = h("0001020304050607");
+        let m = h("08090A0B0C0D0E0F101112131415161718191A1B1C1D1E");
+        for level in SecurityLevel::ALL.into_iter().filter(|l| l.mic_len() > 0) {
+            let n = spec_nonce(level.bits());
+            let out = ccm_star_seal(&key, &n, level, &a, &m).unwrap();
+            let mic_at = m.len();
+            for (i, j) in [(0, 1), (0, level.mic_len() - 1), (1, 2)] {
+                let mut bad = out.clone();
+                bad[mic_at + i] ^= 0x80;
+                bad[mic_at + j] ^= 0x80;
+                assert_eq!(ccm_star_open(&key, &n, level, &a, &bad), Err(CcmError::MicMismatch));
             }
         }
     }

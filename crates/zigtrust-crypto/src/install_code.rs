@@ -410,4 +410,188 @@ mod tests {
             Err(InstallCodeError::BadIeee(_))
         ));
     }
+
+    const CODE: &str = "83FED3407A939723A5C639B26916D505C3B5";
+
+    // One zigpy vector per allowed secret length (6, 8, 12, 16 bytes), with its CRC bytes.
+    const PER_LENGTH: [(&str, usize, [u8; 2]); 4] = [
+        ("0102030405060EB8", 6, [0x0E, 0xB8]),
+        ("11223344556677884AF7", 8, [0x4A, 0xF7]),
+        ("7A939723A5C639B269161802819B", 12, [0x81, 0x9B]),
+        ("83FED3407A939723A5C639B26916D505C3B5", 16, [0xC3, 0xB5]),
+    ];
+
+    #[test]
+    fn accessors_for_every_code_length() {
+        for (text, secret_len, crc) in PER_LENGTH {
+            let bytes = decode_hex_loose(text).unwrap();
+            let ic = InstallCode::from_bytes(&bytes).unwrap();
+            assert_eq!(ic.as_bytes(), &bytes[..], "{text}");
+            assert_eq!(ic.secret_len(), secret_len, "{text}");
+            assert_eq!(ic.crc_bytes(), crc, "{text}");
+            assert_eq!(ic.crc_bytes(), crc16_x25(&bytes[..secret_len]).to_le_bytes(), "{text}");
+        }
+    }
+
+    // CRC-16 detects every single-bit error: a code with any one bit changed (secret or CRC)
+    // is rejected, and the error names the CRC the changed bytes would need.
+    #[test]
+    fn every_one_bit_change_is_rejected() {
+        for (text, secret_len, _) in PER_LENGTH {
+            let good = decode_hex_loose(text).unwrap();
+            for bit in 0..good.len() * 8 {
+                let mut bad = good.clone();
+                bad[bit / 8] ^= 1 << (bit % 8);
+                let expected = crc16_x25(&bad[..secret_len]).to_le_bytes();
+                assert_eq!(
+                    InstallCode::from_bytes(&bad),
+                    Err(InstallCodeError::BadCrc {
+                        expected,
+                        found: [bad[secret_len], bad[secret_len + 1]]
+                    }),
+                    "{text} bit {bit}"
+                );
+            }
+        }
+    }
+
+    // Every total length from 0 to 20 bytes: only 8, 10, 14 and 18 (secret + CRC) are codes;
+    // 6, 12 and 16 are secrets without their CRC (8 is read as 6 + CRC); the rest are wrong.
+    #[test]
+    fn every_length_from_0_to_20() {
+        for n in 0..=20usize {
+            let mut bytes: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37) ^ 0xA5).collect();
+            let r = InstallCode::from_bytes(&bytes);
+            match n {
+                8 | 10 | 14 | 18 => {
+                    assert!(matches!(r, Err(InstallCodeError::BadCrc { .. })), "{n}: {r:?}");
+                    let crc = crc16_x25(&bytes[..n - 2]).to_le_bytes();
+                    bytes[n - 2..].copy_from_slice(&crc);
+                    let ic = InstallCode::from_bytes(&bytes).unwrap();
+                    assert_eq!((ic.secret_len(), ic.crc_bytes()), (n - 2, crc));
+                }
+                6 | 12 | 16 => assert_eq!(
+                    r,
+                    Err(InstallCodeError::MissingCrc {
+                        bytes: n,
+                        crc: crc16_x25(&bytes).to_le_bytes()
+                    })
+                ),
+                _ => assert_eq!(r, Err(InstallCodeError::Length { bytes: n })),
+            }
+        }
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let ic = InstallCode::from_hex(CODE).unwrap();
+        let dbg = format!("{ic:?}");
+        assert_eq!(dbg, "InstallCode(18 bytes, redacted)");
+        let p = InstallCodePayload::parse(CODE).unwrap();
+        let dbg = format!("{p:?}").to_ascii_lowercase();
+        assert!(!dbg.contains("83fe") && !dbg.contains("c3b5"), "{dbg}");
+    }
+
+    #[test]
+    fn error_messages_say_what_to_do() {
+        let e = InstallCode::from_hex("83FED3407A939723A5C639B26916D505").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("16-byte code without its 2-byte CRC"), "{msg}");
+        assert!(msg.contains("would be c3b5"), "{msg}");
+        let msg = InstallCode::from_hex("0102").unwrap_err().to_string();
+        assert!(msg.starts_with("install code is 2 bytes; it must be 8, 10, 14 or 18"), "{msg}");
+        let msg = InstallCodePayload::parse("Z:0012$I:0102").unwrap_err().to_string();
+        assert_eq!(msg, "IEEE address \"0012\" is not 16 hex digits (8 bytes)");
+        let msg = InstallCodePayload::parse("HUE:M:00124B0001020304").unwrap_err().to_string();
+        assert_eq!(msg, "install code payload has no Z: install code field");
+    }
+
+    #[test]
+    fn payload_format_names() {
+        let names = [
+            (PayloadFormat::Hex, "hex"),
+            (PayloadFormat::QrFields, "qr-fields"),
+            (PayloadFormat::Pipe, "pipe"),
+            (PayloadFormat::Hue, "hue"),
+            (PayloadFormat::Bosch, "bosch"),
+            (PayloadFormat::FixedLength, "fixed-length"),
+            (PayloadFormat::IeeeThenCode, "ieee-code"),
+        ];
+        for (format, name) in names {
+            assert_eq!(format.name(), name);
+        }
+    }
+
+    // zigpy `parse_install_code_qr`: a label whose IEEE ends in 16:A7:20 printed it byte-reversed
+    // and is flipped back; any other IEEE is taken as printed.
+    #[test]
+    fn bosch_byte_reversed_ieee_is_flipped_back() {
+        let pad = "0".repeat(34);
+        let p =
+            InstallCodePayload::parse(&format!("RB01SG{pad}040302010016A720DLK{CODE}")).unwrap();
+        assert_eq!((p.ieee, p.format), (Some(0x20A7_1600_0102_0304), PayloadFormat::Bosch));
+        for printed in ["00124B0016A70720", "0016A72000000000", "2007A716004B1200"] {
+            let text = format!("RB01SG{pad}{printed}DLK{CODE}");
+            let p = InstallCodePayload::parse(&text).unwrap();
+            assert_eq!(p.ieee, Some(u64::from_str_radix(printed, 16).unwrap()), "{text}");
+        }
+    }
+
+    // The Bosch IEEE is the 16 characters before "DLK": exactly 16 is enough, 15 is not, and a
+    // non-ASCII character in that window, or a window that would start inside a multi-byte
+    // character (the first two heads), is an error, not a panic.
+    #[test]
+    fn bosch_ieee_boundaries() {
+        let p = InstallCodePayload::parse(&format!("RB01SG00124B0001020304DLK{CODE}")).unwrap();
+        assert_eq!(p.ieee, Some(0x0012_4b00_0102_0304));
+        assert!(matches!(
+            InstallCodePayload::parse(&format!("RB01SG0124B0001020304DLK{CODE}")),
+            Err(InstallCodeError::BadIeee(_))
+        ));
+        for head in ["0\u{e9}24B000102030405", "0\u{20ac}24B00010203045", "\u{e9}124B0001020304"] {
+            assert!(
+                matches!(
+                    InstallCodePayload::parse(&format!("RB01SG{head}DLK{CODE}")),
+                    Err(InstallCodeError::BadIeee(_))
+                ),
+                "{head}"
+            );
+        }
+        assert_eq!(
+            InstallCodePayload::parse(&format!("RB01SG{}00124B0001020304{CODE}", "0".repeat(34))),
+            Err(InstallCodeError::MissingField("DLK install code field"))
+        );
+    }
+
+    // In `$` payloads the first field may carry a vendor prefix before "Z:" ("ZB:Z:<ieee>").
+    // Such a field is used only when it has room for an IEEE and no IEEE was found yet.
+    #[test]
+    fn qr_vendor_prefixed_ieee_field() {
+        let ieee = Some(0x0012_4b00_0102_0304u64);
+        for text in [
+            format!("ZB:Z:00124B0001020304$I:{CODE}"),
+            format!("X-Z:00124B0001020304$I:{CODE}$S:1"),
+            format!("Z:00124B0001020304$I:{CODE}$D:MODEL-Z:FFFFFFFFFFFFFFFF"),
+            format!("A:00124B0001020304$D:XZ:0011223344556677$I:{CODE}"),
+        ] {
+            let p = InstallCodePayload::parse(&text).unwrap();
+            assert_eq!((p.ieee, p.format), (ieee, PayloadFormat::QrFields), "{text}");
+            assert_eq!(p.code.link_key().to_hex(), "66b6900981e1ee3ca4206b6b861c02bb");
+        }
+        // "Z:" with fewer than 16 characters after it is not an IEEE field.
+        let p = InstallCodePayload::parse(&format!("ZB:Z:1$I:{CODE}")).unwrap();
+        assert_eq!(p.ieee, None);
+    }
+
+    // The 91-character layout carries a 32-digit value where the code would be: 16 bytes with no
+    // CRC, which is rejected with the CRC it would need rather than taken as a code.
+    #[test]
+    fn fixed_length_91_without_crc_is_rejected() {
+        let fixed = format!("{}{}{}{}", "0".repeat(40), "00124B0001020304", "000", &CODE[..32]);
+        assert_eq!(fixed.len(), 91);
+        assert_eq!(
+            InstallCodePayload::parse(&fixed),
+            Err(InstallCodeError::MissingCrc { bytes: 16, crc: [0xc3, 0xb5] })
+        );
+    }
 }

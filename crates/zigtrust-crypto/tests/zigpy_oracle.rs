@@ -53,6 +53,8 @@ fn install_codes_agree_with_zigpy() {
         format!("HUE:Z:{code} M:00124B0001020304 D:V1"),
         format!("RB01SG{}00124B0001020304DLK{code}", "0".repeat(34)),
         format!("RB01SG{}2007A716004B1200DLK{code}", "0".repeat(34)),
+        // Printed byte-reversed (ends in 16:A7:20): zigpy flips it back.
+        format!("RB01SG{}040302010016A720DLK{code}", "0".repeat(34)),
     ];
     let resp = zigpy(&serde_json::json!({ "codes": codes, "qr": qr }));
     let mut rejected = 0;
