@@ -85,6 +85,7 @@ pub mod kind {
     pub const COUNTER_REGRESSION: &str = "frame-counter-regression";
     pub const MIC_FAILURE: &str = "mic-failure";
     pub const TCLK_NOT_UPDATED: &str = "tclk-never-updated";
+    pub const LINK_KEY_LEAKED: &str = "link-key-leaked";
 }
 
 /// One finding: a kind of problem for one device (or key), with the frames showing it.
@@ -836,6 +837,33 @@ impl Auditor {
             }
             let _ = newly_public;
             if !is_network_key(*kt) {
+                // A unique link key an outsider can read is no secret: every key later sent
+                // under it is readable too (the audit follows that on its own).
+                if public && !retx {
+                    let dst = layers.iter().find_map(|a| match &a.command {
+                        Some(ApsCommand::TransportKey(tk)) if tk.key == *key => match tk.body {
+                            TransportKeyBody::TrustCenter { dst, .. } => Some(dst),
+                            _ => None,
+                        },
+                        _ => None,
+                    });
+                    let hex = self.keys[i].info.key.clone();
+                    let f = self.report_finding(
+                        Severity::High,
+                        kind::LINK_KEY_LEAKED,
+                        dst.filter(|d| valid_ieee(*d)),
+                        i as u64,
+                        frame,
+                        || {
+                            format!(
+                                "link key {hex} sent in a Transport-Key an outsider can read ({via}): \
+                                 it is no secret; re-pair the device with its install code"
+                            )
+                        },
+                    );
+                    f.key = Some(hex);
+                    f.via.get_or_insert(via);
+                }
                 continue;
             }
             let tk = net_tks.iter().find(|(k, _, _)| k == key);

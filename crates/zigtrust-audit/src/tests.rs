@@ -120,3 +120,68 @@ fn every_scenario_and_policy_matches_the_simulators_ground_truth() {
     assert_eq!(rows.len(), 2 * SCENARIOS.len() * POLICIES.len());
     eprintln!("{}", rows.join("\n"));
 }
+
+/// A unique link key sent under the key-load key of the well-known key is readable by anyone:
+/// reported as leaked (and what travels under it after that leaks too).
+#[test]
+fn a_link_key_sent_under_a_public_key_is_reported_leaked() {
+    use zigtrust_wire::aps::{ApsHeader, TransportKey};
+    use zigtrust_wire::mac::{Address, MacBody, MacFrame, MacHeader};
+    use zigtrust_wire::nwk::{NwkFrameType, NwkHeader};
+    use zigtrust_wire::security::{aps_command_frame, AuxHeader, KeyId, ZIGBEE_PRO_LEVEL};
+    use zigtrust_wire::{PanId, ShortAddr};
+    let tc = ExtAddr(0x000d_6f00_0000_0001);
+    let dev = ExtAddr(0x0012_4b00_0000_0042);
+    let frame = |seq: u8, cmd: ApsCommand, key_id: KeyId, base: &Key| -> Vec<u8> {
+        let aux = AuxHeader::aps(key_id, u32::from(seq), Some(tc));
+        let aps = aps_command_frame(
+            &ApsHeader::command(seq, true),
+            &cmd,
+            Some((&aux, base)),
+            ZIGBEE_PRO_LEVEL,
+            Some(tc),
+        )
+        .unwrap();
+        let mut nwk = Vec::new();
+        NwkHeader::new(NwkFrameType::Data, ShortAddr(0x1234), ShortAddr::COORDINATOR, 30, seq)
+            .emit(&mut nwk);
+        nwk.extend_from_slice(&aps);
+        let hdr = MacHeader::data(
+            seq,
+            PanId(0x1a62),
+            Address::Short(ShortAddr(0x1234)),
+            Address::Short(ShortAddr::COORDINATOR),
+            true,
+        );
+        let mut out = Vec::new();
+        MacFrame { header: hdr, body: MacBody::Data(&nwk) }.emit(&mut out);
+        out
+    };
+    let tclk = Key::from_bytes([0x42; 16]);
+    let nwk_key = Key::from_bytes([0x17; 16]);
+    let f1 = frame(
+        1,
+        ApsCommand::TransportKey(TransportKey::trust_center_link_key(tclk.clone(), dev, tc)),
+        KeyId::KeyLoad,
+        &Key::well_known_tc_link_key(),
+    );
+    let f2 = frame(
+        2,
+        ApsCommand::TransportKey(TransportKey::network(nwk_key.clone(), 3, dev, tc)),
+        KeyId::KeyTransport,
+        &tclk,
+    );
+    let mut a = Auditor::new(Keyring::new());
+    a.feed(1, 0, &f1, true);
+    a.feed(2, 1_000_000, &f2, true);
+    let r = a.report();
+    let link: Vec<_> = r.of_kind(kind::LINK_KEY_LEAKED).collect();
+    assert_eq!(link.len(), 1, "{:?}", r.findings);
+    assert_eq!(link[0].ieee, Some(dev));
+    assert_eq!(link[0].key.as_deref(), Some(tclk.to_hex().as_str()));
+    assert!(
+        r.of_kind(kind::NETWORK_KEY_LEAKED).any(|f| f.key.as_deref() == Some(&nwk_key.to_hex())),
+        "the network key sent under the leaked link key leaks too: {:?}",
+        r.findings
+    );
+}

@@ -116,6 +116,12 @@ impl MemStore {
             }
             StoreWrite::Policy(p) => s.policy = Some(p),
             StoreWrite::Audit(_) => {}
+            StoreWrite::Rotation(r) => s.rotation = r,
+            StoreWrite::CounterRestart { kind, key_seq } => {
+                s.counter_leases.retain(|(k, _)| *k != kind);
+                s.counter_restarts.retain(|(k, _)| *k != kind);
+                s.counter_restarts.push((kind, key_seq));
+            }
         }
     }
     pub fn snapshot(&self) -> Snapshot {

@@ -32,7 +32,7 @@ use std::fmt;
 use zigtrust_crypto::Key;
 use zigtrust_tc::model::{
     AuditEntry, CounterKind, DeviceRecord, JoinMethod, Millis, NetworkConfig, NetworkKeyRecord,
-    Policy, Severity, Snapshot, StoreWrite,
+    Policy, RemovalRotation, Severity, Snapshot, StoreWrite,
 };
 use zigtrust_wire::{ExtAddr, PanId, ShortAddr};
 
@@ -126,6 +126,7 @@ pub fn export(snap: &Snapshot, now: Millis, version: &str) -> Result<Value, Back
                 "last_key_seq": d.last_key_seq,
                 "last_seen": d.last_seen,
                 "incoming_nwk_counter": d.incoming_nwk_counter,
+                "stale_nwk_counters": stale_counters_text(&d.stale_nwk_counters),
                 "incoming_aps_counter": d.incoming_aps_counter,
                 "tombstoned": d.tombstoned,
             });
@@ -142,6 +143,7 @@ pub fn export(snap: &Snapshot, now: Millis, version: &str) -> Result<Value, Back
         "active_key_seq": seq,
         "network_keys": snap.network_keys.iter().map(|k| json!({
             "seq": k.seq, "key": k.key.to_hex(), "exposed": k.exposed, "created_at": k.created_at,
+            "exposure": k.exposure,
         })).collect::<Vec<_>>(),
         "devices": zig_devices,
         "install_codes": snap.install_codes.iter().map(|(i, k)| json!({
@@ -157,6 +159,7 @@ pub fn export(snap: &Snapshot, now: Millis, version: &str) -> Result<Value, Back
             "allow_list": p.allow_list.iter().map(|i| ieee_hex(*i)).collect::<Vec<_>>(),
             "deny_list": p.deny_list.iter().map(|i| ieee_hex(*i)).collect::<Vec<_>>(),
             "rotate_after_legacy_window": p.rotate_after_legacy_window,
+            "rotate_after_removal": removal_rotation_name(p.rotate_after_removal),
         });
     }
     Ok(json!({
@@ -312,6 +315,7 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
             last_key_seq: None,
             last_seen: now,
             incoming_nwk_counter: None,
+            stale_nwk_counters: Vec::new(),
             incoming_aps_counter: rx,
             tombstoned: false,
         };
@@ -327,8 +331,13 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
         tc_ieee,
         nwk_update_id,
     })];
-    let mut active_record =
-        NetworkKeyRecord { seq: net_seq, key: net_key, exposed: true, created_at: now };
+    let mut active_record = NetworkKeyRecord {
+        seq: net_seq,
+        key: net_key,
+        exposed: true,
+        exposure: Some("restored from a backup: who read it before is unknown".into()),
+        created_at: now,
+    };
 
     if let Some(z) = &zig {
         // Key history: the standard network_key wins for its sequence number; the zigtrust
@@ -340,6 +349,7 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
                 seq: k.uint("seq", 255)? as u8,
                 key: k.key("key")?,
                 exposed: k.bool("exposed")?,
+                exposure: k.opt_string("exposure")?,
                 created_at: k.uint("created_at", i64::MAX as u64)?,
             };
             if rec.seq != net_seq {
@@ -372,6 +382,7 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
                         last_key_seq: None,
                         last_seen: now,
                         incoming_nwk_counter: None,
+                        stale_nwk_counters: Vec::new(),
                         incoming_aps_counter: None,
                         tombstoned: true,
                     })
@@ -390,6 +401,9 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
             rec.last_seen = d.uint("last_seen", i64::MAX as u64)?;
             rec.incoming_nwk_counter =
                 d.opt_uint("incoming_nwk_counter", u32::MAX as u64)?.map(|v| v as u32);
+            if d.opt("stale_nwk_counters").is_some() {
+                rec.stale_nwk_counters = d.name("stale_nwk_counters", parse_stale_counters)?;
+            }
             rec.incoming_aps_counter =
                 d.opt_uint("incoming_aps_counter", u32::MAX as u64)?.map(|v| v as u32);
             rec.tombstoned |= tombstoned;
@@ -407,6 +421,10 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
                 allow_list: p.ieee_list("allow_list")?,
                 deny_list: p.ieee_list("deny_list")?,
                 rotate_after_legacy_window: p.bool("rotate_after_legacy_window")?,
+                rotate_after_removal: match p.opt("rotate_after_removal") {
+                    None => RemovalRotation::Routers,
+                    Some(_) => p.name("rotate_after_removal", parse_removal_rotation)?,
+                },
             }));
         }
     }
@@ -541,6 +559,14 @@ impl<'a> Obj<'a> {
     }
 
     /// Absent or null → `None`; otherwise an integer in `0..=max`.
+    fn opt_string(&self, name: &str) -> Result<Option<String>, BackupError> {
+        match self.opt(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.bad(name, "expected a string or null")),
+        }
+    }
+
     fn opt_uint(&self, name: &str, max: u64) -> Result<Option<u64>, BackupError> {
         match self.opt(name) {
             None | Some(Value::Null) => Ok(None),

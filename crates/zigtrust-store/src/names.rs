@@ -2,7 +2,8 @@
 //! `internal.zigtrust` section. Changing a name is a schema change.
 
 use zigtrust_tc::model::{
-    CounterKind, InsecureRejoinPolicy, JoinMethod, LegacyJoinPolicy, Severity, SpoofResponse,
+    CounterKind, InsecureRejoinPolicy, JoinMethod, LegacyJoinPolicy, RemovalRotation, Severity,
+    SpoofResponse,
 };
 
 macro_rules! names {
@@ -28,7 +29,7 @@ names!(LegacyJoinPolicy, legacy_join_name, parse_legacy_join, {
 });
 
 names!(InsecureRejoinPolicy, insecure_rejoin_name, parse_insecure_rejoin, {
-    InsecureRejoinPolicy::Allow => "allow",
+    InsecureRejoinPolicy::AllowLeakingKey => "allow",
     InsecureRejoinPolicy::Deny => "deny",
     InsecureRejoinPolicy::Adaptive => "adaptive",
 });
@@ -48,3 +49,26 @@ names!(Severity, severity_name, parse_severity, {
     Severity::Warning => "warning",
     Severity::Alert => "alert",
 });
+
+names!(RemovalRotation, removal_rotation_name, parse_removal_rotation, {
+    RemovalRotation::Never => "never",
+    RemovalRotation::Routers => "routers",
+    RemovalRotation::Always => "always",
+});
+
+/// Older keys' incoming NWK counters as `seq:counter` pairs, comma-separated.
+pub(crate) fn stale_counters_text(v: &[(u8, u32)]) -> String {
+    v.iter().map(|(s, c)| format!("{s}:{c}")).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn parse_stale_counters(s: &str) -> Option<Vec<(u8, u32)>> {
+    if s.is_empty() {
+        return Some(Vec::new());
+    }
+    s.split(',')
+        .map(|p| {
+            let (a, b) = p.split_once(':')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect()
+}

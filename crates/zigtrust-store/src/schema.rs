@@ -94,6 +94,27 @@ CREATE TABLE settings (
     value  BLOB NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // v3: key exposure reasons, per-key incoming counters, the removal rotation policy, the
+    // rotation in progress and counter restarts (durable rotation, replay protection across
+    // rotations).
+    r#"
+ALTER TABLE network_keys ADD COLUMN exposure TEXT;
+ALTER TABLE devices ADD COLUMN stale_nwk_counters TEXT NOT NULL DEFAULT '';
+ALTER TABLE policy ADD COLUMN rotate_after_removal TEXT NOT NULL DEFAULT 'routers';
+
+CREATE TABLE rotation (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    seq      INTEGER NOT NULL CHECK (seq BETWEEN 0 AND 255),
+    deadline INTEGER NOT NULL CHECK (deadline >= 0),
+    -- IEEE addresses (16 hex digits), comma-separated.
+    pending  TEXT    NOT NULL
+);
+
+CREATE TABLE counter_restarts (
+    kind    TEXT    PRIMARY KEY,
+    key_seq INTEGER NOT NULL CHECK (key_seq BETWEEN 0 AND 255)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes and understands.

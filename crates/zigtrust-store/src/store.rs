@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use zigtrust_crypto::Key;
 use zigtrust_tc::model::{
-    AuditEntry, DeviceRecord, Millis, NetworkConfig, NetworkKeyRecord, Policy, Snapshot, StoreWrite,
+    AuditEntry, DeviceRecord, Millis, NetworkConfig, NetworkKeyRecord, Policy, RotationRecord,
+    Snapshot, StoreWrite,
 };
 use zigtrust_wire::{ExtAddr, PanId, ShortAddr};
 
@@ -296,7 +297,7 @@ impl Store {
         snap.network_keys = self.rows(
             &tx,
             "network_keys",
-            "SELECT seq, key, exposed, created_at FROM network_keys ORDER BY seq",
+            "SELECT seq, key, exposed, created_at, exposure FROM network_keys ORDER BY seq",
             [],
             |c| {
                 c.row_id = c.opt_int(0)?.map(|s| format!("seq {s}"));
@@ -305,6 +306,7 @@ impl Store {
                     key: c.key(1)?,
                     exposed: c.bool(2)?,
                     created_at: c.millis(3)?,
+                    exposure: c.opt_text(4)?,
                 })
             },
         )?;
@@ -334,8 +336,8 @@ impl Store {
         let policy = self.rows(
             &tx,
             "policy",
-            "SELECT legacy_join, insecure_rejoin, spoof_response, rotate_after_legacy_window \
-             FROM policy WHERE id = 1",
+            "SELECT legacy_join, insecure_rejoin, spoof_response, rotate_after_legacy_window, \
+             rotate_after_removal FROM policy WHERE id = 1",
             [],
             |c| {
                 Ok(Policy {
@@ -345,6 +347,11 @@ impl Store {
                     allow_list: Vec::new(),
                     deny_list: Vec::new(),
                     rotate_after_legacy_window: c.bool(3)?,
+                    rotate_after_removal: c.parse(
+                        4,
+                        "removal rotation policy",
+                        parse_removal_rotation,
+                    )?,
                 })
             },
         )?;
@@ -374,6 +381,33 @@ impl Store {
             }
             snap.policy = Some(p);
         }
+
+        let rotation = self.rows(
+            &tx,
+            "rotation",
+            "SELECT seq, deadline, pending FROM rotation WHERE id = 1",
+            [],
+            |c| {
+                Ok(RotationRecord {
+                    seq: c.u8(0)?,
+                    deadline: c.millis(1)?,
+                    pending: c.parse(2, "pending device list", parse_ieee_list)?,
+                })
+            },
+        )?;
+        snap.rotation = rotation.into_iter().next();
+
+        snap.counter_restarts = self.rows(
+            &tx,
+            "counter_restarts",
+            "SELECT kind, key_seq FROM counter_restarts ORDER BY kind",
+            [],
+            |c| {
+                let kind = c.parse(0, "counter kind", parse_counter_kind)?;
+                c.row_id = Some(counter_kind_name(kind).into());
+                Ok((kind, c.u8(1)?))
+            },
+        )?;
         drop(tx);
         Ok(snap)
     }
@@ -431,8 +465,8 @@ impl Store {
     ) -> Result<Vec<DeviceRecord>, StoreError> {
         let sql = format!(
             "SELECT ieee, short_addr, capability, join_method, parent, tclk, tclk_verified, \
-             last_key_seq, last_seen, incoming_nwk_counter, incoming_aps_counter, tombstoned \
-             FROM devices {filter} ORDER BY ieee"
+             last_key_seq, last_seen, incoming_nwk_counter, incoming_aps_counter, tombstoned, \
+             stale_nwk_counters FROM devices {filter} ORDER BY ieee"
         );
         self.rows(conn, "devices", &sql, params, |c| {
             let ieee = c.ieee(0)?;
@@ -450,6 +484,7 @@ impl Store {
                 incoming_nwk_counter: c.opt_u32(9)?,
                 incoming_aps_counter: c.opt_u32(10)?,
                 tombstoned: c.bool(11)?,
+                stale_nwk_counters: c.parse(12, "older keys' counters", parse_stale_counters)?,
             })
         })
     }
@@ -529,6 +564,10 @@ fn w_name(w: &StoreWrite) -> String {
         }
         StoreWrite::Policy(_) => "Policy".into(),
         StoreWrite::Audit(a) => format!("Audit {}", a.kind),
+        StoreWrite::Rotation(_) => "Rotation".into(),
+        StoreWrite::CounterRestart { kind, .. } => {
+            format!("CounterRestart {}", counter_kind_name(*kind))
+        }
     }
 }
 
@@ -541,6 +580,13 @@ impl From<rusqlite::Error> for WriteError {
     fn from(e: rusqlite::Error) -> Self {
         WriteError::Sql(e)
     }
+}
+
+fn parse_ieee_list(s: &str) -> Option<Vec<ExtAddr>> {
+    if s.is_empty() {
+        return Some(Vec::new());
+    }
+    s.split(',').map(|h| u64::from_str_radix(h, 16).ok().map(ExtAddr)).collect()
 }
 
 fn ieee_blob(a: ExtAddr) -> [u8; 8] {
@@ -575,14 +621,16 @@ fn apply_one(tx: &Connection, w: &StoreWrite) -> Result<(), WriteError> {
             // An upsert, not REPLACE: REPLACE deletes the row first, which the active-key
             // foreign key would see.
             tx.execute(
-                "INSERT INTO network_keys (seq, key, exposed, created_at) VALUES (?1, ?2, ?3, ?4) \
+                "INSERT INTO network_keys (seq, key, exposed, created_at, exposure) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (seq) DO UPDATE SET key = excluded.key, exposed = excluded.exposed, \
-                 created_at = excluded.created_at",
+                 created_at = excluded.created_at, exposure = excluded.exposure",
                 params![
                     k.seq,
                     &k.key.as_bytes()[..],
                     k.exposed,
-                    millis(k.created_at, "created_at")?
+                    millis(k.created_at, "created_at")?,
+                    k.exposure
                 ],
             )?;
         }
@@ -597,8 +645,8 @@ fn apply_one(tx: &Connection, w: &StoreWrite) -> Result<(), WriteError> {
             tx.execute(
                 "INSERT OR REPLACE INTO devices (ieee, short_addr, capability, join_method, parent, \
                  tclk, tclk_verified, last_key_seq, last_seen, incoming_nwk_counter, \
-                 incoming_aps_counter, tombstoned) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 incoming_aps_counter, tombstoned, stale_nwk_counters) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     ieee_blob(d.ieee),
                     d.short_addr.0,
@@ -611,7 +659,8 @@ fn apply_one(tx: &Connection, w: &StoreWrite) -> Result<(), WriteError> {
                     millis(d.last_seen, "last_seen")?,
                     d.incoming_nwk_counter,
                     d.incoming_aps_counter,
-                    d.tombstoned
+                    d.tombstoned,
+                    stale_counters_text(&d.stale_nwk_counters)
                 ],
             )?;
         }
@@ -639,12 +688,14 @@ fn apply_one(tx: &Connection, w: &StoreWrite) -> Result<(), WriteError> {
             tx.execute("DELETE FROM policy", [])?; // cascades to policy_lists
             tx.execute(
                 "INSERT INTO policy (id, legacy_join, insecure_rejoin, spoof_response, \
-                 rotate_after_legacy_window) VALUES (1, ?1, ?2, ?3, ?4)",
+                 rotate_after_legacy_window, rotate_after_removal) \
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
                 params![
                     legacy_join_name(p.legacy_join),
                     insecure_rejoin_name(p.insecure_rejoin),
                     spoof_response_name(p.spoof_response),
-                    p.rotate_after_legacy_window
+                    p.rotate_after_legacy_window,
+                    removal_rotation_name(p.rotate_after_removal)
                 ],
             )?;
             for (list, ieees) in [("allow", &p.allow_list), ("deny", &p.deny_list)] {
@@ -656,6 +707,29 @@ fn apply_one(tx: &Connection, w: &StoreWrite) -> Result<(), WriteError> {
                     )?;
                 }
             }
+        }
+        StoreWrite::Rotation(r) => {
+            tx.execute("DELETE FROM rotation", [])?;
+            if let Some(r) = r {
+                let pending =
+                    r.pending.iter().map(|i| format!("{:016X}", i.0)).collect::<Vec<_>>().join(",");
+                tx.execute(
+                    "INSERT INTO rotation (id, seq, deadline, pending) VALUES (1, ?1, ?2, ?3)",
+                    params![r.seq, millis(r.deadline, "deadline")?, pending],
+                )?;
+            }
+        }
+        StoreWrite::CounterRestart { kind, key_seq } => {
+            // The one way a lease goes down: a new network key restarts its counter (frame
+            // counters are per key), recorded together so older keys are never used again.
+            tx.execute(
+                "UPDATE counter_leases SET until = 0 WHERE kind = ?1",
+                [counter_kind_name(*kind)],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO counter_restarts (kind, key_seq) VALUES (?1, ?2)",
+                params![counter_kind_name(*kind), key_seq],
+            )?;
         }
         StoreWrite::Audit(a) => {
             tx.execute(
@@ -767,6 +841,13 @@ impl Cols<'_, '_> {
     fn parse<T>(&self, i: usize, what: &str, f: fn(&str) -> Option<T>) -> Result<T, StoreError> {
         let t = self.text(i)?;
         f(t).ok_or_else(|| self.corrupt(i, format!("unknown {what} {t:?}")))
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.value(i)? {
+            ValueRef::Null => Ok(None),
+            _ => self.text(i).map(|t| Some(t.to_string())),
+        }
     }
 
     fn opt_blob(&self, i: usize) -> Result<Option<&[u8]>, StoreError> {

@@ -28,6 +28,7 @@ fn dev(n: u8, tclk: Option<Key>, verified: bool, parent: u16) -> DeviceRecord {
         last_key_seq: Some(n % 3),
         last_seen: 1_000 * u64::from(n),
         incoming_nwk_counter: Some(u32::from(n) * 100),
+        stale_nwk_counters: vec![],
         incoming_aps_counter: (n.is_multiple_of(2)).then_some(u32::from(n)),
         tombstoned: false,
     }
@@ -47,8 +48,20 @@ fn source_snapshot() -> Snapshot {
             nwk_update_id: 7,
         }),
         network_keys: vec![
-            NetworkKeyRecord { seq: 0, key: key(0xa0), exposed: true, created_at: 10 },
-            NetworkKeyRecord { seq: 1, key: key(0xa1), exposed: false, created_at: 20 },
+            NetworkKeyRecord {
+                seq: 0,
+                key: key(0xa0),
+                exposed: true,
+                exposure: None,
+                created_at: 10,
+            },
+            NetworkKeyRecord {
+                seq: 1,
+                key: key(0xa1),
+                exposed: false,
+                exposure: None,
+                created_at: 20,
+            },
         ],
         active_key_seq: Some(1),
         devices: vec![
@@ -68,7 +81,9 @@ fn source_snapshot() -> Snapshot {
             allow_list: vec![ExtAddr(1)],
             deny_list: vec![ExtAddr(2), ExtAddr(3)],
             rotate_after_legacy_window: true,
+            rotate_after_removal: zigtrust_tc::model::RemovalRotation::Routers,
         }),
+        ..Snapshot::default()
     }
 }
 

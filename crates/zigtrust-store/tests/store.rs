@@ -47,6 +47,7 @@ fn device(n: u8) -> DeviceRecord {
         last_key_seq: Some(1),
         last_seen: 1_700_000_000_000 + u64::from(n),
         incoming_nwk_counter: Some(1000 + u32::from(n)),
+        stale_nwk_counters: vec![],
         incoming_aps_counter: None,
         tombstoned: false,
     }
@@ -70,13 +71,15 @@ fn policy() -> Policy {
         allow_list: vec![ExtAddr(3), ExtAddr(1), ExtAddr(3)],
         deny_list: vec![ExtAddr(9)],
         rotate_after_legacy_window: true,
+        rotate_after_removal: zigtrust_tc::model::RemovalRotation::Routers,
     }
 }
 
 /// A store with one of everything.
 fn populated(store: &mut Store) -> Snapshot {
-    let k0 = NetworkKeyRecord { seq: 0, key: key(1), exposed: true, created_at: 5 };
-    let k1 = NetworkKeyRecord { seq: 1, key: key(2), exposed: false, created_at: 6 };
+    let k0 = NetworkKeyRecord { seq: 0, key: key(1), exposed: true, exposure: None, created_at: 5 };
+    let k1 =
+        NetworkKeyRecord { seq: 1, key: key(2), exposed: false, exposure: None, created_at: 6 };
     store
         .apply(&[
             StoreWrite::Network(network()),
@@ -100,6 +103,7 @@ fn populated(store: &mut Store) -> Snapshot {
         install_codes: vec![(ExtAddr(0x77), key(0x77))],
         counter_leases: vec![(CounterKind::Nwk, 4096), (CounterKind::Aps, 8192)],
         policy: Some(policy()),
+        ..Snapshot::default()
     }
 }
 
@@ -131,7 +135,7 @@ fn every_write_round_trips() {
     d1.join_method = JoinMethod::Restored;
     d1.tombstoned = true;
     d1.last_seen = i64::MAX as u64;
-    let k1 = NetworkKeyRecord { seq: 1, key: key(9), exposed: true, created_at: 7 };
+    let k1 = NetworkKeyRecord { seq: 1, key: key(9), exposed: true, exposure: None, created_at: 7 };
     let mut net = network();
     net.channel = 26;
     net.nwk_update_id = 255;
@@ -169,6 +173,7 @@ fn active_key_seq_before_network_parameters() {
             seq: 4,
             key: key(4),
             exposed: false,
+            exposure: None,
             created_at: 0,
         }),
         StoreWrite::ActiveKeySeq(4),
@@ -195,6 +200,7 @@ fn failing_batch_leaves_nothing() {
                 seq: 1,
                 key: key(0xee),
                 exposed: true,
+                exposure: None,
                 created_at: 1,
             }),
             StoreWrite::InstallCode { ieee: ExtAddr(0x99), key: key(0x99) },
@@ -507,6 +513,8 @@ struct Model {
     leases: BTreeMap<CounterKind, u32>,
     policy: Option<Policy>,
     audit: Vec<AuditEntry>,
+    rotation: Option<zigtrust_tc::model::RotationRecord>,
+    restarts: BTreeMap<CounterKind, u8>,
 }
 
 const MAX_MS: u64 = i64::MAX as u64;
@@ -556,6 +564,13 @@ impl Model {
                     }
                     m.audit.push(a);
                 }
+                StoreWrite::Rotation(r) => m.rotation = r,
+                StoreWrite::CounterRestart { kind, key_seq } => {
+                    if let Some(v) = m.leases.get_mut(&kind) {
+                        *v = 0;
+                    }
+                    m.restarts.insert(kind, key_seq);
+                }
             }
         }
         if m.active.is_some_and(|s| !m.keys.contains_key(&s)) {
@@ -574,6 +589,8 @@ impl Model {
             install_codes: self.codes.iter().map(|(i, k)| (*i, k.clone())).collect(),
             counter_leases: self.leases.iter().map(|(k, v)| (*k, *v)).collect(),
             policy: self.policy.clone(),
+            rotation: self.rotation.clone(),
+            counter_restarts: self.restarts.iter().map(|(k, v)| (*k, *v)).collect(),
         }
     }
 }
@@ -602,7 +619,13 @@ fn write() -> impl Strategy<Value = StoreWrite> {
             })
         });
     let nk = (0u8..4, a_key(), any::<bool>(), millis()).prop_map(|(seq, key, exposed, t)| {
-        StoreWrite::NetworkKey(NetworkKeyRecord { seq, key, exposed, created_at: t })
+        StoreWrite::NetworkKey(NetworkKeyRecord {
+            seq,
+            key,
+            exposed,
+            exposure: None,
+            created_at: t,
+        })
     });
     let dev = (
         (ieee(), any::<u16>(), any::<u8>(), 0u8..3, any::<u16>(), proptest::option::of(a_key())),
@@ -631,6 +654,7 @@ fn write() -> impl Strategy<Value = StoreWrite> {
                 last_key_seq: lks,
                 last_seen: seen,
                 incoming_nwk_counter: nc,
+                stale_nwk_counters: vec![],
                 incoming_aps_counter: ac,
                 tombstoned: tomb,
             })
@@ -650,7 +674,7 @@ fn write() -> impl Strategy<Value = StoreWrite> {
                     LegacyJoinPolicy::AllowedWhilePermitJoin,
                 ][l as usize],
                 insecure_rejoin: [
-                    InsecureRejoinPolicy::Allow,
+                    InsecureRejoinPolicy::AllowLeakingKey,
                     InsecureRejoinPolicy::Deny,
                     InsecureRejoinPolicy::Adaptive,
                 ][r as usize],
@@ -658,6 +682,7 @@ fn write() -> impl Strategy<Value = StoreWrite> {
                 allow_list: allow,
                 deny_list: deny,
                 rotate_after_legacy_window: rot,
+                rotate_after_removal: zigtrust_tc::model::RemovalRotation::Routers,
             })
         });
     let aud = (millis(), 0u8..3, "[a-z-]{0,12}", proptest::option::of(ieee()), "\\PC{0,20}")

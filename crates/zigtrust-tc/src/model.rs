@@ -26,8 +26,13 @@ pub struct NetworkConfig {
 pub struct NetworkKeyRecord {
     pub seq: u8,
     pub key: Key,
-    /// Ever transported under a public key (the well-known TC link key): a sniffer may have it.
+    /// A passive sniffer may hold it: it was transported under a public key (the well-known TC
+    /// link key, or an exposed network key with a public link key), or a removed device holds
+    /// it. Exposure only ever grows.
     pub exposed: bool,
+    /// Why and when it became exposed (one human line; `None` while secret, and for records
+    /// written before reasons were kept).
+    pub exposure: Option<String>,
     pub created_at: Millis,
 }
 
@@ -62,8 +67,12 @@ pub struct DeviceRecord {
     pub last_key_seq: Option<u8>,
     /// When a frame from it (sent by it, or relayed for it by a router) last verified.
     pub last_seen: Millis,
-    /// Highest NWK frame counter accepted from this device (replay protection).
+    /// Highest NWK frame counter accepted from this device under `last_key_seq` (replay
+    /// protection).
     pub incoming_nwk_counter: Option<u32>,
+    /// Highest NWK frame counter accepted from this device under each older key it used, so
+    /// frames it sent before a rotation cannot be replayed after it (kept across restarts).
+    pub stale_nwk_counters: Vec<(u8, u32)>,
     /// Highest APS frame counter accepted from this device.
     pub incoming_aps_counter: Option<u32>,
     /// Removed by the user: it may not join or rejoin until re-admitted.
@@ -82,7 +91,11 @@ pub enum LegacyJoinPolicy {
 /// What to do with a Trust Center rejoin from a device that only has the well-known key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InsecureRejoinPolicy {
-    Allow,
+    /// Risky: answer with the key under the well-known key, readable by anyone listening (and
+    /// by anyone who spoofs such a rejoin) — what permissive stacks do. Named so that no one
+    /// picks it by accident; stored and shown as "allow".
+    AllowLeakingKey,
+    /// Refuse: devices that missed a key change are stranded.
     Deny,
     /// zigtrust's rules (see the crate docs).
     Adaptive,
@@ -109,6 +122,20 @@ pub struct Policy {
     pub deny_list: Vec<ExtAddr>,
     /// Rotate the network key automatically when a legacy permit-join window closes.
     pub rotate_after_legacy_window: bool,
+    /// Whether removing a device starts a rotation that leaves it out (it holds the network
+    /// key: until a rotation, that key counts as exposed).
+    pub rotate_after_removal: RemovalRotation,
+}
+
+/// Which removals start a key rotation that excludes the removed device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RemovalRotation {
+    /// Never rotate: the removed device keeps reading the network.
+    Never,
+    /// Rotate when a router is removed (routers relay everyone's traffic).
+    Routers,
+    /// Rotate after every removal.
+    Always,
 }
 
 impl Default for Policy {
@@ -120,6 +147,7 @@ impl Default for Policy {
             allow_list: Vec::new(),
             deny_list: Vec::new(),
             rotate_after_legacy_window: false,
+            rotate_after_removal: RemovalRotation::Routers,
         }
     }
 }
@@ -141,12 +169,134 @@ pub enum Severity {
     Alert,
 }
 
+/// What an audit entry records: the stable machine names of [`AuditEntry::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditKind {
+    /// The network was formed.
+    NetworkFormed,
+    /// A permit-join window opened.
+    PermitJoinOpened,
+    /// A permit-join window closed.
+    PermitJoinClosed,
+    /// An install code was added.
+    InstallCodeAdded,
+    /// The user changed the policy.
+    PolicyChanged,
+    /// A device joined.
+    DeviceJoined,
+    /// A join was refused.
+    JoinDenied,
+    /// A device rejoined.
+    DeviceRejoined,
+    /// A rejoin was refused.
+    RejoinDenied,
+    /// A well-known-key rejoin in the name of a device that is evidently alive.
+    SuspectedSpoof,
+    /// The current network key was delivered under a key the device proved it holds.
+    KeyDelivered,
+    /// A network key became readable to a sniffer (or to a removed device).
+    NetworkKeyExposed,
+    /// A device verified its unique TC link key.
+    TclkVerified,
+    /// A TC link key update was refused: it would travel under public keys only.
+    TclkUpdateRefused,
+    /// An APS security command was dropped: not authenticated by the device it concerns.
+    CommandRejected,
+    /// A removed device is still sending; its frames are dropped.
+    RemovedDeviceFrame,
+    /// The user removed a device.
+    DeviceRemoved,
+    /// The user lifted a device's tombstone.
+    DeviceReadmitted,
+    /// The user opened a well-known-key rejoin window.
+    RejoinWindowOpened,
+    /// A network key rotation started.
+    KeyRotationStarted,
+    /// A rotation interrupted by a restart was resumed.
+    KeyRotationResumed,
+    /// The network switched to a new key.
+    KeySwitched,
+    /// A frame with an old frame counter was dropped.
+    ReplayDropped,
+    /// A device's frame counter is out of step; a rotation resynchronises it.
+    CounterResync,
+    /// The Trust Center's outgoing frame counter nears its end.
+    CounterExhaustion,
+}
+
+impl AuditKind {
+    /// Every kind, for documentation and tests.
+    pub const ALL: &'static [AuditKind] = &[
+        AuditKind::NetworkFormed,
+        AuditKind::PermitJoinOpened,
+        AuditKind::PermitJoinClosed,
+        AuditKind::InstallCodeAdded,
+        AuditKind::PolicyChanged,
+        AuditKind::DeviceJoined,
+        AuditKind::JoinDenied,
+        AuditKind::DeviceRejoined,
+        AuditKind::RejoinDenied,
+        AuditKind::SuspectedSpoof,
+        AuditKind::KeyDelivered,
+        AuditKind::NetworkKeyExposed,
+        AuditKind::TclkVerified,
+        AuditKind::TclkUpdateRefused,
+        AuditKind::CommandRejected,
+        AuditKind::RemovedDeviceFrame,
+        AuditKind::DeviceRemoved,
+        AuditKind::DeviceReadmitted,
+        AuditKind::RejoinWindowOpened,
+        AuditKind::KeyRotationStarted,
+        AuditKind::KeyRotationResumed,
+        AuditKind::KeySwitched,
+        AuditKind::ReplayDropped,
+        AuditKind::CounterResync,
+        AuditKind::CounterExhaustion,
+    ];
+
+    /// The stable machine name stored in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::NetworkFormed => "network-formed",
+            AuditKind::PermitJoinOpened => "permit-join-opened",
+            AuditKind::PermitJoinClosed => "permit-join-closed",
+            AuditKind::InstallCodeAdded => "install-code-added",
+            AuditKind::PolicyChanged => "policy-changed",
+            AuditKind::DeviceJoined => "device-joined",
+            AuditKind::JoinDenied => "join-denied",
+            AuditKind::DeviceRejoined => "device-rejoined",
+            AuditKind::RejoinDenied => "rejoin-denied",
+            AuditKind::SuspectedSpoof => "suspected-spoof",
+            AuditKind::KeyDelivered => "key-delivered",
+            AuditKind::NetworkKeyExposed => "network-key-exposed",
+            AuditKind::TclkVerified => "tclk-verified",
+            AuditKind::TclkUpdateRefused => "tclk-update-refused",
+            AuditKind::CommandRejected => "command-rejected",
+            AuditKind::RemovedDeviceFrame => "removed-device-frame",
+            AuditKind::DeviceRemoved => "device-removed",
+            AuditKind::DeviceReadmitted => "device-readmitted",
+            AuditKind::RejoinWindowOpened => "rejoin-window-opened",
+            AuditKind::KeyRotationStarted => "key-rotation-started",
+            AuditKind::KeyRotationResumed => "key-rotation-resumed",
+            AuditKind::KeySwitched => "key-switched",
+            AuditKind::ReplayDropped => "replay-dropped",
+            AuditKind::CounterResync => "counter-resync",
+            AuditKind::CounterExhaustion => "counter-exhaustion",
+        }
+    }
+
+    /// The kind with this machine name.
+    pub fn parse(name: &str) -> Option<AuditKind> {
+        AuditKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+}
+
 /// One line of the security audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     pub time: Millis,
     pub severity: Severity,
-    /// Stable machine name, e.g. "device-joined", "suspected-spoof", "replay-dropped".
+    /// Stable machine name: [`AuditKind::as_str`] of what happened.
     pub kind: String,
     pub ieee: Option<ExtAddr>,
     /// One human line; never contains a whole key.
@@ -178,6 +328,27 @@ pub enum StoreWrite {
     },
     Policy(Policy),
     Audit(AuditEntry),
+    /// The outgoing counter starts again from 0 with network key `key_seq` (frame counters
+    /// are per network key). Written in the same batch as the switch to that key; keys older
+    /// than it are never used to send again, so no counter is ever reused under one key.
+    CounterRestart {
+        kind: CounterKind,
+        key_seq: u8,
+    },
+    /// The key rotation in progress (`None`: none), so a restart resumes it instead of
+    /// forgetting a key some devices already hold.
+    Rotation(Option<RotationRecord>),
+}
+
+/// A key rotation in progress, as persisted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationRecord {
+    /// Sequence number of the new key (its record is in the key table).
+    pub seq: u8,
+    /// When the switch happens even if not every device acknowledged.
+    pub deadline: Millis,
+    /// Devices that have not acknowledged the new key.
+    pub pending: Vec<ExtAddr>,
 }
 
 /// The durable state a store hands back to restore the core.
@@ -191,4 +362,7 @@ pub struct Snapshot {
     /// Lease high-water marks: the restored core starts each counter here.
     pub counter_leases: Vec<(CounterKind, u32)>,
     pub policy: Option<Policy>,
+    pub rotation: Option<RotationRecord>,
+    /// The key each restarted counter restarted with (see [`StoreWrite::CounterRestart`]).
+    pub counter_restarts: Vec<(CounterKind, u8)>,
 }

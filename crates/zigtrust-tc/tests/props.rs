@@ -1,7 +1,10 @@
 //! Property test: under `insecure-rejoin = deny | adaptive`, no sequence of input frames
 //! (genuine devices, spoofed rejoins, replays, mutated and random bytes) and admin actions makes
 //! the Trust Center send the network key readable with the well-known key alone outside an open
-//! permit-join window that allows legacy joins — and nothing makes it panic.
+//! permit-join window that allows legacy joins; every network key a passive attacker present
+//! from power-on can read (learning keys transitively) is one the TC marks exposed; and
+//! nothing makes it panic. The active attacker forges with the keys it read: Request-Keys and
+//! high-counter frames in genuine devices' names.
 
 mod common;
 
@@ -46,6 +49,8 @@ enum Action {
     RejoinSecured(u8),
     RejoinUnsecured(u8),
     Spoof(u8),
+    ForgeRequestKey(u8),
+    ForgeHighCounter(u8),
     Replay,
     Mutate(usize, u8),
     Random(Vec<u8>),
@@ -63,6 +68,8 @@ fn action() -> impl Strategy<Value = Action> {
         (0u8..6).prop_map(Action::RejoinSecured),
         (0u8..6).prop_map(Action::RejoinUnsecured),
         (0u8..6).prop_map(Action::Spoof),
+        (0u8..6).prop_map(Action::ForgeRequestKey),
+        (0u8..6).prop_map(Action::ForgeHighCounter),
         Just(Action::Replay),
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Action::Mutate(i, b)),
         proptest::collection::vec(any::<u8>(), 0..80).prop_map(Action::Random),
@@ -92,6 +99,7 @@ proptest! {
         let mut last_frame: Option<Vec<u8>> = None;
         let mut legacy_allowed = true;
         for a in actions {
+            let a_copy = a.clone();
             let frame: Option<Vec<u8>> = match a {
                 Action::Join(i) => Some(devs[i as usize].association_request()),
                 Action::Talk(i) => devs[i as usize].network_key().is_some().then(|| devs[i as usize].data()),
@@ -109,6 +117,14 @@ proptest! {
                     let mut attacker = Device::new(0x500 + i as u64, None);
                     attacker.short = devs[i as usize].short;
                     Some(attacker.rejoin_unsecured())
+                }
+                Action::ForgeRequestKey(i) | Action::ForgeHighCounter(i) => {
+                    let known = attacker_keys(&h.sent).0;
+                    let mut a = Device::impersonating(&devs[i as usize], &known);
+                    a.nwk_fc = if matches!(a_copy, Action::ForgeHighCounter(_)) { u32::MAX - 1 } else { 1 << 20 };
+                    a.network_key().is_some().then(|| {
+                        if matches!(a_copy, Action::ForgeHighCounter(_)) { a.data() } else { a.request_key() }
+                    })
                 }
                 Action::Replay => last_frame.clone(),
                 Action::Mutate(at, b) => last_frame.clone().map(|mut f| {
@@ -159,6 +175,11 @@ proptest! {
                     "network key sent under the well-known key outside a legacy window: {}", t.what
                 );
             }
+        }
+        let (read, _) = attacker_keys(&h.sent);
+        for k in read {
+            let rec = (0..=255u8).filter_map(|s| h.tc.network_key(s)).find(|r| r.key == k);
+            prop_assert!(rec.is_some_and(|r| r.exposed), "the attacker read a key the TC marks clean (a silent leak)");
         }
     }
 }

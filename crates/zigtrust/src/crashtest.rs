@@ -107,7 +107,14 @@ fn run_inner(args: &Args, out: &mut dyn Write) -> Result<(), Box<dyn std::error:
         hub.flush()?;
     }
     let pan = hub.tc.network().map(|n| n.pan_id).unwrap_or_default();
+    // An install-code device: the Trust Center answers its Request-Keys (APS-secured frames
+    // for the counter check), which it refuses to a device with a public link key.
+    let link = Key::from_bytes([0x5a; 16]);
     if hub.tc.device(DEVICE).is_none() {
+        hub.tc.command(
+            now_ms(),
+            AdminCommand::AddInstallCode { ieee: DEVICE, link_key: link.clone() },
+        )?;
         hub.tc.command(
             now_ms(),
             AdminCommand::PermitJoin { duration_ms: 60_000, ieee: Some(DEVICE) },
@@ -144,7 +151,7 @@ fn run_inner(args: &Args, out: &mut dyn Write) -> Result<(), Box<dyn std::error:
                 &ApsHeader::command(i as u8, true),
                 &aux,
                 &body,
-                &Key::well_known_tc_link_key(),
+                &link,
                 ZIGBEE_PRO_LEVEL,
                 Some(DEVICE),
             )?

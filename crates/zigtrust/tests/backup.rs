@@ -59,6 +59,7 @@ fn device(n: u8, tclk: Option<Key>, parent: u16) -> DeviceRecord {
         last_key_seq: Some(1),
         last_seen: 1_700_000_000_000,
         incoming_nwk_counter: Some(77),
+        stale_nwk_counters: vec![],
         incoming_aps_counter: Some(u32::from(n) * 3),
         tombstoned: false,
     }
@@ -86,12 +87,14 @@ fn populated_store(path: &Path) -> Snapshot {
             seq: 0,
             key: key(0xa0),
             exposed: true,
+            exposure: None,
             created_at: 1,
         }),
         StoreWrite::NetworkKey(NetworkKeyRecord {
             seq: 1,
             key: key(0xa1),
             exposed: false,
+            exposure: None,
             created_at: 2,
         }),
         StoreWrite::ActiveKeySeq(1),

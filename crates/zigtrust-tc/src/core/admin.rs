@@ -21,6 +21,7 @@ impl TrustCenter {
                     seq: 0,
                     key: self.rng.key(),
                     exposed: false,
+                    exposure: None,
                     created_at: self.now,
                 };
                 self.writes.push(StoreWrite::NetworkKey(key.clone()));
@@ -30,7 +31,7 @@ impl TrustCenter {
                 self.active_seq = 0;
                 self.audit(
                     Severity::Info,
-                    "network-formed",
+                    AuditKind::NetworkFormed,
                     None,
                     format!("PAN {pan_id}, channel {channel}"),
                 );
@@ -49,7 +50,7 @@ impl TrustCenter {
                     let who = ieee.map(|i| format!(" for {i}")).unwrap_or_default();
                     self.audit(
                         Severity::Info,
-                        "permit-join-opened",
+                        AuditKind::PermitJoinOpened,
                         ieee,
                         format!(
                             "permit join for {} s{who}",
@@ -63,7 +64,7 @@ impl TrustCenter {
                 self.install_codes.insert(ieee, link_key);
                 self.audit(
                     Severity::Info,
-                    "install-code-added",
+                    AuditKind::InstallCodeAdded,
                     Some(ieee),
                     "install code added".into(),
                 );
@@ -76,7 +77,7 @@ impl TrustCenter {
                 self.writes.push(StoreWrite::Policy(p.clone()));
                 self.audit(
                     Severity::Info,
-                    "policy-changed",
+                    AuditKind::PolicyChanged,
                     None,
                     format!("{:?} / insecure rejoin {:?}", p.legacy_join, p.insecure_rejoin),
                 );
@@ -86,6 +87,7 @@ impl TrustCenter {
                 self.require_network()?;
                 let d = self.devices.get_mut(&ieee).ok_or(AdminError::UnknownDevice(ieee))?;
                 d.tombstoned = true;
+                let router = d.capability & CapabilityInfo::FULL_FUNCTION_DEVICE != 0;
                 let (short, parent) = (d.short_addr, d.parent);
                 let rec = d.clone();
                 self.writes.push(StoreWrite::Device(rec));
@@ -98,10 +100,28 @@ impl TrustCenter {
                 self.events.push_back(Event::DeviceRemoved { ieee });
                 self.audit(
                     Severity::Warning,
-                    "device-removed",
+                    AuditKind::DeviceRemoved,
                     Some(ieee),
                     "removed and tombstoned".into(),
                 );
+                // It keeps the network key it was given (and a rotation key, if one was sent):
+                // those are readable by it until the network moves on without it.
+                self.mark_exposed(self.active_seq, "held by a removed device", Some(ieee));
+                if let Some(seq) = self.rotation.as_ref().map(|r| r.seq) {
+                    self.mark_exposed(seq, "held by a removed device", Some(ieee));
+                }
+                let rotate = match self.policy.rotate_after_removal {
+                    RemovalRotation::Never => false,
+                    RemovalRotation::Routers => router,
+                    RemovalRotation::Always => true,
+                };
+                if rotate {
+                    if self.rotation.is_some() {
+                        self.rotate_again = true;
+                    } else {
+                        self.start_rotation(AUTO_ROTATION_DEADLINE_MS)?;
+                    }
+                }
             }
             AdminCommand::ReadmitDevice { ieee } => {
                 let d = self.devices.get_mut(&ieee).ok_or(AdminError::UnknownDevice(ieee))?;
@@ -110,7 +130,7 @@ impl TrustCenter {
                 self.writes.push(StoreWrite::Device(rec));
                 self.audit(
                     Severity::Info,
-                    "device-readmitted",
+                    AuditKind::DeviceReadmitted,
                     Some(ieee),
                     "tombstone lifted".into(),
                 );
@@ -126,7 +146,7 @@ impl TrustCenter {
                 self.rejoin_window_until = Some(self.now + duration_ms);
                 self.audit(
                     Severity::Warning,
-                    "rejoin-window-opened",
+                    AuditKind::RejoinWindowOpened,
                     None,
                     format!("well-known-key rejoins accepted for {} s", duration_ms / 1000),
                 );
@@ -142,14 +162,14 @@ impl TrustCenter {
     pub(super) fn audit(
         &mut self,
         severity: Severity,
-        kind: &str,
+        kind: AuditKind,
         ieee: Option<ExtAddr>,
         detail: String,
     ) {
         self.writes.push(StoreWrite::Audit(AuditEntry {
             time: self.now,
             severity,
-            kind: kind.into(),
+            kind: kind.as_str().into(),
             ieee,
             detail,
         }));

@@ -1,11 +1,31 @@
+//! Outgoing counters (leased, never reused, never wrapped) and incoming replay protection.
+//!
+//! Incoming NWK counters are kept per device and per network key (`incoming_nwk_counter` for
+//! the newest key it used, `stale_nwk_counters` for older ones), so a frame sent under a key
+//! before a rotation cannot be replayed after it, and survive restarts with the record.
+//!
+//! Resynchronisation: a device whose counter is out of step — it lost its counter in a reboot,
+//! or someone holding the network key forged a frame with a huge counter in its name — has its
+//! frames dropped as replays. Lowering the mark on any evidence an outsider can produce would
+//! reopen replays, so the mark is never lowered: when such a device (at least [`RESYNC_DROPS`]
+//! drops under the current key since its last accepted frame) completes a Trust Center rejoin
+//! whose answer only the genuine device can read, the TC rotates the network key (at most once
+//! per [`RESYNC_ROTATION_INTERVAL_MS`]). Counters are per key, so under the new key every
+//! device starts afresh and old frames do not verify at all.
+
 use super::*;
 
 impl TrustCenter {
-    pub(super) fn next_counter(&mut self, kind: CounterKind) -> u32 {
+    /// The next outgoing counter, leased durably first. `None` once the counter space is used
+    /// up: the frame is then not sent (never a wrap, never a reuse).
+    pub(super) fn next_counter(&mut self, kind: CounterKind) -> Option<u32> {
         let c = match kind {
             CounterKind::Nwk => &mut self.nwk_fc,
             CounterKind::Aps => &mut self.aps_fc,
         };
+        if c.next == u32::MAX {
+            return None;
+        }
         if c.next >= c.leased {
             c.leased = c.next.saturating_add(COUNTER_LEASE);
             let until = c.leased;
@@ -13,26 +33,76 @@ impl TrustCenter {
         }
         let v = c.next;
         c.next += 1;
-        v
+        Some(v)
     }
 
-    /// Records that `ieee` sent a frame that verified under key `seq` with counter `fc`.
-    pub(super) fn note_seen(&mut self, ieee: ExtAddr, seq: u8, fc: u32) {
-        let now = self.now;
-        let active = self.active_seq;
+    /// Whether frames may still be sent under key `seq`: after the NWK counter restarted with
+    /// a newer key, an older key would see counters again.
+    pub(super) fn may_send_with(&self, seq: u8) -> bool {
+        let Some(rs) = self.nwk_restart_seq else { return true };
+        let since = self.keys.get(&rs).map_or(0, |k| k.created_at);
+        self.keys.get(&seq).is_some_and(|k| k.created_at >= since)
+    }
+
+    /// The highest counter accepted from `ieee` under key `seq`, if any.
+    pub(super) fn incoming_mark(&self, ieee: ExtAddr, seq: u8) -> Option<u32> {
+        let d = self.devices.get(&ieee)?;
+        if d.last_key_seq == Some(seq) {
+            return d.incoming_nwk_counter;
+        }
+        d.stale_nwk_counters.iter().find(|(s, _)| *s == seq).map(|(_, c)| *c)
+    }
+
+    /// Replay check for a frame from `ieee` under key `seq` with counter `fc`; false (and a
+    /// report) if it must be dropped.
+    pub(super) fn nwk_counter_fresh(&mut self, ieee: ExtAddr, seq: u8, fc: u32) -> bool {
+        let Some(last) = self.incoming_mark(ieee, seq) else { return true };
+        if fc > last {
+            return true;
+        }
+        if seq == self.active_seq {
+            self.volatile.entry(ieee).or_default().replay_drops += 1;
+        }
+        self.events.push_back(Event::ReplayDropped { ieee, counter: fc, last });
+        self.audit(
+            Severity::Warning,
+            AuditKind::ReplayDropped,
+            Some(ieee),
+            format!("NWK frame counter {fc} <= {last} under key {seq}"),
+        );
+        false
+    }
+
+    /// Records counter `fc` accepted from `ieee` under key `seq`. A newer key becomes the
+    /// device's `last_key_seq`; the older key's mark moves to `stale_nwk_counters`.
+    pub(super) fn record_counter(&mut self, ieee: ExtAddr, seq: u8, fc: u32) {
         let Some(d) = self.devices.get_mut(&ieee) else { return };
         if d.last_key_seq != Some(seq) && d.last_key_seq.is_none_or(|old| is_newer(seq, old)) {
-            d.last_key_seq = Some(seq);
-            d.incoming_nwk_counter = None;
+            move_to_key(d, seq);
         }
         if d.last_key_seq == Some(seq) {
             d.incoming_nwk_counter = Some(fc);
+        } else {
+            d.stale_nwk_counters.retain(|(s, _)| *s != seq);
+            d.stale_nwk_counters.push((seq, fc));
+            trim_stale(d);
         }
-        d.last_seen = now;
         let rec = d.clone();
         self.writes.push(StoreWrite::Device(rec));
+    }
+
+    /// Records that `ieee` sent a frame that verified under the active (or rotation) key `seq`.
+    pub(super) fn note_seen(&mut self, ieee: ExtAddr, seq: u8, fc: u32) {
+        let now = self.now;
+        let active = self.active_seq;
+        if let Some(d) = self.devices.get_mut(&ieee) {
+            d.last_seen = now;
+        }
+        self.record_counter(ieee, seq, fc);
         if seq == active {
-            self.volatile.entry(ieee).or_default().current_key_at = Some(now);
+            let v = self.volatile.entry(ieee).or_default();
+            v.current_key_at = Some(now);
+            v.replay_drops = 0;
         }
     }
 
@@ -48,5 +118,69 @@ impl TrustCenter {
         d.last_seen = now;
         let rec = d.clone();
         self.writes.push(StoreWrite::Device(rec));
+    }
+
+    /// After a rejoin only the genuine `ieee` can complete: if its frames were being dropped
+    /// as replays, rotate so that its counter starts afresh under a new key (module docs).
+    pub(super) fn maybe_resync(&mut self, ieee: ExtAddr) {
+        let drops = self.volatile.get(&ieee).map_or(0, |v| v.replay_drops);
+        if drops < RESYNC_DROPS || self.rotation.is_some() {
+            return;
+        }
+        if self
+            .last_resync_rotation
+            .is_some_and(|t| self.now.saturating_sub(t) < RESYNC_ROTATION_INTERVAL_MS)
+        {
+            return;
+        }
+        self.last_resync_rotation = Some(self.now);
+        if let Some(v) = self.volatile.get_mut(&ieee) {
+            v.replay_drops = 0;
+        }
+        self.audit(
+            Severity::Warning,
+            AuditKind::CounterResync,
+            Some(ieee),
+            format!("{drops} frames dropped as replays from a device that proved itself: rotating"),
+        );
+        let _ = self.start_rotation(AUTO_ROTATION_DEADLINE_MS);
+    }
+
+    /// Starts a rotation when the outgoing NWK counter nears its end (also right after a
+    /// restore from a backup whose counters are near the top).
+    pub(super) fn check_counter_exhaustion(&mut self) {
+        if self.network.is_none()
+            || self.rotation.is_some()
+            || self.nwk_fc.next < NWK_COUNTER_ROTATE_AT
+        {
+            return;
+        }
+        self.audit(
+            Severity::Warning,
+            AuditKind::CounterExhaustion,
+            None,
+            format!("outgoing NWK frame counter at {}: rotating the network key", self.nwk_fc.next),
+        );
+        let _ = self.start_rotation(AUTO_ROTATION_DEADLINE_MS);
+    }
+}
+
+/// The device now holds key `seq` (newer than what it had): its current mark moves to the
+/// older-key list.
+pub(super) fn move_to_key(d: &mut DeviceRecord, seq: u8) {
+    if let (Some(old), Some(c)) = (d.last_key_seq, d.incoming_nwk_counter) {
+        d.stale_nwk_counters.retain(|(s, _)| *s != old);
+        d.stale_nwk_counters.push((old, c));
+    }
+    d.stale_nwk_counters.retain(|(s, _)| *s != seq);
+    d.last_key_seq = Some(seq);
+    d.incoming_nwk_counter = None;
+    trim_stale(d);
+}
+
+fn trim_stale(d: &mut DeviceRecord) {
+    if d.stale_nwk_counters.len() > STALE_COUNTERS_KEPT {
+        let drop = d.stale_nwk_counters.len() - STALE_COUNTERS_KEPT;
+        d.stale_nwk_counters.drain(..drop);
     }
 }

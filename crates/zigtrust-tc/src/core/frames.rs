@@ -45,8 +45,11 @@ impl TrustCenter {
         next_hop: ShortAddr,
         what: &'static str,
     ) {
+        if payload.is_empty() || !self.may_send_with(key_seq) {
+            return;
+        }
         let Some(key) = self.keys.get(&key_seq).map(|k| k.key.clone()) else { return };
-        let fc = self.next_counter(CounterKind::Nwk);
+        let Some(fc) = self.next_counter(CounterKind::Nwk) else { return };
         let aux = AuxHeader::nwk(fc, self.cfg().1, key_seq);
         if let Ok(nwk) = secure_nwk(&h, &aux, payload, &key, ZIGBEE_PRO_LEVEL) {
             self.transmit(next_hop, &nwk, what);
@@ -60,6 +63,9 @@ impl TrustCenter {
         next_hop: ShortAddr,
         what: &'static str,
     ) {
+        if payload.is_empty() {
+            return;
+        }
         let mut nwk = Vec::with_capacity(h.buffer_len() + payload.len());
         h.emit(&mut nwk);
         nwk.extend_from_slice(payload);
@@ -88,7 +94,8 @@ impl TrustCenter {
             None => aps_command_frame(&hdr, cmd, None, ZIGBEE_PRO_LEVEL, None),
             Some(key_id) => {
                 let base = link_key.cloned().unwrap_or_else(Key::well_known_tc_link_key);
-                let aux = AuxHeader::aps(key_id, self.next_counter(CounterKind::Aps), Some(tc));
+                let Some(fc) = self.next_counter(CounterKind::Aps) else { return (vec![], ctr) };
+                let aux = AuxHeader::aps(key_id, fc, Some(tc));
                 aps_command_frame(&hdr, cmd, Some((&aux, &base)), ZIGBEE_PRO_LEVEL, Some(tc))
             }
         }
@@ -96,9 +103,16 @@ impl TrustCenter {
         (out, ctr)
     }
 
-    /// The device's current link key and how it protects a key sent under it.
+    /// The device's current link key and how it protects a key sent under it. A device that
+    /// joined under the well-known key has a public link key for good: a unique key it got
+    /// from an update (stores written before such updates were refused) travelled under
+    /// public keys, so it is [`KeyProtection::ExposedLinkKey`].
     pub(super) fn link_key_of(&self, ieee: ExtAddr) -> (Option<Key>, KeyProtection) {
         match self.devices.get(&ieee) {
+            Some(d) if d.join_method == JoinMethod::WellKnownKey => match &d.tclk {
+                Some(k) => (Some(k.clone()), KeyProtection::ExposedLinkKey),
+                None => (None, KeyProtection::WellKnownKey),
+            },
             Some(d) if d.tclk.is_some() => {
                 let p = if d.tclk_verified {
                     KeyProtection::UniqueTclk
@@ -159,6 +173,7 @@ impl TrustCenter {
     ) {
         let (rk, rprot) = self.link_key_of(r_ieee);
         let rk = (rprot != KeyProtection::WellKnownKey).then_some(rk).flatten();
+        // (An exposed link key is still the key the router holds: the tunnel uses it.)
         let (aps, _) = self.aps_command(
             &ApsCommand::Tunnel { dst, frame: inner },
             Some(KeyId::Data),

@@ -1,3 +1,6 @@
+//! Received frames: MAC dispatch, NWK security and replay checks, and the authentication of
+//! APS security commands (who may ask the Trust Center for what).
+
 use super::*;
 
 impl TrustCenter {
@@ -53,45 +56,61 @@ impl TrustCenter {
         let Ok(opened) = open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hlen, None) else {
             return;
         };
-        // Replay protection per transmitting device, for the key it is using now.
         let originator = h.src_ieee.or_else(|| self.by_short.get(&h.src).copied());
-        if let Some(d) = self.devices.get(&sender) {
-            if d.last_key_seq == Some(seq) {
-                if let Some(last) = d.incoming_nwk_counter {
-                    if aux.frame_counter <= last {
-                        self.events.push_back(Event::ReplayDropped {
-                            ieee: sender,
-                            counter: aux.frame_counter,
-                            last,
-                        });
-                        self.audit(
-                            Severity::Warning,
-                            "replay-dropped",
-                            Some(sender),
-                            format!("NWK frame counter {} <= {last}", aux.frame_counter),
-                        );
-                        return;
+        // A removed device is out: nothing it sends or relays is acted on.
+        for who in [Some(sender), originator].into_iter().flatten() {
+            if self.devices.get(&who).is_some_and(|d| d.tombstoned) {
+                self.removed_device_frame(who);
+                return;
+            }
+        }
+        let fc = aux.frame_counter;
+        if !self.nwk_counter_fresh(sender, seq, fc) {
+            return;
+        }
+        let current =
+            seq == self.active_seq || self.rotation.as_ref().is_some_and(|r| r.seq == seq);
+        if !current {
+            // Old keys rescue and nothing else: no liveness, no stored change, no command. The
+            // counter is recorded so the same frame replayed cannot trigger anything again.
+            self.record_counter(sender, seq, fc);
+            if self.policy.insecure_rejoin == InsecureRejoinPolicy::Adaptive {
+                let rejoin = match NwkCommand::parse(&opened.plaintext) {
+                    Ok(NwkCommand::RejoinRequest { capability })
+                        if h.frame_type == NwkFrameType::Command
+                            && originator.is_none_or(|o| o == sender) =>
+                    {
+                        Some(capability)
+                    }
+                    _ => None,
+                };
+                match rejoin {
+                    Some(cap) => self.stale_rejoin(&h, sender, seq, cap),
+                    None => {
+                        self.rescue(sender, seq, false);
+                        // A router relays under the key the frame came in with: the originator
+                        // is on the old key too (a sleepy child that slept through the switch).
+                        if let Some(o) = originator.filter(|o| *o != sender) {
+                            self.rescue(o, seq, false);
+                        }
                     }
                 }
             }
-        }
-        let stale = seq != self.active_seq && self.rotation.as_ref().is_none_or(|r| r.seq != seq);
-        if stale && self.policy.insecure_rejoin != InsecureRejoinPolicy::Adaptive {
-            // Today's stacks keep only the current key: a frame under an old one is noise.
             return;
         }
-        self.note_seen(sender, seq, aux.frame_counter);
+        self.note_seen(sender, seq, fc);
         if let Some(o) = originator.filter(|o| *o != sender) {
             self.note_alive(o);
         }
-        if stale {
-            self.rescue(sender, seq);
-        }
+        self.confirm_location(originator.unwrap_or(sender), h.src);
         let payload = opened.plaintext;
         match h.frame_type {
             NwkFrameType::Command => {
+                // A rejoin request is one hop: its sender is the device that rejoins.
                 if let Ok(NwkCommand::RejoinRequest { capability }) = NwkCommand::parse(&payload) {
-                    self.secured_rejoin(&h, sender, seq, capability);
+                    if originator.is_none_or(|o| o == sender) {
+                        self.secured_rejoin(&h, sender, seq, capability);
+                    }
                 }
             }
             NwkFrameType::Data => self.aps_frame(&h, &payload, originator, seq),
@@ -99,7 +118,51 @@ impl TrustCenter {
         }
     }
 
-    /// An NWK-secured data frame's APS layer.
+    fn removed_device_frame(&mut self, ieee: ExtAddr) {
+        let v = self.volatile.entry(ieee).or_default();
+        if std::mem::replace(&mut v.removed_reported, true) {
+            return;
+        }
+        self.audit(
+            Severity::Alert,
+            AuditKind::RemovedDeviceFrame,
+            Some(ieee),
+            "a removed device is still sending; its frames are dropped".into(),
+        );
+    }
+
+    /// A device claimed a new location in an unauthenticated rejoin; now it speaks from there
+    /// under the current key, so the record follows.
+    fn confirm_location(&mut self, ieee: ExtAddr, src: ShortAddr) {
+        let Some(loc) = self.volatile.get(&ieee).and_then(|v| v.claimed) else { return };
+        if loc.short != src {
+            return;
+        }
+        if let Some(v) = self.volatile.get_mut(&ieee) {
+            v.claimed = None;
+        }
+        self.move_device(ieee, loc);
+    }
+
+    /// Rejects an APS security command that is not authenticated by the device it concerns.
+    fn reject_command(&mut self, ieee: ExtAddr, why: &'static str) {
+        self.events.push_back(Event::CommandRejected { ieee, why });
+        let v = self.volatile.entry(ieee).or_default();
+        if std::mem::replace(&mut v.rejected_reported, true) {
+            return;
+        }
+        self.audit(
+            Severity::Alert,
+            AuditKind::CommandRejected,
+            Some(ieee),
+            format!("APS command in its name dropped: {why}"),
+        );
+    }
+
+    /// An NWK-secured data frame's APS layer. APS security commands are acted on only when
+    /// the APS security source, the NWK originator and the device the command concerns are one
+    /// known, non-removed device, under the link key the Trust Center holds for it, with a
+    /// fresh APS counter.
     pub(super) fn aps_frame(
         &mut self,
         nh: &NwkHeader,
@@ -109,21 +172,8 @@ impl TrustCenter {
     ) {
         let Ok((ah, hlen)) = ApsHeader::parse(aps) else { return };
         if ah.frame_type == ApsFrameType::Ack {
-            if let (Some(r), Some(ieee)) = (&mut self.rotation, originator) {
-                if r.pending.get(&ieee) == Some(&ah.counter) {
-                    r.pending.remove(&ieee);
-                    let seq = r.seq;
-                    if let Some(d) = self.devices.get_mut(&ieee) {
-                        // The device acknowledged the new key: it holds it.
-                        d.last_key_seq = Some(seq);
-                        d.incoming_nwk_counter = None;
-                        let rec = d.clone();
-                        self.writes.push(StoreWrite::Device(rec));
-                    }
-                    if r.pending.is_empty() {
-                        self.switch_key();
-                    }
-                }
+            if let Some(ieee) = originator {
+                self.rotation_ack(ieee, ah.counter);
             }
             return;
         }
@@ -131,36 +181,26 @@ impl TrustCenter {
             return;
         }
         let Some(ieee) = originator else { return };
+        let Some(d) = self.devices.get(&ieee) else {
+            // No well-known-key fallback for strangers: an unknown source has no key here.
+            return;
+        };
+        let is_router = d.capability & CapabilityInfo::FULL_FUNCTION_DEVICE != 0;
         let cmd = if ah.security {
             let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return };
             let src = aux.source.unwrap_or(ieee);
-            let base = match self
-                .devices
-                .get(&src)
-                .and_then(|d| d.tclk.clone())
-                .or_else(|| self.install_codes.get(&src).cloned())
-            {
-                Some(k) => k,
-                None => Key::well_known_tc_link_key(),
-            };
+            if src != ieee {
+                self.reject_command(ieee, "APS security source is not the NWK originator");
+                return;
+            }
+            let base = self.link_key_of(ieee).0.unwrap_or_else(Key::well_known_tc_link_key);
             let cipher = CcmStar::new(&aux.key_id.derive(&base));
-            let Ok(o) = open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(src)) else { return };
-            // APS replay protection: per device, across link keys (APS counters never reset).
-            if let Some(d) = self.devices.get_mut(&src) {
-                if let Some(last) = d.incoming_aps_counter.filter(|l| aux.frame_counter <= *l) {
-                    let counter = aux.frame_counter;
-                    self.events.push_back(Event::ReplayDropped { ieee: src, counter, last });
-                    self.audit(
-                        Severity::Warning,
-                        "replay-dropped",
-                        Some(src),
-                        format!("APS frame counter {counter} <= {last}"),
-                    );
-                    return;
-                }
-                d.incoming_aps_counter = Some(aux.frame_counter);
-                let rec = d.clone();
-                self.writes.push(StoreWrite::Device(rec));
+            let Ok(o) = open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(src)) else {
+                self.reject_command(ieee, "not secured under the device's link key");
+                return;
+            };
+            if !self.aps_counter_fresh(ieee, aux.frame_counter) {
+                return;
             }
             match ApsCommand::parse(&o.plaintext) {
                 Ok(c) => c,
@@ -177,15 +217,60 @@ impl TrustCenter {
             ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, .. } if secured => {
                 self.request_tclk(ieee, nh.src, seq)
             }
-            ApsCommand::VerifyKey { key_type: KeyType::TrustCenterLinkKey, src, hash }
-                if src == ieee =>
-            {
-                self.verify_key(ieee, nh.src, hash, seq)
+            ApsCommand::VerifyKey { key_type: KeyType::TrustCenterLinkKey, src, hash } => {
+                if src == ieee {
+                    self.verify_key(ieee, nh.src, hash, seq)
+                } else {
+                    self.reject_command(ieee, "Verify-Key names another device");
+                }
             }
             ApsCommand::UpdateDevice { device, short_addr, status, .. } if secured => {
-                self.update_device(ieee, nh.src, device, short_addr, status)
+                if is_router {
+                    self.update_device(ieee, nh.src, device, short_addr, status)
+                } else {
+                    self.reject_command(ieee, "Update-Device from a device that is not a router");
+                }
             }
             _ => {}
+        }
+    }
+
+    /// APS replay protection: per device, across link keys (APS counters never reset).
+    fn aps_counter_fresh(&mut self, ieee: ExtAddr, counter: u32) -> bool {
+        let Some(d) = self.devices.get_mut(&ieee) else { return false };
+        if let Some(last) = d.incoming_aps_counter.filter(|l| counter <= *l) {
+            self.events.push_back(Event::ReplayDropped { ieee, counter, last });
+            self.audit(
+                Severity::Warning,
+                AuditKind::ReplayDropped,
+                Some(ieee),
+                format!("APS frame counter {counter} <= {last}"),
+            );
+            return false;
+        }
+        d.incoming_aps_counter = Some(counter);
+        let rec = d.clone();
+        self.writes.push(StoreWrite::Device(rec));
+        true
+    }
+
+    /// An APS ack: if it acknowledges the rotation key sent to `ieee`, the device holds it.
+    fn rotation_ack(&mut self, ieee: ExtAddr, counter: u8) {
+        let Some(r) = &mut self.rotation else { return };
+        if r.pending.get(&ieee) != Some(&counter) {
+            return;
+        }
+        r.pending.remove(&ieee);
+        let (seq, done) = (r.seq, r.pending.is_empty());
+        if let Some(d) = self.devices.get_mut(&ieee) {
+            counters::move_to_key(d, seq);
+            let rec = d.clone();
+            self.writes.push(StoreWrite::Device(rec));
+        }
+        if done {
+            self.switch_key();
+        } else {
+            self.persist_rotation();
         }
     }
 }

@@ -18,6 +18,13 @@ impl TrustCenter {
         if p.ieee.is_some_and(|only| only != ieee) {
             return Err(DenyReason::NotThisDevice);
         }
+        if self.devices.contains_key(&ieee) {
+            // Known device: only under the link key it holds (a secret one stays in use).
+            let (k, p) = self.link_key_of(ieee);
+            if !p.is_public() {
+                return Ok((k, p));
+            }
+        }
         if let Some(k) = self.install_codes.get(&ieee) {
             return Ok((Some(k.clone()), KeyProtection::InstallCodeKey));
         }
@@ -29,7 +36,7 @@ impl TrustCenter {
 
     pub(super) fn deny_join(&mut self, ieee: ExtAddr, reason: DenyReason) {
         self.events.push_back(Event::JoinDenied { ieee, reason });
-        self.audit(Severity::Warning, "join-denied", Some(ieee), format!("{reason:?}"));
+        self.audit(Severity::Warning, AuditKind::JoinDenied, Some(ieee), format!("{reason:?}"));
     }
 
     pub(super) fn allocate_short(&mut self) -> ShortAddr {
@@ -70,8 +77,25 @@ impl TrustCenter {
             last_key_seq: Some(self.active_seq),
             last_seen: self.now,
             incoming_nwk_counter: None,
+            stale_nwk_counters: Vec::new(),
             incoming_aps_counter: None,
             tombstoned: false,
+        };
+        // A device already known keeps what it proved: its unique link key and its counters
+        // (a join in its name must not reset replay protection or downgrade its key).
+        let rec = match self.devices.get(&ieee) {
+            Some(old) if !old.tombstoned && !self.link_key_of(ieee).1.is_public() => {
+                let mut r = rec;
+                r.tclk = old.tclk.clone().or(r.tclk);
+                r.tclk_verified = old.tclk_verified && old.tclk.is_some();
+                r.join_method = old.join_method;
+                r.incoming_aps_counter = old.incoming_aps_counter;
+                r.incoming_nwk_counter = old.incoming_nwk_counter;
+                r.stale_nwk_counters = old.stale_nwk_counters.clone();
+                r.last_key_seq = old.last_key_seq.or(r.last_key_seq);
+                r
+            }
+            _ => rec,
         };
         self.by_short.insert(short, ieee);
         self.writes.push(StoreWrite::Device(rec.clone()));
@@ -81,13 +105,17 @@ impl TrustCenter {
             if let Some(p) = &mut self.permit {
                 p.legacy_joined = true;
             }
-            self.mark_exposed(self.active_seq, "legacy join inside a permit-join window", ieee);
+            self.mark_exposed(
+                self.active_seq,
+                "sent under the well-known key in a legacy join (permit-join window)",
+                Some(ieee),
+            );
         }
         self.events.push_back(Event::DeviceJoined { ieee, short, method, parent });
         self.events.push_back(Event::KeyDelivered { ieee, key_seq: self.active_seq, protection });
         self.audit(
             Severity::Info,
-            "device-joined",
+            AuditKind::DeviceJoined,
             Some(ieee),
             format!("joined as {short} via {parent} ({method:?})"),
         );
@@ -169,12 +197,13 @@ impl TrustCenter {
                     Ok(grant) => {
                         self.send_rejoin_key(device, grant, Some((router, r_short)));
                         self.include_in_rotation(device);
+                        self.maybe_resync(device);
                     }
                     Err(reason) => {
                         self.events.push_back(Event::RejoinDenied { ieee: device, reason });
                         self.audit(
                             Severity::Warning,
-                            "rejoin-denied",
+                            AuditKind::RejoinDenied,
                             Some(device),
                             format!("{reason:?} (via {r_short})"),
                         );
@@ -182,11 +211,12 @@ impl TrustCenter {
                 }
             }
             UpdateDeviceStatus::SecuredRejoin => {
-                if let Some(d) = self.devices.get_mut(&device) {
-                    d.parent = r_short;
-                    d.last_seen = self.now;
-                    let rec = d.clone();
-                    self.writes.push(StoreWrite::Device(rec));
+                // The router vouches for a secured rejoin; the record follows once the device
+                // itself speaks from there.
+                if let Some(d) = self.devices.get(&device).filter(|d| !d.tombstoned) {
+                    let capability = d.capability;
+                    self.volatile.entry(device).or_default().claimed =
+                        Some(Location { short, parent: r_short, capability });
                     self.events.push_back(Event::DeviceRejoined {
                         ieee: device,
                         short,

@@ -38,6 +38,21 @@ pub const RATE_WINDOW_MS: Millis = 60 * 1000;
 pub const RESCUE_INTERVAL_MS: Millis = 30 * 1000;
 /// Longest permit-join window the core accepts (the Zigbee maximum, 254 s, is what devices see).
 pub const MAX_PERMIT_JOIN_MS: Millis = 254 * 1000;
+/// When the outgoing NWK frame counter reaches this, the network key is rotated (frame counters
+/// are per network key, so the new key starts again at 0). 2^24 frames of headroom: at the
+/// 802.15.4 channel's ~250 frames/s that is over 18 hours for the rotation to finish.
+pub const NWK_COUNTER_ROTATE_AT: u32 = u32::MAX - (1 << 24);
+/// How long an automatic rotation (counter exhaustion or resynchronisation) waits for
+/// acknowledgements before switching.
+pub const AUTO_ROTATION_DEADLINE_MS: Millis = 10 * 60 * 1000;
+/// At most one counter-resynchronising rotation per this interval, whoever asks.
+pub const RESYNC_ROTATION_INTERVAL_MS: Millis = 60 * 60 * 1000;
+/// Frames dropped as replays from one device (under the current key, since its last accepted
+/// frame) that, together with a rejoin only the genuine device can complete, mean its counter
+/// is out of step (it lost its counter, or a forged frame pushed the mark up).
+pub const RESYNC_DROPS: u32 = 2;
+/// How many older keys' incoming counters a device record keeps.
+pub const STALE_COUNTERS_KEPT: usize = 8;
 
 /// Metadata the radio reports with a received frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -66,8 +81,19 @@ pub enum KeyProtection {
     UniqueTclk,
     /// APS key-transport key of ZigBeeAlliance09: readable by anyone listening.
     WellKnownKey,
+    /// APS key-transport key of a link key that itself travelled under public keys (a unique
+    /// TCLK a well-known-key device obtained): as readable as the well-known key.
+    ExposedLinkKey,
     /// NWK security under a network key the device already proved it holds.
     NetworkKey { seq: u8 },
+}
+
+impl KeyProtection {
+    /// Whether a sniffer can read what was sent this way (given the network key it was
+    /// NWK-secured under, for the `NetworkKey` case).
+    pub fn is_public(self) -> bool {
+        matches!(self, KeyProtection::WellKnownKey | KeyProtection::ExposedLinkKey)
+    }
 }
 
 /// Why a join or rejoin was refused.
@@ -93,18 +119,63 @@ pub enum DenyReason {
 /// What happened, for the shell to show or act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    DeviceJoined { ieee: ExtAddr, short: ShortAddr, method: JoinMethod, parent: ShortAddr },
-    JoinDenied { ieee: ExtAddr, reason: DenyReason },
-    DeviceRejoined { ieee: ExtAddr, short: ShortAddr, secured: bool },
-    KeyDelivered { ieee: ExtAddr, key_seq: u8, protection: KeyProtection },
-    TclkVerified { ieee: ExtAddr },
-    RejoinDenied { ieee: ExtAddr, reason: DenyReason },
-    SuspectedSpoof { ieee: ExtAddr },
-    StaleKeyRescue { ieee: ExtAddr, from_seq: u8, to_seq: u8 },
-    KeySwitched { seq: u8, stragglers: Vec<ExtAddr> },
-    ReplayDropped { ieee: ExtAddr, counter: u32, last: u32 },
+    DeviceJoined {
+        ieee: ExtAddr,
+        short: ShortAddr,
+        method: JoinMethod,
+        parent: ShortAddr,
+    },
+    JoinDenied {
+        ieee: ExtAddr,
+        reason: DenyReason,
+    },
+    DeviceRejoined {
+        ieee: ExtAddr,
+        short: ShortAddr,
+        secured: bool,
+    },
+    KeyDelivered {
+        ieee: ExtAddr,
+        key_seq: u8,
+        protection: KeyProtection,
+    },
+    TclkVerified {
+        ieee: ExtAddr,
+    },
+    RejoinDenied {
+        ieee: ExtAddr,
+        reason: DenyReason,
+    },
+    SuspectedSpoof {
+        ieee: ExtAddr,
+    },
+    StaleKeyRescue {
+        ieee: ExtAddr,
+        from_seq: u8,
+        to_seq: u8,
+    },
+    KeySwitched {
+        seq: u8,
+        stragglers: Vec<ExtAddr>,
+    },
+    ReplayDropped {
+        ieee: ExtAddr,
+        counter: u32,
+        last: u32,
+    },
     PermitJoinClosed,
-    DeviceRemoved { ieee: ExtAddr },
+    DeviceRemoved {
+        ieee: ExtAddr,
+    },
+    /// An APS security command in this device's name was not authenticated by it.
+    CommandRejected {
+        ieee: ExtAddr,
+        why: &'static str,
+    },
+    /// A TC link key update was refused: the new key would travel under public keys only.
+    TclkUpdateRefused {
+        ieee: ExtAddr,
+    },
 }
 
 /// Commands from the hub's user or API.
@@ -194,13 +265,30 @@ struct Rotation {
     pending: HashMap<ExtAddr, u8>,
 }
 
-/// Volatile per-device state (not persisted: it only tunes alerts and rate limits).
+/// Where a device says it is now (after a Trust Center rejoin), held until it proves itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Location {
+    short: ShortAddr,
+    parent: ShortAddr,
+    capability: u8,
+}
+
+/// Volatile per-device state (not persisted: it only tunes alerts, rate limits and routing).
 #[derive(Default)]
 struct Volatile {
     /// Last time a frame from the device verified under the current key.
     current_key_at: Option<Millis>,
     rejoins: VecDeque<Millis>,
     last_rescue: Option<Millis>,
+    /// A location claimed in an unauthenticated rejoin: answers go there, but the stored
+    /// record changes only when the device speaks from there under the current key.
+    claimed: Option<Location>,
+    /// Frames dropped as replays under the current key since its last accepted frame.
+    replay_drops: u32,
+    /// A frame from this removed device was already reported.
+    removed_reported: bool,
+    /// An unauthenticated command in its name was already reported.
+    rejected_reported: bool,
 }
 
 /// The Trust Center. Feed it frames, time and admin commands; take transmits, events and store
@@ -226,6 +314,12 @@ pub struct TrustCenter {
     rng: KeyRng,
     pending_tclk: HashMap<ExtAddr, Key>,
     rotation: Option<Rotation>,
+    /// A device was removed while a rotation was running: rotate again after the switch.
+    rotate_again: bool,
+    /// The key the NWK counter last restarted with: older keys are never used to send.
+    nwk_restart_seq: Option<u8>,
+    /// The last rotation started to resynchronise frame counters.
+    last_resync_rotation: Option<Millis>,
     global_rejoins: VecDeque<Millis>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -269,6 +363,13 @@ impl TrustCenter {
             rng: KeyRng::new(seed),
             pending_tclk: HashMap::new(),
             rotation: None,
+            rotate_again: false,
+            last_resync_rotation: None,
+            nwk_restart_seq: snapshot
+                .counter_restarts
+                .iter()
+                .find(|(k, _)| *k == CounterKind::Nwk)
+                .map(|(_, s)| *s),
             global_rejoins: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -282,6 +383,9 @@ impl TrustCenter {
         tc.mac_seq = r as u8;
         tc.nwk_seq = (r >> 8) as u8;
         tc.aps_ctr = (r >> 16) as u8;
+        if let Some(r) = snapshot.rotation {
+            tc.resume_rotation(r);
+        }
         tc
     }
 

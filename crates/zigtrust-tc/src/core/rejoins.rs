@@ -1,3 +1,6 @@
+//! Rejoins: secured (under the current network key) and Trust Center (unsecured) rejoins,
+//! with the insecure-rejoin policy, spoof detection, rate limits and claimed locations.
+
 use super::*;
 
 impl TrustCenter {
@@ -8,18 +11,16 @@ impl TrustCenter {
         seq: u8,
         capability: CapabilityInfo,
     ) {
-        let ieee = h.src_ieee.unwrap_or(sender);
+        let ieee = sender;
         let Some(d) = self.devices.get(&ieee) else { return };
-        if d.tombstoned {
-            self.reject_rejoin(ieee, h.src, DenyReason::Tombstoned, Some(seq));
-            return;
-        }
-        let short = d.short_addr;
-        let mut rec = d.clone();
-        rec.capability = capability.0;
-        rec.parent = ShortAddr::COORDINATOR;
-        self.writes.push(StoreWrite::Device(rec.clone()));
-        self.devices.insert(ieee, rec);
+        let loc = Location {
+            short: d.short_addr,
+            parent: ShortAddr::COORDINATOR,
+            capability: capability.0,
+        };
+        // Authenticated by the current network key: the device is where it speaks from.
+        self.move_device(ieee, loc);
+        let short = loc.short;
         let mut rh = self.nwk_header(NwkFrameType::Command, h.src);
         rh.dst_ieee = Some(ieee);
         let mut p = Vec::new();
@@ -28,10 +29,41 @@ impl TrustCenter {
         self.events.push_back(Event::DeviceRejoined { ieee, short, secured: true });
         self.audit(
             Severity::Info,
-            "device-rejoined",
+            AuditKind::DeviceRejoined,
             Some(ieee),
             format!("secured rejoin under key {seq}"),
         );
+    }
+
+    /// Applies a location the device proved (or that an authenticated frame reported).
+    pub(super) fn move_device(&mut self, ieee: ExtAddr, loc: Location) {
+        let taken = self.by_short.get(&loc.short).is_some_and(|i| *i != ieee);
+        let Some(d) = self.devices.get_mut(&ieee) else { return };
+        let old_short = d.short_addr;
+        if loc.short != old_short && !taken && !loc.short.is_broadcast() {
+            d.short_addr = loc.short;
+        }
+        d.parent = loc.parent;
+        d.capability = loc.capability;
+        d.last_seen = self.now;
+        let (new_short, rec) = (d.short_addr, d.clone());
+        self.writes.push(StoreWrite::Device(rec));
+        if new_short != old_short {
+            if self.by_short.get(&old_short) == Some(&ieee) {
+                self.by_short.remove(&old_short);
+            }
+            self.by_short.insert(new_short, ieee);
+        }
+    }
+
+    /// Where frames for `ieee` go: a location it claimed in a rejoin (answers must reach the
+    /// genuine device where it is now), else the stored one.
+    pub(super) fn location_of(&self, ieee: ExtAddr) -> Option<Location> {
+        if let Some(l) = self.volatile.get(&ieee).and_then(|v| v.claimed) {
+            return Some(l);
+        }
+        let d = self.devices.get(&ieee)?;
+        Some(Location { short: d.short_addr, parent: d.parent, capability: d.capability })
     }
 
     pub(super) fn reject_rejoin(
@@ -42,10 +74,14 @@ impl TrustCenter {
         secured_seq: Option<u8>,
     ) {
         self.events.push_back(Event::RejoinDenied { ieee, reason });
-        self.audit(Severity::Warning, "rejoin-denied", Some(ieee), format!("{reason:?}"));
+        self.audit(Severity::Warning, AuditKind::RejoinDenied, Some(ieee), format!("{reason:?}"));
         if reason == DenyReason::SuspectedSpoof
             && self.policy.spoof_response == SpoofResponse::Ignore
         {
+            return;
+        }
+        // A refusal costs airtime only; under a flood it is not repeated for the same device.
+        if !self.rate_ok(ieee) {
             return;
         }
         let mut rh = self.nwk_header(NwkFrameType::Command, short);
@@ -65,7 +101,9 @@ impl TrustCenter {
         }
     }
 
-    /// Rate limits for Trust Center rejoins; true if this one may proceed.
+    /// Rate limits, for answers a sniffer can read (a key under a public key) and refusals;
+    /// true if this one may proceed. Answers only the genuine device can read are never
+    /// limited: a spoofer's frames must not spend a genuine device's budget.
     pub(super) fn rate_ok(&mut self, ieee: ExtAddr) -> bool {
         let now = self.now;
         let trim = |q: &mut VecDeque<Millis>| {
@@ -84,8 +122,7 @@ impl TrustCenter {
         true
     }
 
-    /// A Trust Center (unsecured) rejoin, directly to the coordinator or reported by a router
-    /// (`via`) in an Update-Device.
+    /// A Trust Center (unsecured) rejoin, directly to the coordinator.
     pub(super) fn unsecured_rejoin(
         &mut self,
         h: &NwkHeader,
@@ -99,21 +136,23 @@ impl TrustCenter {
         };
         match self.trust_center_rejoin(ieee, short, capability.0, ShortAddr::COORDINATOR) {
             Ok(grant) => {
+                let Some(loc) = self.location_of(ieee) else { return };
                 let mut rh = self.nwk_header(NwkFrameType::Command, short);
                 rh.dst_ieee = Some(ieee);
                 let mut p = Vec::new();
-                let new_short = self.devices[&ieee].short_addr;
-                NwkCommand::RejoinResponse { short_addr: new_short, status: 0 }.emit(&mut p);
+                NwkCommand::RejoinResponse { short_addr: loc.short, status: 0 }.emit(&mut p);
                 self.send_nwk_plain(rh, &p, short, "rejoin-response");
                 self.send_rejoin_key(ieee, grant, None);
                 self.include_in_rotation(ieee);
+                self.maybe_resync(ieee);
             }
             Err(reason) => self.reject_rejoin(ieee, short, reason, None),
         }
     }
 
-    /// Decides a Trust Center rejoin; on success the device record is updated and the grant
-    /// says how to send the key.
+    /// Decides a Trust Center rejoin. On success the device's claimed location is held (the
+    /// stored record changes only once it speaks from there) and the grant says how to send
+    /// the key.
     pub(super) fn trust_center_rejoin(
         &mut self,
         ieee: ExtAddr,
@@ -129,14 +168,14 @@ impl TrustCenter {
             } else {
                 short
             };
+            if protection.is_public() && !self.rate_ok(ieee) {
+                return Err(DenyReason::RateLimited);
+            }
             self.admit_device(ieee, short, capability, parent, &link, protection);
             return Ok(Grant::LinkKey(link));
         };
         if d.tombstoned {
             return Err(DenyReason::Tombstoned);
-        }
-        if !self.rate_ok(ieee) {
-            return Err(DenyReason::RateLimited);
         }
         let (link, protection) = self.link_key_of(ieee);
         let spoke_recently = self
@@ -144,26 +183,26 @@ impl TrustCenter {
             .get(&ieee)
             .and_then(|v| v.current_key_at)
             .is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS);
-        let proven = self.devices[&ieee].last_key_seq.filter(|s| self.may_send_under(*s));
-        let grant = if protection != KeyProtection::WellKnownKey {
+        let proven = self.devices[&ieee]
+            .last_key_seq
+            .filter(|s| self.may_send_under(*s) && self.may_send_with(*s));
+        let grant = if !protection.is_public() {
             // A unique or install-code key never travels in public: always allowed.
             Grant::LinkKey(link)
         } else {
             match self.policy.insecure_rejoin {
-                InsecureRejoinPolicy::Allow => Grant::LinkKey(None),
+                InsecureRejoinPolicy::AllowLeakingKey => Grant::LinkKey(None),
                 InsecureRejoinPolicy::Deny => {
                     // Detection does not depend on the answer: a strict hub is still told
                     // that someone is impersonating a live device.
                     if spoke_recently {
-                        self.events.push_back(Event::SuspectedSpoof { ieee });
-                        self.audit(Severity::Alert, "suspected-spoof", Some(ieee), "well-known-key rejoin from a device that spoke under the current key moments ago (denied by policy)".into());
+                        self.suspected_spoof(ieee, " (denied by policy)");
                     }
                     return Err(DenyReason::PolicyDeny);
                 }
                 InsecureRejoinPolicy::Adaptive => {
                     if spoke_recently {
-                        self.events.push_back(Event::SuspectedSpoof { ieee });
-                        self.audit(Severity::Alert, "suspected-spoof", Some(ieee), "well-known-key rejoin from a device that spoke under the current key moments ago".into());
+                        self.suspected_spoof(ieee, "");
                         // Never the well-known key. The genuine device (e.g. one whose parent
                         // or hub just went away) can read the key under one it holds; a spoofer
                         // cannot, so answering that way strands nobody and leaks nothing.
@@ -181,21 +220,36 @@ impl TrustCenter {
                 }
             }
         };
-        let mut rec = self.devices[&ieee].clone();
-        if rec.short_addr != short
-            && !short.is_broadcast()
-            && self.by_short.get(&short).is_none_or(|i| *i == ieee)
-        {
-            self.by_short.remove(&rec.short_addr);
-            rec.short_addr = short;
-            self.by_short.insert(short, ieee);
+        // Only keys sent under a public link key are rate limited. A key under one the device
+        // proved it holds reveals nothing new (`may_send_under`), so refusing it for rate would
+        // only let spoofers spend a genuine device's budget.
+        let public_answer = matches!(grant, Grant::LinkKey(_)) && protection.is_public();
+        if public_answer && !self.rate_ok(ieee) {
+            return Err(DenyReason::RateLimited);
         }
-        rec.capability = capability;
-        rec.parent = parent;
-        rec.last_seen = self.now;
-        self.writes.push(StoreWrite::Device(rec.clone()));
-        self.devices.insert(ieee, rec);
+        let old = self.devices[&ieee].short_addr;
+        let short = if short.is_broadcast() || self.by_short.get(&short).is_some_and(|i| *i != ieee)
+        {
+            old
+        } else {
+            short
+        };
+        self.volatile.entry(ieee).or_default().claimed =
+            Some(Location { short, parent, capability });
         Ok(grant)
+    }
+
+    fn suspected_spoof(&mut self, ieee: ExtAddr, note: &str) {
+        self.events.push_back(Event::SuspectedSpoof { ieee });
+        self.audit(
+            Severity::Alert,
+            AuditKind::SuspectedSpoof,
+            Some(ieee),
+            format!(
+                "well-known-key rejoin from a device that spoke under the current key moments \
+                 ago{note}"
+            ),
+        );
     }
 
     /// Sends the network key after an accepted TC rejoin, directly or tunnelled via `router`.
@@ -205,7 +259,8 @@ impl TrustCenter {
         grant: Grant,
         router: Option<(ExtAddr, ShortAddr)>,
     ) {
-        let short = self.devices[&ieee].short_addr;
+        let Some(loc) = self.location_of(ieee) else { return };
+        let short = loc.short;
         match grant {
             Grant::UnderNetworkKey(seq) => self.deliver_under_proven_key(ieee, seq),
             Grant::LinkKey(link) => {
@@ -213,8 +268,12 @@ impl TrustCenter {
                     None => KeyProtection::WellKnownKey,
                     Some(_) => self.link_key_of(ieee).1,
                 };
-                if protection == KeyProtection::WellKnownKey {
-                    self.mark_exposed(self.active_seq, "well-known-key rejoin", ieee);
+                if protection.is_public() {
+                    self.mark_exposed(
+                        self.active_seq,
+                        "sent under a public link key in a Trust Center rejoin",
+                        Some(ieee),
+                    );
                 }
                 let (aps, _) = self.transport_network_key_aps(ieee, link.as_ref(), false);
                 match router {
@@ -233,7 +292,7 @@ impl TrustCenter {
                 self.events.push_back(Event::DeviceRejoined { ieee, short, secured: false });
                 self.audit(
                     Severity::Info,
-                    "device-rejoined",
+                    AuditKind::DeviceRejoined,
                     Some(ieee),
                     format!("trust center rejoin, key under {protection:?}"),
                 );

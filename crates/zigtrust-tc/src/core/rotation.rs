@@ -1,49 +1,87 @@
 use super::*;
 
 impl TrustCenter {
-    pub(super) fn mark_exposed(&mut self, seq: u8, why: &str, ieee: ExtAddr) {
-        if let Some(k) = self.keys.get_mut(&seq) {
-            if !k.exposed {
-                k.exposed = true;
-                let rec = k.clone();
-                self.writes.push(StoreWrite::NetworkKey(rec));
-            }
+    /// Marks key `seq` readable by someone it should not be (a sniffer, a removed device), with
+    /// the reason. Exposure only grows; it is durable with the key record.
+    pub(super) fn mark_exposed(&mut self, seq: u8, why: &str, ieee: Option<ExtAddr>) {
+        let now = self.now;
+        let Some(k) = self.keys.get_mut(&seq) else { return };
+        if !k.exposed {
+            k.exposed = true;
+            let who = ieee.map(|i| format!(", {i}")).unwrap_or_default();
+            k.exposure = Some(format!("{why}{who}, at {now} ms"));
+            let rec = k.clone();
+            self.writes.push(StoreWrite::NetworkKey(rec));
         }
         self.audit(
             Severity::Alert,
-            "network-key-exposed",
-            Some(ieee),
-            format!("network key {seq} sent under the well-known key ({why})"),
+            AuditKind::NetworkKeyExposed,
+            ieee,
+            format!("network key {seq} exposed: {why}"),
         );
+    }
+
+    pub(super) fn key_exposed(&self, seq: u8) -> bool {
+        self.keys.get(&seq).is_some_and(|k| k.exposed)
     }
 
     /// Adaptive: a known device spoke under an old key. Send it the current key NWK-secured
     /// under that old key (plus APS security under its link key when that key is not public),
-    /// then a Switch-Key, unless the old key was exposed.
-    pub(super) fn rescue(&mut self, ieee: ExtAddr, old_seq: u8) {
+    /// then a Switch-Key, unless the old key was exposed. This is all an old key is good for.
+    /// At most once per [`RESCUE_INTERVAL_MS`] to the same place; `moved` (a rejoin from a new
+    /// place) sends it there even so.
+    pub(super) fn rescue(&mut self, ieee: ExtAddr, old_seq: u8, moved: bool) {
         let now = self.now;
         let Some(d) = self.devices.get(&ieee) else { return };
-        if d.tombstoned || !self.may_send_under(old_seq) {
+        if d.tombstoned || !self.may_send_under(old_seq) || !self.may_send_with(old_seq) {
             return;
         }
         let v = self.volatile.entry(ieee).or_default();
-        if v.last_rescue.is_some_and(|t| now.saturating_sub(t) < RESCUE_INTERVAL_MS) {
+        if !moved && v.last_rescue.is_some_and(|t| now.saturating_sub(t) < RESCUE_INTERVAL_MS) {
             return;
         }
         v.last_rescue = Some(now);
         self.deliver_under_proven_key(ieee, old_seq);
     }
 
+    /// A secured rejoin to the coordinator under an old key: a device that missed the switch
+    /// (e.g. it slept through it, or its memory is older than the hub's). It is answered with a
+    /// rejoin response under that old key and rescued there — only a holder of the old key can
+    /// read either. The place it claims is where the answers go; the stored record follows only
+    /// when it speaks from there under the current key. A replay of an old rejoin never gets
+    /// here (counters per device and key).
+    pub(super) fn stale_rejoin(
+        &mut self,
+        h: &NwkHeader,
+        ieee: ExtAddr,
+        old_seq: u8,
+        capability: CapabilityInfo,
+    ) {
+        let Some(d) = self.devices.get(&ieee).filter(|d| !d.tombstoned) else { return };
+        if !self.may_send_under(old_seq) || !self.may_send_with(old_seq) {
+            return;
+        }
+        let short = d.short_addr;
+        let claim = Location { short, parent: ShortAddr::COORDINATOR, capability: capability.0 };
+        let moved = self.location_of(ieee) != Some(claim);
+        self.volatile.entry(ieee).or_default().claimed = Some(claim);
+        let mut rh = self.nwk_header(NwkFrameType::Command, h.src);
+        rh.dst_ieee = Some(ieee);
+        let mut p = Vec::new();
+        NwkCommand::RejoinResponse { short_addr: short, status: 0 }.emit(&mut p);
+        self.send_nwk_secured(rh, &p, old_seq, h.src, "rejoin-response");
+        self.rescue(ieee, old_seq, moved);
+    }
+
     /// Whether the current key may be sent NWK-secured under key `seq`: only if that tells a
     /// sniffer nothing new (the old key was never exposed, or the current one already is).
     pub(super) fn may_send_under(&self, seq: u8) -> bool {
-        let current_exposed = self.keys.get(&self.active_seq).is_some_and(|k| k.exposed);
+        let current_exposed = self.key_exposed(self.active_seq);
         self.keys.get(&seq).is_some_and(|k| !k.exposed || current_exposed)
     }
 
     pub(super) fn deliver_under_proven_key(&mut self, ieee: ExtAddr, proven_seq: u8) {
-        let Some(d) = self.devices.get(&ieee) else { return };
-        let (short, parent) = (d.short_addr, d.parent);
+        let Some(loc) = self.location_of(ieee) else { return };
         let (link, protection) = self.link_key_of(ieee);
         let aps_key = (protection != KeyProtection::WellKnownKey).then_some(link).flatten();
         let key = self.active_key();
@@ -53,13 +91,13 @@ impl TrustCenter {
             Some(k) => self.aps_command(&tk, Some(KeyId::KeyTransport), Some(k), false),
             None => self.aps_command(&tk, None, None, false),
         };
-        let mut h = self.nwk_header(NwkFrameType::Data, short);
+        let mut h = self.nwk_header(NwkFrameType::Data, loc.short);
         h.dst_ieee = Some(ieee);
-        let hop = next_hop(short, parent);
+        let hop = next_hop(loc.short, loc.parent);
         self.send_nwk_secured(h, &aps, proven_seq, hop, "transport-key");
         let (sw, _) =
             self.aps_command(&ApsCommand::SwitchKey { seq: self.active_seq }, None, None, false);
-        let h = self.nwk_header(NwkFrameType::Data, short);
+        let h = self.nwk_header(NwkFrameType::Data, loc.short);
         self.send_nwk_secured(h, &sw, proven_seq, hop, "switch-key");
         let to_seq = self.active_seq;
         if proven_seq != to_seq {
@@ -72,32 +110,49 @@ impl TrustCenter {
         });
         self.audit(
             Severity::Info,
-            "key-delivered",
+            AuditKind::KeyDelivered,
             Some(ieee),
             format!("network key {to_seq} under network key {proven_seq}"),
         );
     }
 
+    /// The sequence number for a new key. If the key after the active one already exists and
+    /// was created after it, it is a key an interrupted rotation may have delivered: it is
+    /// reused with its key (never a different key under a number devices may hold).
+    fn next_key(&mut self) -> NetworkKeyRecord {
+        let seq = self.active_seq.wrapping_add(1);
+        let active_created = self.keys.get(&self.active_seq).map_or(0, |k| k.created_at);
+        match self.keys.get(&seq) {
+            Some(k) if k.created_at >= active_created && seq != self.active_seq => k.clone(),
+            _ => NetworkKeyRecord {
+                seq,
+                key: self.rng.key(),
+                exposed: false,
+                exposure: None,
+                created_at: self.now,
+            },
+        }
+    }
+
     pub(super) fn start_rotation(&mut self, deadline_ms: Millis) -> Result<(), AdminError> {
-        let new_seq = self.active_seq.wrapping_add(1);
-        // A key sent to a well-known-key device is protected only by the current network key.
-        let current_exposed = self.keys.get(&self.active_seq).is_some_and(|k| k.exposed);
-        let mut rec = NetworkKeyRecord {
-            seq: new_seq,
-            key: self.rng.key(),
-            exposed: false,
-            created_at: self.now,
-        };
+        let mut rec = self.next_key();
+        let new_seq = rec.seq;
         let targets: Vec<ExtAddr> =
             self.devices.values().filter(|d| !d.tombstoned).map(|d| d.ieee).collect();
-        if current_exposed
-            && targets.iter().any(|i| self.link_key_of(*i).1 == KeyProtection::WellKnownKey)
-        {
-            rec.exposed = true;
-        }
         self.writes.push(StoreWrite::NetworkKey(rec.clone()));
+        self.keys.insert(new_seq, rec.clone());
+        // A key sent to a public-link-key device is protected only by the current network key.
+        if self.key_exposed(self.active_seq) {
+            if let Some(i) = targets.iter().find(|i| self.link_key_of(**i).1.is_public()) {
+                self.mark_exposed(
+                    new_seq,
+                    "sent to a device with a public link key under an exposed network key",
+                    Some(*i),
+                );
+                rec = self.keys[&new_seq].clone();
+            }
+        }
         let new_key = rec.key.clone();
-        self.keys.insert(new_seq, rec);
         let mut pending = HashMap::new();
         let mut targets = targets;
         targets.sort();
@@ -107,15 +162,58 @@ impl TrustCenter {
         }
         self.audit(
             Severity::Info,
-            "key-rotation-started",
+            AuditKind::KeyRotationStarted,
             None,
             format!("network key {new_seq} sent to {} devices", pending.len()),
         );
         self.rotation = Some(Rotation { seq: new_seq, deadline: self.now + deadline_ms, pending });
+        self.persist_rotation();
         if self.rotation.as_ref().is_some_and(|r| r.pending.is_empty()) {
             self.switch_key();
         }
         Ok(())
+    }
+
+    /// Continues a rotation a restart interrupted: the new key goes again to every device that
+    /// had not acknowledged it. Without its key record it cannot go on, and is aborted.
+    pub(super) fn resume_rotation(&mut self, r: RotationRecord) {
+        let Some(key) = self.keys.get(&r.seq).map(|k| k.key.clone()) else {
+            self.writes.push(StoreWrite::Rotation(None));
+            self.audit(
+                Severity::Warning,
+                AuditKind::KeyRotationResumed,
+                None,
+                format!("rotation to key {} aborted: its key record is missing", r.seq),
+            );
+            return;
+        };
+        if self.network.is_none() || r.seq == self.active_seq {
+            self.writes.push(StoreWrite::Rotation(None));
+            return;
+        }
+        let mut pending = HashMap::new();
+        for ieee in r.pending {
+            if self.devices.get(&ieee).is_some_and(|d| !d.tombstoned) {
+                let ctr = self.send_rotation_key(ieee, r.seq, &key);
+                pending.insert(ieee, ctr);
+            }
+        }
+        self.audit(
+            Severity::Info,
+            AuditKind::KeyRotationResumed,
+            None,
+            format!("rotation to key {} resumed; {} devices pending", r.seq, pending.len()),
+        );
+        self.rotation = Some(Rotation { seq: r.seq, deadline: r.deadline, pending });
+    }
+
+    pub(super) fn persist_rotation(&mut self) {
+        let rec = self.rotation.as_ref().map(|r| {
+            let mut pending: Vec<ExtAddr> = r.pending.keys().copied().collect();
+            pending.sort();
+            RotationRecord { seq: r.seq, deadline: r.deadline, pending }
+        });
+        self.writes.push(StoreWrite::Rotation(rec));
     }
 
     /// Sends the rotation's new key to one device (NWK under the active key, APS under its
@@ -129,15 +227,14 @@ impl TrustCenter {
             KeyProtection::WellKnownKey => self.aps_command(&tk, None, None, true),
             _ => self.aps_command(&tk, Some(KeyId::KeyTransport), link.as_ref(), true),
         };
-        let d = &self.devices[&ieee];
-        let (short, parent) = (d.short_addr, d.parent);
-        let mut h = self.nwk_header(NwkFrameType::Data, short);
+        let Some(loc) = self.location_of(ieee) else { return ctr };
+        let mut h = self.nwk_header(NwkFrameType::Data, loc.short);
         h.dst_ieee = Some(ieee);
         self.send_nwk_secured(
             h,
             &aps,
             self.active_seq,
-            next_hop(short, parent),
+            next_hop(loc.short, loc.parent),
             "transport-key-rotation",
         );
         ctr
@@ -148,22 +245,19 @@ impl TrustCenter {
     pub(super) fn include_in_rotation(&mut self, ieee: ExtAddr) {
         let Some(seq) = self.rotation.as_ref().map(|r| r.seq) else { return };
         let Some(key) = self.keys.get(&seq).map(|k| k.key.clone()) else { return };
-        let active_exposed = self.keys.get(&self.active_seq).is_some_and(|k| k.exposed);
-        if active_exposed
-            && self.link_key_of(ieee).1 == KeyProtection::WellKnownKey
-            && !self.keys[&seq].exposed
-        {
+        if self.key_exposed(self.active_seq) && self.link_key_of(ieee).1.is_public() {
             // Sent under a public link key inside NWK security of an exposed key: public too.
             self.mark_exposed(
                 seq,
-                "rotation key sent to a legacy device under an exposed key",
-                ieee,
+                "rotation key sent to a device with a public link key under an exposed key",
+                Some(ieee),
             );
         }
         let ctr = self.send_rotation_key(ieee, seq, &key);
         if let Some(r) = self.rotation.as_mut() {
             r.pending.insert(ieee, ctr);
         }
+        self.persist_rotation();
     }
 
     pub(super) fn switch_key(&mut self) {
@@ -173,14 +267,24 @@ impl TrustCenter {
         self.send_nwk_secured(h, &sw, self.active_seq, ShortAddr::BROADCAST, "switch-key");
         self.active_seq = r.seq;
         self.writes.push(StoreWrite::ActiveKeySeq(r.seq));
+        self.writes.push(StoreWrite::Rotation(None));
+        if self.nwk_fc.next >= NWK_COUNTER_ROTATE_AT {
+            // Frame counters are per network key: the new key starts again from 0.
+            self.nwk_fc = Counter { next: 0, leased: 0 };
+            self.nwk_restart_seq = Some(r.seq);
+            self.writes.push(StoreWrite::CounterRestart { kind: CounterKind::Nwk, key_seq: r.seq });
+        }
         let mut stragglers: Vec<ExtAddr> = r.pending.into_keys().collect();
         stragglers.sort();
         self.audit(
             Severity::Info,
-            "key-switched",
+            AuditKind::KeySwitched,
             None,
             format!("switched to network key {}; {} stragglers", r.seq, stragglers.len()),
         );
         self.events.push_back(Event::KeySwitched { seq: r.seq, stragglers });
+        if std::mem::take(&mut self.rotate_again) {
+            let _ = self.start_rotation(AUTO_ROTATION_DEADLINE_MS);
+        }
     }
 }

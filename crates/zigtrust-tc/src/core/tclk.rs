@@ -5,14 +5,31 @@ impl TrustCenter {
         if self.devices.get(&ieee).is_none_or(|d| d.tombstoned) {
             return;
         }
+        let (link, protection) = self.link_key_of(ieee);
+        if protection.is_public() {
+            // The new key would travel under the key-load key of a public link key, inside a
+            // network key that anyone given it under the well-known key can read (now, or later
+            // from a recording): it would be no secret, only a key an attacker could install in
+            // the device's name. Refused; the device keeps the well-known key, and the user is
+            // told to re-pair it with its install code for a secret key.
+            self.events.push_back(Event::TclkUpdateRefused { ieee });
+            self.audit(
+                Severity::Warning,
+                AuditKind::TclkUpdateRefused,
+                Some(ieee),
+                "TC link key update refused: the device's link key is public, so the new key would \
+                 be too; re-pair it with its install code for a secret key"
+                    .into(),
+            );
+            return;
+        }
         let new = self.rng.key();
-        let (link, _) = self.link_key_of(ieee);
         let tc = self.cfg().1;
         let tk =
             ApsCommand::TransportKey(TransportKey::trust_center_link_key(new.clone(), ieee, tc));
         let (aps, _) = self.aps_command(&tk, Some(KeyId::KeyLoad), link.as_ref(), false);
         self.pending_tclk.insert(ieee, new);
-        let parent = self.devices[&ieee].parent;
+        let parent = self.devices.get(&ieee).map_or(ShortAddr::COORDINATOR, |d| d.parent);
         let h = self.nwk_header(NwkFrameType::Data, short);
         self.send_nwk_secured(h, &aps, seq, next_hop(short, parent), "transport-key-tclk");
     }
@@ -33,7 +50,7 @@ impl TrustCenter {
             self.events.push_back(Event::TclkVerified { ieee });
             self.audit(
                 Severity::Info,
-                "tclk-verified",
+                AuditKind::TclkVerified,
                 Some(ieee),
                 "unique trust center link key verified".into(),
             );

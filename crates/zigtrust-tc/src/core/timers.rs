@@ -29,7 +29,7 @@ impl TrustCenter {
                 self.events.push_back(Event::PermitJoinClosed);
                 self.audit(
                     Severity::Info,
-                    "permit-join-closed",
+                    AuditKind::PermitJoinClosed,
                     None,
                     "permit-join window closed".into(),
                 );
@@ -44,5 +44,6 @@ impl TrustCenter {
         if self.rotation.as_ref().is_some_and(|r| self.now >= r.deadline) {
             self.switch_key();
         }
+        self.check_counter_exhaustion();
     }
 }

@@ -133,6 +133,54 @@ impl Harness {
             .collect()
     }
 
+    /// What a store would hand back after applying every write so far.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snap = Snapshot::default();
+        for w in &self.writes {
+            match w.clone() {
+                StoreWrite::Network(n) => snap.network = Some(n),
+                StoreWrite::NetworkKey(k) => {
+                    snap.network_keys.retain(|x| x.seq != k.seq);
+                    snap.network_keys.push(k);
+                }
+                StoreWrite::ActiveKeySeq(s) => snap.active_key_seq = Some(s),
+                StoreWrite::Device(dr) => {
+                    snap.devices.retain(|x| x.ieee != dr.ieee);
+                    snap.devices.push(dr);
+                }
+                StoreWrite::InstallCode { ieee, key } => {
+                    snap.install_codes.retain(|(i, _)| *i != ieee);
+                    snap.install_codes.push((ieee, key));
+                }
+                StoreWrite::CounterLease { kind, until } => snap.counter_leases.push((kind, until)),
+                StoreWrite::CounterRestart { kind, key_seq } => {
+                    snap.counter_leases.retain(|(k, _)| *k != kind);
+                    snap.counter_restarts.retain(|(k, _)| *k != kind);
+                    snap.counter_restarts.push((kind, key_seq));
+                }
+                StoreWrite::Policy(p) => snap.policy = Some(p),
+                StoreWrite::Rotation(r) => snap.rotation = r,
+                _ => {}
+            }
+        }
+        snap
+    }
+
+    /// The hub restarts: a new core from the durable state (frames sent before are kept).
+    pub fn restart(&mut self, seed: u8) {
+        let snap = self.snapshot();
+        self.tc = TrustCenter::new(snap, [seed; 32], self.now);
+        self.drain();
+    }
+
+    /// Audit entries of this kind written so far.
+    pub fn audits(&self, kind: zigtrust_tc::model::AuditKind) -> usize {
+        self.writes
+            .iter()
+            .filter(|w| matches!(w, StoreWrite::Audit(a) if a.kind == kind.as_str()))
+            .count()
+    }
+
     pub fn tc_ieee(&self) -> ExtAddr {
         self.tc.network().unwrap().tc_ieee
     }
@@ -187,6 +235,21 @@ impl Device {
     fn next(&mut self) -> u8 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
+    }
+
+    /// An attacker posing as `victim`: its IEEE and short address, and the network keys
+    /// `known` (what it read over the air), but not its link key.
+    pub fn impersonating(victim: &Device, known: &[Key]) -> Device {
+        let mut a = Device::new(victim.ieee.0, None);
+        a.short = victim.short;
+        a.capability = victim.capability;
+        for (s, k) in &victim.nwk_keys {
+            if known.contains(k) {
+                a.nwk_keys.insert(*s, k.clone());
+                a.active_seq = Some(*s);
+            }
+        }
+        a
     }
 
     pub fn network_key(&self) -> Option<&Key> {
@@ -263,7 +326,7 @@ impl Device {
         self.mac(&nwk)
     }
 
-    fn aps_cmd(&mut self, cmd: &ApsCommand, secure: bool) -> Vec<u8> {
+    pub fn aps_cmd(&mut self, cmd: &ApsCommand, secure: bool) -> Vec<u8> {
         let c = self.next();
         let hdr = ApsHeader::command(c, secure);
         if !secure {
@@ -495,4 +558,66 @@ pub fn sniffer_keys(frames: &[Transmit]) -> Vec<Key> {
         }
     }
     found
+}
+
+/// Every key a passive sniffer present from the first frame reads out of `frames`, learning
+/// transitively: network keys and TC link keys from any Transport-Key it can open (APS under
+/// the well-known key or a link key it learned, NWK under a network key it learned), repeated
+/// until nothing new opens. Returns (network keys, link keys).
+pub fn attacker_keys(frames: &[Transmit]) -> (Vec<Key>, Vec<Key>) {
+    let mut nwk_keys: BTreeMap<u8, Vec<Key>> = BTreeMap::new();
+    let mut link_keys = vec![Key::well_known_tc_link_key()];
+    loop {
+        let before = (nwk_keys.values().map(Vec::len).sum::<usize>(), link_keys.len());
+        for f in frames {
+            let Ok(mac) = MacFrame::parse(&f.psdu) else { continue };
+            let MacBody::Data(nwk) = mac.body else { continue };
+            let Ok((h, hlen)) = NwkHeader::parse(nwk) else { continue };
+            let payload = if h.security {
+                let Ok((aux, _)) = AuxHeader::parse(&nwk[hlen..]) else { continue };
+                let cands = aux.key_seq.and_then(|s| nwk_keys.get(&s)).cloned().unwrap_or_default();
+                let Some(p) = cands
+                    .iter()
+                    .find_map(|k| open(&CcmStar::new(k), ZIGBEE_PRO_LEVEL, nwk, hlen, None).ok())
+                else {
+                    continue;
+                };
+                p.plaintext
+            } else {
+                nwk[hlen..].to_vec()
+            };
+            let Ok((ah, _)) = ApsHeader::parse(&payload) else { continue };
+            if ah.frame_type != ApsFrameType::Command {
+                continue;
+            }
+            let body = if ah.security {
+                match unsecure_aps_any(&payload, &link_keys, ZIGBEE_PRO_LEVEL, None) {
+                    Ok(u) => u.payload,
+                    Err(_) => continue,
+                }
+            } else {
+                let Ok((_, ahl)) = ApsHeader::parse(&payload) else { continue };
+                payload[ahl..].to_vec()
+            };
+            if let Ok(ApsCommand::TransportKey(tk)) = ApsCommand::parse(&body) {
+                match tk.body {
+                    TransportKeyBody::Network { seq, .. } => {
+                        let e = nwk_keys.entry(seq).or_default();
+                        if !e.contains(&tk.key) {
+                            e.push(tk.key.clone());
+                        }
+                    }
+                    _ => {
+                        if !link_keys.contains(&tk.key) {
+                            link_keys.push(tk.key.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if (nwk_keys.values().map(Vec::len).sum::<usize>(), link_keys.len()) == before {
+            break;
+        }
+    }
+    (nwk_keys.into_values().flatten().collect(), link_keys)
 }

@@ -323,7 +323,13 @@ fn set_policy(st: &mut HubState, body: &Option<Value>) -> Res {
     let m = body_object(body)?;
     only_fields(
         &m,
-        &["legacy_join", "insecure_rejoin", "spoof_response", "rotate_after_legacy_window"],
+        &[
+            "legacy_join",
+            "insecure_rejoin",
+            "spoof_response",
+            "rotate_after_legacy_window",
+            "rotate_after_removal",
+        ],
     )?;
     let mut p = st.radio.tc_ref().policy().clone();
     if let Some(v) = opt_str(&m, "legacy_join")? {
@@ -335,7 +341,7 @@ fn set_policy(st: &mut HubState, body: &Option<Value>) -> Res {
     }
     if let Some(v) = opt_str(&m, "insecure_rejoin")? {
         p.insecure_rejoin = match v {
-            "allow" => InsecureRejoinPolicy::Allow,
+            "allow" => InsecureRejoinPolicy::AllowLeakingKey,
             "deny" => InsecureRejoinPolicy::Deny,
             "adaptive" => InsecureRejoinPolicy::Adaptive,
             _ => {
@@ -367,6 +373,19 @@ fn set_policy(st: &mut HubState, body: &Option<Value>) -> Res {
                 "rotate_after_legacy_window",
             ))
         }
+    }
+    if let Some(v) = opt_str(&m, "rotate_after_removal")? {
+        p.rotate_after_removal = match v {
+            "never" => zigtrust_tc::model::RemovalRotation::Never,
+            "routers" => zigtrust_tc::model::RemovalRotation::Routers,
+            "always" => zigtrust_tc::model::RemovalRotation::Always,
+            _ => {
+                return Err(bad(
+                    format!("rotate_after_removal \"{v}\": expected never, routers or always"),
+                    "rotate_after_removal",
+                ))
+            }
+        };
     }
     st.radio.tc().command(now_ms(), AdminCommand::SetPolicy(p)).map_err(admin_err)?;
     st.after_command();
@@ -486,6 +505,7 @@ mod tests {
         "insecure_rejoin",
         "spoof_response",
         "rotate_after_legacy_window",
+        "rotate_after_removal",
         "enabled",
         "x",
     ];

@@ -13,8 +13,8 @@ use zigtrust_sim::device::Role as SimRole;
 use zigtrust_sim::live::{HomeNv, LiveHome, COUNTER_MARGIN};
 use zigtrust_store::Store;
 use zigtrust_tc::model::{
-    DeviceRecord, InsecureRejoinPolicy, JoinMethod, LegacyJoinPolicy, Millis, Policy, Severity,
-    SpoofResponse,
+    DeviceRecord, InsecureRejoinPolicy, JoinMethod, LegacyJoinPolicy, Millis, Policy,
+    RemovalRotation, Severity, SpoofResponse,
 };
 use zigtrust_tc::{Event, TrustCenter};
 use zigtrust_wire::{CapabilityInfo, ExtAddr};
@@ -279,12 +279,35 @@ impl HubState {
             .map(|v| v.iter().filter(|(_, e)| e.severity >= Severity::Alert).count())
             .unwrap_or(0);
         let net = tc.network();
+        // Every key the network used, with whether (and why) a sniffer or a removed device
+        // may hold it.
+        let keys: Vec<Value> = (0..=255u8)
+            .filter_map(|s| tc.network_key(s))
+            .map(|k| {
+                json!({
+                    "seq": k.seq,
+                    "active": k.seq == tc.active_key_seq(),
+                    "exposed": k.exposed,
+                    "exposure": k.exposure,
+                })
+            })
+            .collect();
+        let active_exposed = tc.network_key(tc.active_key_seq()).is_some_and(|k| k.exposed);
         json!({
             "pan_id": net.map(|n| format!("{:#06x}", n.pan_id.0)),
             "extended_pan_id": net.map(|n| ExtAddr(n.extended_pan_id).to_string()),
             "channel": net.map(|n| n.channel),
             "tc_ieee": net.map(|n| n.tc_ieee.to_string()),
             "active_key_seq": tc.active_key_seq(),
+            "active_key_exposed": active_exposed,
+            "keys": keys,
+            "key_advice": active_exposed.then_some(
+                "The network key in use may be read by others (see each key's exposure). While \
+                 devices with a public link key (legacy, or Zigbee 3.0 paired without an install \
+                 code) are on the network, every new key sent to them is as exposed as the key it \
+                 travels under: re-pair Zigbee 3.0 devices with their install code, remove what \
+                 you no longer use, then rotate the network key."
+            ),
             "radio": self.radio_name,
             "permit_join": self.permit_view(),
             "rejoin_window": self.rejoin_window_view(),
@@ -347,6 +370,21 @@ impl HubState {
             JoinMethod::Restored => "restored",
         };
         let unique_link = d.tclk.is_some();
+        // Whether a sniffer can read what is sent under this device's link key.
+        let (link_key, link_public, advice) = match (d.join_method, &d.tclk, d.tclk_verified) {
+            (JoinMethod::WellKnownKey, None, _) => ("well-known", true, Some(
+                "Its link key is the public ZigBeeAlliance09: keys sent to it are readable by anyone \
+                 holding the network key they travel under. If it is a Zigbee 3.0 device, re-pair it \
+                 with its install code.",
+            )),
+            (JoinMethod::WellKnownKey, Some(_), _) => ("exposed", true, Some(
+                "Its unique link key travelled under public keys, so it is no secret. Re-pair it \
+                 with its install code if it has one.",
+            )),
+            (_, Some(_), true) => ("unique", false, None),
+            (_, Some(_), false) => ("install-code", false, None),
+            (_, None, _) => ("well-known", true, None),
+        };
         let has_active = d.last_key_seq == Some(active);
         let (risk, reason) = stranded_risk(tc, d, has_active, unique_link);
         let name = self.home().and_then(|h| {
@@ -360,6 +398,9 @@ impl HubState {
             "security": security,
             "install_code_key": d.join_method == JoinMethod::InstallCode,
             "tclk_verified": d.tclk_verified,
+            "link_key": link_key,
+            "link_key_public": link_public,
+            "advice": advice,
             "last_key_seq": d.last_key_seq,
             "has_active_key": has_active,
             "last_seen": d.last_seen,
@@ -417,7 +458,7 @@ fn stranded_risk(
         );
     }
     match tc.policy().insecure_rejoin {
-        InsecureRejoinPolicy::Allow => ("low", Some("lacks the active key; the policy would send it under the well-known key (a sniffer gets it too)".into())),
+        InsecureRejoinPolicy::AllowLeakingKey => ("low", Some("lacks the active key; the policy would send it under the well-known key (a sniffer gets it too)".into())),
         InsecureRejoinPolicy::Adaptive if d.last_key_seq.is_some() || pending => ("low", Some("lacks the active key; the Trust Center will send it under the key this device holds".into())),
         InsecureRejoinPolicy::Adaptive => ("high", Some("legacy device holding no key the Trust Center can send under safely: only the well-known key (readable by any sniffer) reaches it. Open a rejoin window for it, or re-pair it inside a permit-join window".into())),
         InsecureRejoinPolicy::Deny => ("high", Some("legacy device without the active key and insecure rejoin is denied".into())),
@@ -443,7 +484,7 @@ pub fn policy_view(p: &Policy) -> Value {
             LegacyJoinPolicy::InstallCodeRequired => "install-code-required",
         },
         "insecure_rejoin": match p.insecure_rejoin {
-            InsecureRejoinPolicy::Allow => "allow",
+            InsecureRejoinPolicy::AllowLeakingKey => "allow",
             InsecureRejoinPolicy::Deny => "deny",
             InsecureRejoinPolicy::Adaptive => "adaptive",
         },
@@ -452,6 +493,11 @@ pub fn policy_view(p: &Policy) -> Value {
             SpoofResponse::Ignore => "ignore",
         },
         "rotate_after_legacy_window": p.rotate_after_legacy_window,
+        "rotate_after_removal": match p.rotate_after_removal {
+            RemovalRotation::Never => "never",
+            RemovalRotation::Routers => "routers",
+            RemovalRotation::Always => "always",
+        },
     })
 }
 

@@ -375,6 +375,13 @@
     setText($('net-epan'), n.extended_pan_id ?? '–');
     setText($('net-channel'), n.channel ?? '–');
     setText($('net-key-seq'), n.active_key_seq ?? '–');
+    // Which keys a sniffer (or a removed device) may hold, and why; the advice says what to do.
+    const exposedKeys = (n.keys || []).filter((k) => k.exposed);
+    const ke = $('net-key-exposure');
+    setText(ke, exposedKeys.length === 0 ? 'no key exposed'
+      : exposedKeys.map((k) => `key ${k.seq}${k.active ? ' (active)' : ''}: ${k.exposure || 'exposed'}`).join(' · '));
+    ke.className = n.active_key_exposed ? 'risk-high' : '';
+    setAttr(ke, 'title', n.key_advice || null);
     setText($('net-radio'), n.radio ?? '–');
     setText($('net-devices'), n.devices ?? '–');
     const atRisk = n.devices_at_risk ?? 0;
@@ -639,6 +646,7 @@
     if (!sec.firstChild) sec.append(el('span'));
     sec.firstChild.className = `badge sec-${String(d.security || '').replace(/[^a-z0-9]/gi, '')}`;
     setText(sec.firstChild, SECURITY[d.security] || d.security || '');
+    setAttr(sec, 'title', d.advice || (d.link_key_public ? 'public link key' : null));
 
     boolCell(c('install_code_key'), d.install_code_key, false);
     boolCell(c('tclk_verified'), d.tclk_verified, false);

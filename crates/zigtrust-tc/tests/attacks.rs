@@ -1,0 +1,406 @@
+//! Adversarial conversations: one per attack class of the threat model in the crate docs
+//! (passive sniffer from power-on, active spoofer/replayer/forger holding every key it could
+//! read, a compromised router that the user removes). Each test fails without the rule it
+//! names.
+
+mod common;
+
+use common::*;
+use zigtrust_crypto::Key;
+use zigtrust_tc::model::*;
+use zigtrust_tc::{AdminCommand, DenyReason, Event, NWK_COUNTER_ROTATE_AT};
+use zigtrust_wire::aps::{ApsCommand, KeyType};
+use zigtrust_wire::nwk::NwkFrameType;
+use zigtrust_wire::{CapabilityInfo, ExtAddr};
+
+const IC_KEY: [u8; 16] = [
+    0x66, 0xb6, 0x90, 0x09, 0x81, 0xe1, 0xee, 0x3c, 0xa4, 0x20, 0x6b, 0x6b, 0x86, 0x1c, 0x02, 0xbb,
+];
+
+fn open_join(h: &mut Harness) {
+    h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
+}
+
+fn join(h: &mut Harness, dev: &mut Device) {
+    let req = dev.association_request();
+    h.exchange(dev, req);
+    assert!(dev.network_key().is_some(), "device did not get the network key");
+}
+
+/// A device joined under the well-known key (HA 1.2, or Z3.0 without an install code).
+fn legacy(h: &mut Harness, ieee: u64) -> Device {
+    let mut d = Device::new(ieee, None);
+    join(h, &mut d);
+    d
+}
+
+/// A Z3.0 device joined with its install code.
+fn z30(h: &mut Harness, ieee: u64) -> Device {
+    let k = Key::from_bytes(IC_KEY);
+    h.admin(AdminCommand::AddInstallCode { ieee: ExtAddr(ieee), link_key: k.clone() });
+    let mut d = Device::new(ieee, Some(k));
+    join(h, &mut d);
+    d
+}
+
+fn sent_what(out: &[zigtrust_tc::Transmit], what: &str) -> usize {
+    out.iter().filter(|t| t.what == what).count()
+}
+
+/// Delivers the rotation key to `d` and sends its acknowledgement.
+fn take_rotation_key(h: &mut Harness, d: &mut Device, frames: &[zigtrust_tc::Transmit]) {
+    for t in frames {
+        d.receive(&t.psdu);
+    }
+    for ack in std::mem::take(&mut d.acks_due) {
+        let f = d.ack(ack);
+        let out = h.exchange(d, f);
+        for t in &out {
+            d.receive(&t.psdu);
+        }
+    }
+}
+
+/// Finding 1: a link key that travelled under a public key is no secret. The TC refuses the
+/// TCLK update of a device whose link key is public, so an outsider who read the network key
+/// from the legacy join cannot install a key of its choosing in the device's name either.
+#[test]
+fn tclk_update_under_public_keys_is_refused_so_it_cannot_be_hijacked() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut v = legacy(&mut h, 0xa001);
+    h.advance(120_000);
+    let known = sniffer_keys(&h.sent);
+    assert!(known.contains(v.network_key().unwrap()), "the legacy join exposed the key");
+
+    let mut attacker = Device::impersonating(&v, &known);
+    let f = attacker.request_key();
+    let out = h.exchange(&mut attacker, f);
+    assert_eq!(sent_what(&out, "transport-key-tclk"), 0, "no TCLK for the hijacker");
+    assert!(h.has_event(|e| matches!(e, Event::TclkUpdateRefused { .. })));
+    let rec = h.tc.device(v.ieee).unwrap();
+    assert!(rec.tclk.is_none() && !rec.tclk_verified, "the record keeps the public key");
+
+    // The genuine device is refused the same way and keeps working: a rotation reaches it.
+    let f = v.request_key();
+    let out = h.exchange(&mut v, f);
+    assert_eq!(sent_what(&out, "transport-key-tclk"), 0);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    let frames = h.sent.clone();
+    take_rotation_key(&mut h, &mut v, &frames);
+    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(v.nwk_keys.get(&1), Some(&h.tc.network_key(1).unwrap().key));
+    assert!(h.tc.network_key(1).unwrap().exposed, "sent to a public-link device: exposed");
+    h.tshark_check("tclk_update_under_public_keys_is_refused");
+}
+
+/// Finding 2: APS security commands are bound to the device they concern, under the key the
+/// TC holds for it; no well-known-key fallback for strangers; Update-Device only from routers.
+#[test]
+fn aps_commands_must_come_from_the_device_they_concern() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30(&mut h, 0xb001);
+    let _l = legacy(&mut h, 0xb002);
+    let known = sniffer_keys(&h.sent);
+
+    // Request-Key in an install-code device's name, under the well-known key: dropped.
+    let mut a = Device::impersonating(&c, &known);
+    let f = a.request_key();
+    let out = h.exchange(&mut a, f);
+    assert_eq!(sent_what(&out, "transport-key-tclk"), 0);
+    assert!(h.has_event(|e| matches!(e, Event::CommandRejected { ieee, .. } if *ieee == c.ieee)));
+
+    // A stranger (unknown IEEE) holding the network key: no fallback to the well-known key.
+    let mut stranger = Device::impersonating(&c, &known);
+    stranger.ieee = ExtAddr(0xb0ff);
+    let f = stranger.request_key();
+    let out = h.exchange(&mut stranger, f);
+    assert!(out.is_empty(), "nothing for a stranger");
+
+    // Verify-Key naming another device.
+    let cmd = ApsCommand::VerifyKey {
+        key_type: KeyType::TrustCenterLinkKey,
+        src: ExtAddr(0xb002),
+        hash: [0; 16],
+    };
+    let aps = c.aps_cmd(&cmd, false);
+    c.nwk_fc = 1_000; // past the impersonator's frames in its name above
+    let f = c.secured(NwkFrameType::Data, &aps, None);
+    let out = h.exchange(&mut c, f);
+    assert!(out.is_empty());
+    assert!(h.has_event(
+        |e| matches!(e, Event::CommandRejected { why, .. } if why.contains("another device"))
+    ));
+
+    // Update-Device from a sleepy end device (not a router): ignored, no key tunnelled.
+    let mut s = Device::new(0xb003, Some(Key::from_bytes(IC_KEY)));
+    s.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    h.admin(AdminCommand::AddInstallCode { ieee: s.ieee, link_key: Key::from_bytes(IC_KEY) });
+    join(&mut h, &mut s);
+    let f = s.update_device(ExtAddr(0xb0aa), zigtrust_wire::ShortAddr(0x4242), 1);
+    let out = h.exchange(&mut s, f);
+    assert_eq!(sent_what(&out, "tunnel"), 0);
+    assert!(h.tc.device(ExtAddr(0xb0aa)).is_none(), "no device admitted on its word");
+
+    // The genuine install-code device's own update works.
+    let f = c.request_key();
+    h.exchange(&mut c, f);
+    let f = c.verify_key();
+    h.exchange(&mut c, f);
+    assert!(c.tclk_confirmed);
+    h.tshark_check("aps_commands_must_come_from_the_device_they_concern");
+}
+
+/// Finding 2 (insider): a router the user removed is shut out, and the network moves on to a
+/// key it does not get.
+#[test]
+fn a_removed_router_is_shut_out_and_the_network_moves_on() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30(&mut h, 0xc001);
+    let mut r = z30(&mut h, 0xc002);
+    let before = h.sent.len();
+    h.admin(AdminCommand::RemoveDevice { ieee: r.ieee });
+    assert!(h.tc.network_key(0).unwrap().exposed, "the removed router holds key 0");
+    let (seq, pending) = h.tc.rotation_pending().expect("removing a router rotates");
+    assert_eq!(pending, vec![c.ieee], "the removed router is left out");
+    let frames = h.sent[before..].to_vec();
+    for t in &frames {
+        r.receive(&t.psdu);
+    }
+    assert!(!r.nwk_keys.contains_key(&seq), "the removed router cannot read the new key");
+    take_rotation_key(&mut h, &mut c, &frames);
+    assert_eq!(h.tc.active_key_seq(), seq);
+    assert!(!h.tc.network_key(seq).unwrap().exposed);
+
+    // Its frames are dropped, its Update-Device is not acted on.
+    open_join(&mut h);
+    let f = r.update_device(ExtAddr(0xc0aa), zigtrust_wire::ShortAddr(0x4343), 1);
+    let out = h.exchange(&mut r, f);
+    assert!(out.is_empty());
+    assert!(h.tc.device(ExtAddr(0xc0aa)).is_none());
+    assert_eq!(h.audits(AuditKind::RemovedDeviceFrame), 1);
+    h.tshark_check("a_removed_router_is_shut_out");
+}
+
+/// Finding 3: frames under an old key rescue and do nothing else; replays of a device's
+/// pre-rotation frames are dropped, refresh nothing, and an old secured rejoin is not accepted.
+#[test]
+fn frames_under_an_old_key_only_trigger_a_rescue() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30(&mut h, 0xd001);
+    let old: Vec<Vec<u8>> = (0..20).map(|_| d.data()).collect();
+    for f in &old[..10] {
+        h.rx(f.clone());
+    }
+    let old_rejoin = d.rejoin_secured(None);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    let frames = h.sent.clone();
+    take_rotation_key(&mut h, &mut d, &frames);
+    assert_eq!(h.tc.active_key_seq(), 1);
+    h.advance(120_000);
+    let seen = h.tc.device(d.ieee).unwrap().last_seen;
+    let n = h.events.len();
+    let mut out = Vec::new();
+    for f in old.iter().chain([&old_rejoin]) {
+        out.extend(h.rx(f.clone()));
+    }
+    let new_events = &h.events[n..];
+    // Its acknowledgement under key 0 carried a later counter: every earlier key-0 frame,
+    // seen by the TC or not, is a replay now.
+    let drops = new_events.iter().filter(|e| matches!(e, Event::ReplayDropped { .. })).count();
+    assert_eq!(drops, 21);
+    assert!(!new_events.iter().any(|e| matches!(e, Event::DeviceRejoined { .. })));
+    assert!(out.is_empty(), "replays trigger nothing: {:?}", out.iter().map(|t| t.what));
+    // A fresh frame under the old key (a device that missed the switch) is rescued, once, and
+    // refreshes nothing.
+    let payload = d.data_payload();
+    let f = d.secured(NwkFrameType::Data, &payload, Some(0));
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 1, "rescued");
+    let f = d.secured(NwkFrameType::Data, &payload, Some(0));
+    assert!(h.rx(f).is_empty(), "at most one rescue per 30 s to the same place");
+    // A fresh secured rejoin under it is answered there, under the old key, with the rescue:
+    // the record does not move, the device is not counted as seen.
+    let f = d.rejoin_secured(Some(0));
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "rejoin-response"), 1);
+    assert!(!h.events[n..].iter().any(|e| matches!(e, Event::DeviceRejoined { .. })));
+    assert_eq!(h.tc.device(d.ieee).unwrap().last_seen, seen, "no liveness from old keys");
+    for t in &out {
+        d.receive(&t.psdu);
+    }
+    assert_eq!(d.active_seq, Some(1), "the rescue switched it");
+    h.tshark_check("frames_under_an_old_key_only_trigger_a_rescue");
+}
+
+/// Finding 4: spoofed Trust Center rejoins, any number, in real devices' names or decoys',
+/// cannot make the TC refuse a genuine device after a hub reboot, nor move its record.
+#[test]
+fn spoofed_rejoins_cannot_starve_or_move_genuine_devices_after_a_reboot() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut devs: Vec<Device> = (0..4).map(|i| legacy(&mut h, 0xe000 + i)).collect();
+    devs.push(z30(&mut h, 0xe010));
+    devs.push(z30(&mut h, 0xe011));
+    for d in devs.iter_mut() {
+        let f = d.data();
+        h.exchange(d, f);
+    }
+    h.advance(300_000);
+    h.restart(7); // the hub reboots: rate limits and liveness start empty
+    let shorts: Vec<_> = devs.iter().map(|d| h.tc.device(d.ieee).unwrap().short_addr).collect();
+    for round in 0..60u64 {
+        for d in &devs {
+            let mut a = Device::new(d.ieee.0, None);
+            a.short = zigtrust_wire::ShortAddr(0x7000 + round as u16);
+            let f = a.rejoin_unsecured();
+            h.rx(f);
+        }
+        let mut decoy = Device::new(0xdec0_0000 + round, None);
+        decoy.short = zigtrust_wire::ShortAddr(0x7100 + round as u16);
+        let f = decoy.rejoin_unsecured();
+        h.rx(f);
+    }
+    for (d, s) in devs.iter().zip(&shorts) {
+        assert_eq!(h.tc.device(d.ieee).unwrap().short_addr, *s, "a spoof moved {}", d.ieee);
+    }
+    let n = h.events.len();
+    for d in devs.iter_mut() {
+        let f = d.rejoin_unsecured();
+        h.exchange(d, f);
+        assert_eq!(d.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+    }
+    let refused = h.events[n..]
+        .iter()
+        .filter(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::RateLimited, .. }))
+        .count();
+    assert_eq!(refused, 0, "a genuine device was refused for rate");
+    h.tshark_check("spoofed_rejoins_cannot_starve");
+}
+
+/// Finding 5: a forged frame with counter 0xFFFFFFFF cuts a device's frames only until it
+/// proves itself: its rejoin under its secret link key triggers a resynchronising rotation.
+#[test]
+fn a_forged_high_counter_cannot_cut_a_device_off_for_good() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30(&mut h, 0xf001);
+    let _l = legacy(&mut h, 0xf002);
+    let known = sniffer_keys(&h.sent);
+    let f = c.data();
+    h.exchange(&mut c, f);
+    let mut a = Device::impersonating(&c, &known);
+    a.nwk_fc = u32::MAX - 1;
+    let f = a.data();
+    h.rx(f);
+    for _ in 0..2 {
+        let f = c.data();
+        h.exchange(&mut c, f);
+    }
+    assert!(h.has_event(|e| matches!(e, Event::ReplayDropped { ieee, .. } if *ieee == c.ieee)));
+    // The device notices and does a Trust Center rejoin; only it can read the answer.
+    let before = h.sent.len();
+    let f = c.rejoin_unsecured();
+    h.exchange(&mut c, f);
+    assert_eq!(h.audits(AuditKind::CounterResync), 1);
+    let frames = h.sent[before..].to_vec();
+    take_rotation_key(&mut h, &mut c, &frames);
+    let rest = h.advance(600_000); // its ack was dropped too: the deadline switches
+    for t in &rest {
+        c.receive(&t.psdu);
+    }
+    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(c.active_seq, Some(1));
+    let n = h.events.len();
+    let f = c.data();
+    h.exchange(&mut c, f);
+    assert!(!h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
+    assert_eq!(h.tc.device(c.ieee).unwrap().last_key_seq, Some(1));
+    h.tshark_check("a_forged_high_counter_cannot_cut_a_device_off");
+}
+
+/// Finding 6: a restart mid-rotation resumes it with the same key; a key sequence number is
+/// never reused for a different key.
+#[test]
+fn a_rotation_survives_a_restart_with_the_same_key() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut a = z30(&mut h, 0x1001);
+    let mut b = z30(&mut h, 0x1002);
+    let before = h.sent.len();
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
+    let frames = h.sent[before..].to_vec();
+    take_rotation_key(&mut h, &mut a, &frames);
+    let key1 = h.tc.network_key(1).unwrap().key.clone();
+    assert_eq!(a.nwk_keys.get(&1), Some(&key1));
+    h.restart(8);
+    assert_eq!(h.tc.rotation_pending(), Some((1, vec![b.ieee])), "the rotation resumed");
+    assert_eq!(h.audits(AuditKind::KeyRotationResumed), 1);
+    let frames = h.sent[before..].to_vec();
+    take_rotation_key(&mut h, &mut b, &frames);
+    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc.network_key(1).unwrap().key, key1, "same key under seq 1");
+    assert_eq!(b.nwk_keys.get(&1), Some(&key1));
+    h.tshark_check("a_rotation_survives_a_restart");
+}
+
+/// Finding 7: the outgoing NWK counter never wraps; near the top (e.g. after importing a
+/// backup) the TC rotates and the new key's counter starts again at 0, while older keys are
+/// never used again.
+#[test]
+fn counter_exhaustion_rotates_and_never_wraps() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30(&mut h, 0x2001);
+    h.writes.push(StoreWrite::CounterLease {
+        kind: CounterKind::Nwk,
+        until: NWK_COUNTER_ROTATE_AT + 5,
+    });
+    h.restart(9);
+    let out = h.advance(10);
+    assert_eq!(h.audits(AuditKind::CounterExhaustion), 1);
+    assert!(h.tc.rotation_pending().is_some());
+    take_rotation_key(&mut h, &mut d, &out);
+    assert_eq!(h.tc.active_key_seq(), 1);
+    let f = d.data();
+    h.exchange(&mut d, f);
+    let after = h.tc.send_application(h.now, d.ieee, &[0x00, 0x01]);
+    assert!(after);
+    let out = h.drain();
+    let counters = nwk_counters(&out);
+    assert!(counters.iter().all(|c| *c < 4096), "the new key's counter restarted: {counters:?}");
+    // Restarted from the store, it still never sends under key 0 again.
+    h.restart(10);
+    assert!(h.snapshot().counter_restarts.contains(&(CounterKind::Nwk, 1)));
+
+    // At the very top, nothing is sent rather than wrapping.
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let d = z30(&mut h, 0x2002);
+    h.writes.push(StoreWrite::CounterLease { kind: CounterKind::Nwk, until: u32::MAX });
+    h.restart(11);
+    for _ in 0..3 {
+        h.tc.send_application(h.now, d.ieee, &[0x00, 0x01]);
+    }
+    let out = h.drain();
+    assert!(nwk_counters(&out).iter().all(|c| *c >= NWK_COUNTER_ROTATE_AT), "no wrap to 0");
+}
+
+fn nwk_counters(frames: &[zigtrust_tc::Transmit]) -> Vec<u32> {
+    use zigtrust_wire::mac::{MacBody, MacFrame};
+    use zigtrust_wire::nwk::NwkHeader;
+    use zigtrust_wire::security::AuxHeader;
+    frames
+        .iter()
+        .filter_map(|t| {
+            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
+            let (h, n) = NwkHeader::parse(nwk).ok()?;
+            h.security
+                .then(|| AuxHeader::parse(&nwk[n..]).ok().map(|(a, _)| a.frame_counter))
+                .flatten()
+        })
+        .collect()
+}
