@@ -127,6 +127,7 @@ pub fn export(snap: &Snapshot, now: Millis, version: &str) -> Result<Value, Back
                 "last_seen": d.last_seen,
                 "incoming_nwk_counter": d.incoming_nwk_counter,
                 "stale_nwk_counters": stale_counters_text(&d.stale_nwk_counters),
+                "last_key_hash": d.last_key_hash,
                 "incoming_aps_counter": d.incoming_aps_counter,
                 "tombstoned": d.tombstoned,
             });
@@ -313,6 +314,7 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
             tclk_verified: tclk.is_some(),
             tclk,
             last_key_seq: None,
+            last_key_hash: None,
             last_seen: now,
             incoming_nwk_counter: None,
             stale_nwk_counters: Vec::new(),
@@ -380,6 +382,7 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
                         tclk_verified: tclk.is_some(),
                         tclk,
                         last_key_seq: None,
+                        last_key_hash: None,
                         last_seen: now,
                         incoming_nwk_counter: None,
                         stale_nwk_counters: Vec::new(),
@@ -398,6 +401,7 @@ pub fn import_value(v: &Value, now: Millis) -> Result<Vec<StoreWrite>, BackupErr
             rec.parent = ShortAddr(d.hex_u16("parent", false)?);
             rec.tclk_verified &= verified; // may only lower trust
             rec.last_key_seq = d.opt_uint("last_key_seq", 255)?.map(|v| v as u8);
+            rec.last_key_hash = d.opt_uint("last_key_hash", u32::MAX as u64)?.map(|v| v as u32);
             rec.last_seen = d.uint("last_seen", i64::MAX as u64)?;
             rec.incoming_nwk_counter =
                 d.opt_uint("incoming_nwk_counter", u32::MAX as u64)?.map(|v| v as u32);

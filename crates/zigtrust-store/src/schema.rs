@@ -100,6 +100,8 @@ CREATE TABLE settings (
     r#"
 ALTER TABLE network_keys ADD COLUMN exposure TEXT;
 ALTER TABLE devices ADD COLUMN stale_nwk_counters TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN last_key_hash INTEGER
+    CHECK (last_key_hash BETWEEN 0 AND 4294967295);
 ALTER TABLE policy ADD COLUMN rotate_after_removal TEXT NOT NULL DEFAULT 'routers';
 
 CREATE TABLE rotation (

@@ -466,7 +466,7 @@ impl Store {
         let sql = format!(
             "SELECT ieee, short_addr, capability, join_method, parent, tclk, tclk_verified, \
              last_key_seq, last_seen, incoming_nwk_counter, incoming_aps_counter, tombstoned, \
-             stale_nwk_counters FROM devices {filter} ORDER BY ieee"
+             stale_nwk_counters, last_key_hash FROM devices {filter} ORDER BY ieee"
         );
         self.rows(conn, "devices", &sql, params, |c| {
             let ieee = c.ieee(0)?;
@@ -485,6 +485,7 @@ impl Store {
                 incoming_aps_counter: c.opt_u32(10)?,
                 tombstoned: c.bool(11)?,
                 stale_nwk_counters: c.parse(12, "older keys' counters", parse_stale_counters)?,
+                last_key_hash: c.opt_u32(13)?,
             })
         })
     }
@@ -645,8 +646,8 @@ fn apply_one(tx: &Connection, w: &StoreWrite) -> Result<(), WriteError> {
             tx.execute(
                 "INSERT OR REPLACE INTO devices (ieee, short_addr, capability, join_method, parent, \
                  tclk, tclk_verified, last_key_seq, last_seen, incoming_nwk_counter, \
-                 incoming_aps_counter, tombstoned, stale_nwk_counters) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 incoming_aps_counter, tombstoned, stale_nwk_counters, last_key_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     ieee_blob(d.ieee),
                     d.short_addr.0,
@@ -660,7 +661,8 @@ fn apply_one(tx: &Connection, w: &StoreWrite) -> Result<(), WriteError> {
                     d.incoming_nwk_counter,
                     d.incoming_aps_counter,
                     d.tombstoned,
-                    stale_counters_text(&d.stale_nwk_counters)
+                    stale_counters_text(&d.stale_nwk_counters),
+                    d.last_key_hash
                 ],
             )?;
         }

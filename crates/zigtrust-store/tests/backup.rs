@@ -26,6 +26,7 @@ fn dev(n: u8, tclk: Option<Key>, verified: bool, parent: u16) -> DeviceRecord {
         tclk,
         tclk_verified: verified,
         last_key_seq: Some(n % 3),
+        last_key_hash: None,
         last_seen: 1_000 * u64::from(n),
         incoming_nwk_counter: Some(u32::from(n) * 100),
         stale_nwk_counters: vec![],

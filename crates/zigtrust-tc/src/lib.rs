@@ -115,8 +115,9 @@
 //! for sleepy devices' polls), with APS ack requested; Switch-Key is broadcast when all acked or
 //! at the deadline; stragglers are rescued as above when they come back. The rotation is
 //! persisted ([`model::StoreWrite::Rotation`]): after a restart it resumes with the same key
-//! (re-sent to those that had not acknowledged); a key sequence number is never reused for a
-//! different key while devices may hold it. Removing a router (policy
+//! (re-sent to those that had not acknowledged), so an interrupted rotation never gives its
+//! number to a different key. Numbers wrap after 256 rotations: the key a device holds is named
+//! by number and key hash ([`TrustCenter::held_key`]). Removing a router (policy
 //! `rotate_after_removal`) starts a rotation that leaves it out. Optional: rotate automatically
 //! when a permit-join window with a legacy join closes.
 //!

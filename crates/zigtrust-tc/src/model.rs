@@ -65,6 +65,9 @@ pub struct DeviceRecord {
     /// Sequence number of the newest network key this device is known to hold: given to it at
     /// join, acknowledged by it in a rotation, or used by it in a frame it sent.
     pub last_key_seq: Option<u8>,
+    /// [`key_hash`] of that key: with the sequence number it names the key (numbers wrap after
+    /// 256 rotations, so a number alone could name a different key).
+    pub last_key_hash: Option<u32>,
     /// When a frame from it (sent by it, or relayed for it by a router) last verified.
     pub last_seen: Millis,
     /// Highest NWK frame counter accepted from this device under `last_key_seq` (replay
@@ -77,6 +80,13 @@ pub struct DeviceRecord {
     pub incoming_aps_counter: Option<u32>,
     /// Removed by the user: it may not join or rejoin until re-admitted.
     pub tombstoned: bool,
+}
+
+/// A short fingerprint of a network key (the first 4 bytes of its AES-MMO hash): stored with a
+/// sequence number to tell which key a device holds, never enough to recover the key.
+pub fn key_hash(key: &Key) -> u32 {
+    let h = zigtrust_crypto::aes_mmo_hash(key.as_bytes());
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
 /// Whether a device without an install code may join with the well-known key.

@@ -184,6 +184,56 @@ fn a_removed_router_is_shut_out_and_the_network_moves_on() {
     h.tshark_check("a_removed_router_is_shut_out");
 }
 
+/// A join in a known install-code device's name (in a permit-join window) changes nothing until
+/// the joiner proves it holds the install-code key: a spoofer cannot downgrade the device's
+/// unique key or reset its counters, while the genuine device, factory-reset and re-paired,
+/// takes its record back with its first Request-Key.
+#[test]
+fn a_join_in_a_known_devices_name_changes_nothing_until_proven() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30(&mut h, 0x4001);
+    let f = c.request_key();
+    h.exchange(&mut c, f);
+    let f = c.verify_key();
+    h.exchange(&mut c, f);
+    assert!(c.tclk_confirmed);
+    let f = c.data();
+    h.exchange(&mut c, f);
+    let before = h.tc.device(c.ieee).unwrap().clone();
+
+    // A spoofer associates in its name: it gets nothing readable, the record stays.
+    open_join(&mut h);
+    let mut spoof = Device::new(c.ieee.0, None);
+    let f = spoof.association_request();
+    h.exchange(&mut spoof, f);
+    assert!(spoof.network_key().is_none());
+    assert_eq!(h.tc.device(c.ieee).unwrap(), &before, "a claim moved nothing");
+    // The genuine device carries on as before.
+    let n = h.events.len();
+    let f = c.data();
+    h.exchange(&mut c, f);
+    assert!(!h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
+
+    // Factory reset: it keeps only its install code, and its counters start again.
+    let mut reset = Device::new(c.ieee.0, Some(Key::from_bytes(IC_KEY)));
+    join(&mut h, &mut reset);
+    assert_ne!(reset.short, before.short_addr, "a fresh address for the new life");
+    let f = reset.request_key();
+    h.exchange(&mut reset, f);
+    let f = reset.verify_key();
+    h.exchange(&mut reset, f);
+    assert!(reset.tclk_confirmed, "the re-paired device completed its TCLK update");
+    let rec = h.tc.device(c.ieee).unwrap();
+    assert_eq!(rec.short_addr, reset.short);
+    assert_eq!(rec.tclk.as_ref(), reset.tclk.as_ref());
+    let n = h.events.len();
+    let f = reset.data();
+    h.exchange(&mut reset, f);
+    assert!(!h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
+    h.tshark_check("a_join_in_a_known_devices_name");
+}
+
 /// Finding 3: frames under an old key rescue and do nothing else; replays of a device's
 /// pre-rotation frames are dropped, refresh nothing, and an old secured rejoin is not accepted.
 #[test]
@@ -345,6 +395,31 @@ fn a_rotation_survives_a_restart_with_the_same_key() {
     assert_eq!(h.tc.network_key(1).unwrap().key, key1, "same key under seq 1");
     assert_eq!(b.nwk_keys.get(&1), Some(&key1));
     h.tshark_check("a_rotation_survives_a_restart");
+}
+
+/// Finding 6: a device's held key is identified by sequence number and key hash: after 256
+/// rotations the number names a different key, and the TC does not take the device for a
+/// holder of it (it would send it keys under one it cannot read).
+#[test]
+fn a_held_key_is_named_by_number_and_hash() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let _away = legacy(&mut h, 0x3001);
+    let mut other = z30(&mut h, 0x3002);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
+    h.advance(1);
+    let frames = h.sent.clone();
+    take_rotation_key(&mut h, &mut other, &frames);
+    let held = h.tc.device(ExtAddr(0x3001)).unwrap().clone();
+    assert_eq!(h.tc.held_key(&held), Some(0));
+    for _ in 0..256 {
+        h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
+        h.advance(1);
+    }
+    assert_eq!(h.tc.active_key_seq(), 1);
+    let d = h.tc.device(ExtAddr(0x3001)).unwrap();
+    assert_eq!(d.last_key_seq, Some(0), "it acknowledged nothing since");
+    assert_eq!(h.tc.held_key(d), None, "seq 0 now names another key");
 }
 
 /// Finding 7: the outgoing NWK counter never wraps; near the top (e.g. after importing a

@@ -57,6 +57,7 @@ fn device(n: u8, tclk: Option<Key>, parent: u16) -> DeviceRecord {
         tclk_verified: tclk.is_some(),
         tclk,
         last_key_seq: Some(1),
+        last_key_hash: None,
         last_seen: 1_700_000_000_000,
         incoming_nwk_counter: Some(77),
         stale_nwk_counters: vec![],

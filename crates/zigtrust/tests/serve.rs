@@ -128,6 +128,17 @@ fn every_endpoint_with_good_and_bad_input() {
         assert!(!net[k].is_null(), "network lacks {k}: {net}");
     }
     assert_eq!(net["radio"], "sim");
+    // The starter home paired legacy devices in a permit-join window: the key in use is
+    // exposed, and the API says why and what to do; legacy devices carry their advice.
+    assert_eq!(net["active_key_exposed"], true, "{net}");
+    let k0 = net["keys"].as_array().unwrap().iter().find(|k| k["active"] == true).unwrap();
+    assert!(k0["exposure"].as_str().unwrap().contains("well-known key"), "{k0}");
+    assert!(net["key_advice"].as_str().unwrap().contains("install code"));
+    for dv in &devices {
+        let public = dv["security"] == "legacy";
+        assert_eq!(dv["link_key_public"], public, "{dv}");
+        assert_eq!(dv["advice"].is_string(), public, "{dv}");
+    }
     for dv in &devices {
         for k in [
             "ieee",

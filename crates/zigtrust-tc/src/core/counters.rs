@@ -76,9 +76,10 @@ impl TrustCenter {
     /// Records counter `fc` accepted from `ieee` under key `seq`. A newer key becomes the
     /// device's `last_key_seq`; the older key's mark moves to `stale_nwk_counters`.
     pub(super) fn record_counter(&mut self, ieee: ExtAddr, seq: u8, fc: u32) {
+        let hash = self.keys.get(&seq).map(|k| key_hash(&k.key));
         let Some(d) = self.devices.get_mut(&ieee) else { return };
         if d.last_key_seq != Some(seq) && d.last_key_seq.is_none_or(|old| is_newer(seq, old)) {
-            move_to_key(d, seq);
+            move_to_key(d, seq, hash);
         }
         if d.last_key_seq == Some(seq) {
             d.incoming_nwk_counter = Some(fc);
@@ -167,13 +168,14 @@ impl TrustCenter {
 
 /// The device now holds key `seq` (newer than what it had): its current mark moves to the
 /// older-key list.
-pub(super) fn move_to_key(d: &mut DeviceRecord, seq: u8) {
+pub(super) fn move_to_key(d: &mut DeviceRecord, seq: u8, hash: Option<u32>) {
     if let (Some(old), Some(c)) = (d.last_key_seq, d.incoming_nwk_counter) {
         d.stale_nwk_counters.retain(|(s, _)| *s != old);
         d.stale_nwk_counters.push((old, c));
     }
     d.stale_nwk_counters.retain(|(s, _)| *s != seq);
     d.last_key_seq = Some(seq);
+    d.last_key_hash = hash;
     d.incoming_nwk_counter = None;
     trim_stale(d);
 }

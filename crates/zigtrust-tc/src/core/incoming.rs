@@ -65,6 +65,16 @@ impl TrustCenter {
             }
         }
         let fc = aux.frame_counter;
+        let pending_short =
+            self.volatile.get(&sender).and_then(|v| v.pending_join.as_ref()).map(|r| r.short_addr);
+        if pending_short == Some(h.src) && originator.is_none_or(|o| o == sender) {
+            // A joiner in a known device's name (see `admit_device`): until it proves itself
+            // only that proof counts, so the old record's counters do not apply yet.
+            if seq == self.active_seq && h.frame_type == NwkFrameType::Data {
+                self.pending_join_proof(&h, &opened.plaintext, sender, seq, fc);
+            }
+            return;
+        }
         if !self.nwk_counter_fresh(sender, seq, fc) {
             return;
         }
@@ -116,6 +126,57 @@ impl TrustCenter {
             NwkFrameType::Data => self.aps_frame(&h, &payload, originator, seq),
             _ => {}
         }
+    }
+
+    /// A known device joined again (see `admit_device`): an APS command secured under the
+    /// link key it was given at that join (e.g. the Request-Key a Zigbee 3.0 device sends right
+    /// after joining) proves it holds that key; its new record then takes over, counters and
+    /// all, and the command is handled as usual.
+    fn pending_join_proof(&mut self, h: &NwkHeader, aps: &[u8], ieee: ExtAddr, seq: u8, fc: u32) {
+        let Some(link) = self
+            .volatile
+            .get(&ieee)
+            .and_then(|v| v.pending_join.as_ref())
+            .and_then(|r| r.tclk.clone())
+        else {
+            return;
+        };
+        let Ok((ah, hlen)) = ApsHeader::parse(aps) else { return };
+        if ah.frame_type != ApsFrameType::Command || !ah.security {
+            return;
+        }
+        let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return };
+        if aux.source.unwrap_or(ieee) != ieee {
+            return;
+        }
+        let cipher = CcmStar::new(&aux.key_id.derive(&link));
+        if open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(ieee)).is_err() {
+            return;
+        }
+        self.confirm_join(ieee, h.src);
+        self.note_seen(ieee, seq, fc);
+        self.aps_frame(h, aps, Some(ieee), seq);
+    }
+
+    fn confirm_join(&mut self, ieee: ExtAddr, src: ShortAddr) {
+        let Some(rec) = self.volatile.get_mut(&ieee).and_then(|v| v.pending_join.take()) else {
+            return;
+        };
+        if let Some(old) = self.devices.get(&ieee) {
+            if self.by_short.get(&old.short_addr) == Some(&ieee) {
+                self.by_short.remove(&old.short_addr);
+            }
+        }
+        self.by_short.insert(rec.short_addr, ieee);
+        self.writes.push(StoreWrite::Device(rec.clone()));
+        self.devices.insert(ieee, rec);
+        self.volatile.remove(&ieee);
+        self.audit(
+            Severity::Info,
+            AuditKind::DeviceJoined,
+            Some(ieee),
+            format!("joined again as {src}: proved the link key it was given; record replaced"),
+        );
     }
 
     fn removed_device_frame(&mut self, ieee: ExtAddr) {
@@ -262,8 +323,9 @@ impl TrustCenter {
         }
         r.pending.remove(&ieee);
         let (seq, done) = (r.seq, r.pending.is_empty());
+        let hash = self.keys.get(&seq).map(|k| key_hash(&k.key));
         if let Some(d) = self.devices.get_mut(&ieee) {
-            counters::move_to_key(d, seq);
+            counters::move_to_key(d, seq, hash);
             let rec = d.clone();
             self.writes.push(StoreWrite::Device(rec));
         }

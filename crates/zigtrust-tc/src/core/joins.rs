@@ -18,8 +18,12 @@ impl TrustCenter {
         if p.ieee.is_some_and(|only| only != ieee) {
             return Err(DenyReason::NotThisDevice);
         }
+        if let Some(k) = self.install_codes.get(&ieee) {
+            // Also a known device re-paired after a factory reset: it holds only this key.
+            return Ok((Some(k.clone()), KeyProtection::InstallCodeKey));
+        }
         if self.devices.contains_key(&ieee) {
-            // Known device: only under the link key it holds (a secret one stays in use).
+            // Known device without an install code: under the secret link key it holds.
             let (k, p) = self.link_key_of(ieee);
             if !p.is_public() {
                 return Ok((k, p));
@@ -62,9 +66,6 @@ impl TrustCenter {
         } else {
             JoinMethod::WellKnownKey
         };
-        if let Some(old) = self.devices.get(&ieee) {
-            self.by_short.remove(&old.short_addr);
-        }
         let rec = DeviceRecord {
             ieee,
             short_addr: short,
@@ -75,32 +76,31 @@ impl TrustCenter {
             tclk_verified: false,
             // It is given the active key now; frames and acks move this forward later.
             last_key_seq: Some(self.active_seq),
+            last_key_hash: self.keys.get(&self.active_seq).map(|k| key_hash(&k.key)),
             last_seen: self.now,
             incoming_nwk_counter: None,
             stale_nwk_counters: Vec::new(),
             incoming_aps_counter: None,
             tombstoned: false,
         };
-        // A device already known keeps what it proved: its unique link key and its counters
-        // (a join in its name must not reset replay protection or downgrade its key).
-        let rec = match self.devices.get(&ieee) {
-            Some(old) if !old.tombstoned && !self.link_key_of(ieee).1.is_public() => {
-                let mut r = rec;
-                r.tclk = old.tclk.clone().or(r.tclk);
-                r.tclk_verified = old.tclk_verified && old.tclk.is_some();
-                r.join_method = old.join_method;
-                r.incoming_aps_counter = old.incoming_aps_counter;
-                r.incoming_nwk_counter = old.incoming_nwk_counter;
-                r.stale_nwk_counters = old.stale_nwk_counters.clone();
-                r.last_key_seq = old.last_key_seq.or(r.last_key_seq);
-                r
+        // A device already known with a secret link key keeps its record — its key, its
+        // counters — until the joiner proves itself: a join in its name must not downgrade its
+        // key or reset its replay protection. The new record takes over when a frame under the
+        // current key comes from the fresh short address it was given (frames from its earlier
+        // life carry the old one), e.g. a device re-paired after a factory reset.
+        if self.devices.get(&ieee).is_some_and(|d| !d.tombstoned)
+            && !self.link_key_of(ieee).1.is_public()
+        {
+            self.volatile.entry(ieee).or_default().pending_join = Some(rec);
+        } else {
+            if let Some(old) = self.devices.get(&ieee) {
+                self.by_short.remove(&old.short_addr);
             }
-            _ => rec,
-        };
-        self.by_short.insert(short, ieee);
-        self.writes.push(StoreWrite::Device(rec.clone()));
-        self.devices.insert(ieee, rec);
-        self.volatile.remove(&ieee);
+            self.by_short.insert(short, ieee);
+            self.writes.push(StoreWrite::Device(rec.clone()));
+            self.devices.insert(ieee, rec);
+            self.volatile.remove(&ieee);
+        }
         if protection == KeyProtection::WellKnownKey {
             if let Some(p) = &mut self.permit {
                 p.legacy_joined = true;
@@ -126,7 +126,12 @@ impl TrustCenter {
         let (status, short, grant) = match self.admission(ieee) {
             Ok(g) => {
                 let short = match self.devices.get(&ieee) {
-                    Some(d) if self.by_short.get(&d.short_addr).is_none_or(|i| *i == ieee) => {
+                    // A known device with a secret link key gets a fresh address (see
+                    // `admit_device`); others keep theirs.
+                    Some(d)
+                        if self.by_short.get(&d.short_addr).is_none_or(|i| *i == ieee)
+                            && self.link_key_of(ieee).1.is_public() =>
+                    {
                         d.short_addr
                     }
                     _ => self.allocate_short(),
@@ -168,7 +173,11 @@ impl TrustCenter {
         match status {
             UpdateDeviceStatus::UnsecuredJoin => match self.admission(device) {
                 Ok((link, protection)) => {
-                    let short = if self.by_short.get(&short).is_some_and(|i| *i != device) {
+                    let known_secret = self.devices.contains_key(&device)
+                        && !self.link_key_of(device).1.is_public();
+                    let short = if known_secret
+                        || self.by_short.get(&short).is_some_and(|i| *i != device)
+                    {
                         self.allocate_short()
                     } else {
                         short

@@ -289,6 +289,8 @@ struct Volatile {
     removed_reported: bool,
     /// An unauthenticated command in its name was already reported.
     rejected_reported: bool,
+    /// A join in the name of this known device: the record it gets once it proves itself.
+    pending_join: Option<DeviceRecord>,
 }
 
 /// The Trust Center. Feed it frames, time and admin commands; take transmits, events and store
@@ -425,6 +427,14 @@ impl TrustCenter {
 
     pub fn network_key(&self, seq: u8) -> Option<&NetworkKeyRecord> {
         self.keys.get(&seq)
+    }
+    /// The sequence number of the network key `d` holds, if the TC still has that very key
+    /// (same number and [`key_hash`]; a record without a hash, from an older store, is taken
+    /// by number).
+    pub fn held_key(&self, d: &DeviceRecord) -> Option<u8> {
+        let seq = d.last_key_seq?;
+        let k = self.keys.get(&seq)?;
+        d.last_key_hash.is_none_or(|h| h == key_hash(&k.key)).then_some(seq)
     }
 
     /// Milliseconds left in the permit-join window, if one is open.

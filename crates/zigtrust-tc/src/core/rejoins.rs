@@ -183,8 +183,8 @@ impl TrustCenter {
             .get(&ieee)
             .and_then(|v| v.current_key_at)
             .is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS);
-        let proven = self.devices[&ieee]
-            .last_key_seq
+        let proven = self
+            .held_key(&self.devices[&ieee])
             .filter(|s| self.may_send_under(*s) && self.may_send_with(*s));
         let grant = if !protection.is_public() {
             // A unique or install-code key never travels in public: always allowed.

@@ -385,7 +385,8 @@ impl HubState {
             (_, Some(_), false) => ("install-code", false, None),
             (_, None, _) => ("well-known", true, None),
         };
-        let has_active = d.last_key_seq == Some(active);
+        // The very key: same sequence number and key hash (numbers wrap after 256 rotations).
+        let has_active = tc.held_key(d) == Some(active);
         let (risk, reason) = stranded_risk(tc, d, has_active, unique_link);
         let name = self.home().and_then(|h| {
             h.devices.iter().find(|x| h.ieee(x) == d.ieee).map(|x| x.name.to_string())
