@@ -12,6 +12,12 @@
 //! whose answer only the genuine device can read, the TC rotates the network key (at most once
 //! per [`RESYNC_ROTATION_INTERVAL_MS`]). Counters are per key, so under the new key every
 //! device starts afresh and old frames do not verify at all.
+//!
+//! Limit: poisoning needs the network key. While a device with a public link key is on the
+//! network every key is exposed, and an attacker who keeps forging can cut a device off again
+//! after each resynchronising rotation, so at most for the hour between two; the property test
+//! checks that every device recovers once the attacker stops. Counter-synchronisation
+//! challenges under the link key (Zigbee R23) would close this for devices with secret keys.
 
 use super::*;
 

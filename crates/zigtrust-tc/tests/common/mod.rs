@@ -491,7 +491,9 @@ impl Device {
                     if dst == self.ieee || dst == ExtAddr::ZERO =>
                 {
                     self.nwk_keys.insert(seq, tk.key.clone());
-                    if self.active_seq.is_none() {
+                    // A key given at a join or in answer to a rejoin is used at once; a
+                    // rotation's key (acknowledged) waits for the Switch-Key.
+                    if self.active_seq.is_none() || !ah.ack_request {
                         self.active_seq = Some(seq);
                     }
                     if ah.ack_request {
