@@ -13,54 +13,6 @@ use zigtrust_wire::aps::{ApsCommand, KeyType};
 use zigtrust_wire::nwk::NwkFrameType;
 use zigtrust_wire::{CapabilityInfo, ExtAddr};
 
-const IC_KEY: [u8; 16] = [
-    0x66, 0xb6, 0x90, 0x09, 0x81, 0xe1, 0xee, 0x3c, 0xa4, 0x20, 0x6b, 0x6b, 0x86, 0x1c, 0x02, 0xbb,
-];
-
-fn open_join(h: &mut Harness) {
-    h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
-}
-
-fn join(h: &mut Harness, dev: &mut Device) {
-    let req = dev.association_request();
-    h.exchange(dev, req);
-    assert!(dev.network_key().is_some(), "device did not get the network key");
-}
-
-/// A device joined under the well-known key (HA 1.2, or Z3.0 without an install code).
-fn legacy(h: &mut Harness, ieee: u64) -> Device {
-    let mut d = Device::new(ieee, None);
-    join(h, &mut d);
-    d
-}
-
-/// A Z3.0 device joined with its install code.
-fn z30(h: &mut Harness, ieee: u64) -> Device {
-    let k = Key::from_bytes(IC_KEY);
-    h.admin(AdminCommand::AddInstallCode { ieee: ExtAddr(ieee), link_key: k.clone() });
-    let mut d = Device::new(ieee, Some(k));
-    join(h, &mut d);
-    d
-}
-
-fn sent_what(out: &[zigtrust_tc::Transmit], what: &str) -> usize {
-    out.iter().filter(|t| t.what == what).count()
-}
-
-/// Delivers the rotation key to `d` and sends its acknowledgement.
-fn take_rotation_key(h: &mut Harness, d: &mut Device, frames: &[zigtrust_tc::Transmit]) {
-    for t in frames {
-        d.receive(&t.psdu);
-    }
-    for ack in std::mem::take(&mut d.acks_due) {
-        let f = d.ack(ack);
-        let out = h.exchange(d, f);
-        for t in &out {
-            d.receive(&t.psdu);
-        }
-    }
-}
-
 /// Finding 1: a link key that travelled under a public key is no secret. The TC refuses the
 /// TCLK update of a device whose link key is public, so an outsider who read the network key
 /// from the legacy join cannot install a key of its choosing in the device's name either.
@@ -100,7 +52,7 @@ fn tclk_update_under_public_keys_is_refused_so_it_cannot_be_hijacked() {
 fn aps_commands_must_come_from_the_device_they_concern() {
     let mut h = Harness::new();
     open_join(&mut h);
-    let mut c = z30(&mut h, 0xb001);
+    let mut c = z30_joined(&mut h, 0xb001);
     let _l = legacy(&mut h, 0xb002);
     let known = sniffer_keys(&h.sent);
 
@@ -158,8 +110,8 @@ fn aps_commands_must_come_from_the_device_they_concern() {
 fn a_removed_router_is_shut_out_and_the_network_moves_on() {
     let mut h = Harness::new();
     open_join(&mut h);
-    let mut c = z30(&mut h, 0xc001);
-    let mut r = z30(&mut h, 0xc002);
+    let mut c = z30_joined(&mut h, 0xc001);
+    let mut r = z30_joined(&mut h, 0xc002);
     let before = h.sent.len();
     h.admin(AdminCommand::RemoveDevice { ieee: r.ieee });
     assert!(h.tc.network_key(0).unwrap().exposed, "the removed router holds key 0");
@@ -192,7 +144,7 @@ fn a_removed_router_is_shut_out_and_the_network_moves_on() {
 fn a_join_in_a_known_devices_name_changes_nothing_until_proven() {
     let mut h = Harness::new();
     open_join(&mut h);
-    let mut c = z30(&mut h, 0x4001);
+    let mut c = z30_joined(&mut h, 0x4001);
     let f = c.request_key();
     h.exchange(&mut c, f);
     let f = c.verify_key();
@@ -240,7 +192,7 @@ fn a_join_in_a_known_devices_name_changes_nothing_until_proven() {
 fn frames_under_an_old_key_only_trigger_a_rescue() {
     let mut h = Harness::new();
     open_join(&mut h);
-    let mut d = z30(&mut h, 0xd001);
+    let mut d = z30_joined(&mut h, 0xd001);
     let old: Vec<Vec<u8>> = (0..20).map(|_| d.data()).collect();
     for f in &old[..10] {
         h.rx(f.clone());
@@ -293,8 +245,8 @@ fn spoofed_rejoins_cannot_starve_or_move_genuine_devices_after_a_reboot() {
     let mut h = Harness::new();
     open_join(&mut h);
     let mut devs: Vec<Device> = (0..4).map(|i| legacy(&mut h, 0xe000 + i)).collect();
-    devs.push(z30(&mut h, 0xe010));
-    devs.push(z30(&mut h, 0xe011));
+    devs.push(z30_joined(&mut h, 0xe010));
+    devs.push(z30_joined(&mut h, 0xe011));
     for d in devs.iter_mut() {
         let f = d.data();
         h.exchange(d, f);
@@ -337,7 +289,7 @@ fn spoofed_rejoins_cannot_starve_or_move_genuine_devices_after_a_reboot() {
 fn a_forged_high_counter_cannot_cut_a_device_off_for_good() {
     let mut h = Harness::new();
     open_join(&mut h);
-    let mut c = z30(&mut h, 0xf001);
+    let mut c = z30_joined(&mut h, 0xf001);
     let _l = legacy(&mut h, 0xf002);
     let known = sniffer_keys(&h.sent);
     let f = c.data();
@@ -378,8 +330,8 @@ fn a_forged_high_counter_cannot_cut_a_device_off_for_good() {
 fn a_rotation_survives_a_restart_with_the_same_key() {
     let mut h = Harness::new();
     open_join(&mut h);
-    let mut a = z30(&mut h, 0x1001);
-    let mut b = z30(&mut h, 0x1002);
+    let mut a = z30_joined(&mut h, 0x1001);
+    let mut b = z30_joined(&mut h, 0x1002);
     let before = h.sent.len();
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
     let frames = h.sent[before..].to_vec();
@@ -405,7 +357,7 @@ fn a_held_key_is_named_by_number_and_hash() {
     let mut h = Harness::new();
     open_join(&mut h);
     let _away = legacy(&mut h, 0x3001);
-    let mut other = z30(&mut h, 0x3002);
+    let mut other = z30_joined(&mut h, 0x3002);
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
     h.advance(1);
     let frames = h.sent.clone();
@@ -429,7 +381,7 @@ fn a_held_key_is_named_by_number_and_hash() {
 fn counter_exhaustion_rotates_and_never_wraps() {
     let mut h = Harness::new();
     open_join(&mut h);
-    let mut d = z30(&mut h, 0x2001);
+    let mut d = z30_joined(&mut h, 0x2001);
     h.writes.push(StoreWrite::CounterLease {
         kind: CounterKind::Nwk,
         until: NWK_COUNTER_ROTATE_AT + 5,
@@ -454,7 +406,7 @@ fn counter_exhaustion_rotates_and_never_wraps() {
     // At the very top, nothing is sent rather than wrapping.
     let mut h = Harness::new();
     open_join(&mut h);
-    let d = z30(&mut h, 0x2002);
+    let d = z30_joined(&mut h, 0x2002);
     h.writes.push(StoreWrite::CounterLease { kind: CounterKind::Nwk, until: u32::MAX });
     h.restart(11);
     for _ in 0..3 {
@@ -462,20 +414,4 @@ fn counter_exhaustion_rotates_and_never_wraps() {
     }
     let out = h.drain();
     assert!(nwk_counters(&out).iter().all(|c| *c >= NWK_COUNTER_ROTATE_AT), "no wrap to 0");
-}
-
-fn nwk_counters(frames: &[zigtrust_tc::Transmit]) -> Vec<u32> {
-    use zigtrust_wire::mac::{MacBody, MacFrame};
-    use zigtrust_wire::nwk::NwkHeader;
-    use zigtrust_wire::security::AuxHeader;
-    frames
-        .iter()
-        .filter_map(|t| {
-            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
-            let (h, n) = NwkHeader::parse(nwk).ok()?;
-            h.security
-                .then(|| AuxHeader::parse(&nwk[n..]).ok().map(|(a, _)| a.frame_counter))
-                .flatten()
-        })
-        .collect()
 }

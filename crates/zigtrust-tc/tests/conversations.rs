@@ -4,48 +4,8 @@
 mod common;
 
 use common::*;
-use zigtrust_crypto::Key;
 use zigtrust_tc::model::*;
 use zigtrust_tc::{AdminCommand, DenyReason, Event, KeyProtection};
-
-const IC_KEY: [u8; 16] = [
-    0x66, 0xb6, 0x90, 0x09, 0x81, 0xe1, 0xee, 0x3c, 0xa4, 0x20, 0x6b, 0x6b, 0x86, 0x1c, 0x02, 0xbb,
-];
-
-fn policy(f: impl FnOnce(&mut Policy)) -> AdminCommand {
-    let mut p = Policy::default();
-    f(&mut p);
-    AdminCommand::SetPolicy(p)
-}
-
-fn open_join(h: &mut Harness) {
-    h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
-}
-
-/// Joins `dev` directly and checks it got the network key.
-fn join(h: &mut Harness, dev: &mut Device) {
-    let req = dev.association_request();
-    h.exchange(dev, req);
-    assert!(dev.network_key().is_some(), "device did not get the network key");
-    assert_eq!(dev.network_key(), Some(&h.tc.network_key(h.tc.active_key_seq()).unwrap().key));
-}
-
-fn z30(h: &mut Harness, ieee: u64) -> Device {
-    let k = Key::from_bytes(IC_KEY);
-    h.admin(AdminCommand::AddInstallCode {
-        ieee: zigtrust_wire::ExtAddr(ieee),
-        link_key: k.clone(),
-    });
-    Device::new(ieee, Some(k))
-}
-
-fn tclk_update(h: &mut Harness, dev: &mut Device) {
-    let f = dev.request_key();
-    h.exchange(dev, f);
-    let f = dev.verify_key();
-    h.exchange(dev, f);
-    assert!(dev.tclk_confirmed);
-}
 
 #[test]
 fn ha12_join_leaks_only_inside_the_window_and_marks_the_key_exposed() {
@@ -413,22 +373,6 @@ fn restart_never_reuses_a_frame_counter() {
     assert!(used_after.iter().all(|c| !used_before.contains(c)), "counter reused after restart");
     assert!(used_after.iter().min() > used_before.iter().max());
     h.tshark_check("restart_never_reuses_a_frame_counter");
-}
-
-fn nwk_counters(frames: &[zigtrust_tc::Transmit]) -> Vec<u32> {
-    use zigtrust_wire::mac::{MacBody, MacFrame};
-    use zigtrust_wire::nwk::NwkHeader;
-    use zigtrust_wire::security::AuxHeader;
-    frames
-        .iter()
-        .filter_map(|t| {
-            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
-            let (h, n) = NwkHeader::parse(nwk).ok()?;
-            h.security
-                .then(|| AuxHeader::parse(&nwk[n..]).ok().map(|(a, _)| a.frame_counter))
-                .flatten()
-        })
-        .collect()
 }
 
 #[test]

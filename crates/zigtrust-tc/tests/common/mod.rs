@@ -623,3 +623,88 @@ pub fn attacker_keys(frames: &[Transmit]) -> (Vec<Key>, Vec<Key>) {
     }
     (nwk_keys.into_values().flatten().collect(), link_keys)
 }
+
+/// The install-code-derived link key the tests' Zigbee 3.0 devices use.
+pub const IC_KEY: [u8; 16] = [
+    0x66, 0xb6, 0x90, 0x09, 0x81, 0xe1, 0xee, 0x3c, 0xa4, 0x20, 0x6b, 0x6b, 0x86, 0x1c, 0x02, 0xbb,
+];
+
+pub fn policy(f: impl FnOnce(&mut zigtrust_tc::model::Policy)) -> AdminCommand {
+    let mut p = zigtrust_tc::model::Policy::default();
+    f(&mut p);
+    AdminCommand::SetPolicy(p)
+}
+
+pub fn open_join(h: &mut Harness) {
+    h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
+}
+
+/// Joins `dev` directly and checks it got the active network key.
+pub fn join(h: &mut Harness, dev: &mut Device) {
+    let req = dev.association_request();
+    h.exchange(dev, req);
+    assert!(dev.network_key().is_some(), "device did not get the network key");
+    assert_eq!(dev.network_key(), Some(&h.tc.network_key(h.tc.active_key_seq()).unwrap().key));
+}
+
+/// A Zigbee 3.0 device whose install code the TC was given (not joined yet).
+pub fn z30(h: &mut Harness, ieee: u64) -> Device {
+    let k = Key::from_bytes(IC_KEY);
+    h.admin(AdminCommand::AddInstallCode { ieee: ExtAddr(ieee), link_key: k.clone() });
+    Device::new(ieee, Some(k))
+}
+
+/// A Zigbee 3.0 device joined with its install code.
+pub fn z30_joined(h: &mut Harness, ieee: u64) -> Device {
+    let mut d = z30(h, ieee);
+    join(h, &mut d);
+    d
+}
+
+/// A device joined under the well-known key (HA 1.2, or Z3.0 without an install code).
+pub fn legacy(h: &mut Harness, ieee: u64) -> Device {
+    let mut d = Device::new(ieee, None);
+    join(h, &mut d);
+    d
+}
+
+pub fn tclk_update(h: &mut Harness, dev: &mut Device) {
+    let f = dev.request_key();
+    h.exchange(dev, f);
+    let f = dev.verify_key();
+    h.exchange(dev, f);
+    assert!(dev.tclk_confirmed);
+}
+
+/// How many of `out` are of this kind.
+pub fn sent_what(out: &[Transmit], what: &str) -> usize {
+    out.iter().filter(|t| t.what == what).count()
+}
+
+/// Delivers the rotation key in `frames` to `d` and sends its acknowledgements.
+pub fn take_rotation_key(h: &mut Harness, d: &mut Device, frames: &[Transmit]) {
+    for t in frames {
+        d.receive(&t.psdu);
+    }
+    for ack in std::mem::take(&mut d.acks_due) {
+        let f = d.ack(ack);
+        let out = h.exchange(d, f);
+        for t in &out {
+            d.receive(&t.psdu);
+        }
+    }
+}
+
+/// The NWK frame counters of the secured frames in `frames`.
+pub fn nwk_counters(frames: &[Transmit]) -> Vec<u32> {
+    frames
+        .iter()
+        .filter_map(|t| {
+            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
+            let (h, n) = NwkHeader::parse(nwk).ok()?;
+            h.security
+                .then(|| AuxHeader::parse(&nwk[n..]).ok().map(|(a, _)| a.frame_counter))
+                .flatten()
+        })
+        .collect()
+}

@@ -1,0 +1,274 @@
+//! The Trust Center's timing and framing rules at their boundaries: windows and intervals end
+//! exactly when the crate docs say, frames are addressed and flagged as the radio needs.
+
+mod common;
+
+use common::*;
+use zigtrust_crypto::Key;
+use zigtrust_tc::model::*;
+use zigtrust_tc::{
+    AdminCommand, Event, MAX_PERMIT_JOIN_MS, NWK_COUNTER_ROTATE_AT, RATE_WINDOW_MS,
+    RESCUE_INTERVAL_MS, SPOOF_WINDOW_MS, STALE_COUNTERS_KEPT,
+};
+use zigtrust_wire::mac::{Address, MacBody, MacFrame};
+use zigtrust_wire::nwk::NwkFrameType;
+use zigtrust_wire::{CapabilityInfo, ExtAddr, ShortAddr};
+
+fn spoofs(h: &Harness) -> usize {
+    h.events.iter().filter(|e| matches!(e, Event::SuspectedSpoof { .. })).count()
+}
+
+/// A well-known-key rejoin is a suspected spoof while the device spoke under the current key
+/// less than 10 minutes ago, and not after.
+#[test]
+fn the_spoof_window_is_ten_minutes() {
+    assert_eq!(SPOOF_WINDOW_MS, 600_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = legacy(&mut h, 0x5001);
+    let f = d.data();
+    h.exchange(&mut d, f);
+    h.advance(SPOOF_WINDOW_MS - 1_000);
+    let mut a = Device::new(d.ieee.0, None);
+    a.short = d.short;
+    let f = a.rejoin_unsecured();
+    h.rx(f);
+    assert_eq!(spoofs(&h), 1);
+    h.advance(2_000);
+    let f = a.rejoin_unsecured();
+    h.rx(f);
+    assert_eq!(spoofs(&h), 1, "past the window a rejoin is not taken for a spoof");
+}
+
+/// Keys under the well-known key: 3 a minute per device; the minute is a sliding 60 s.
+#[test]
+fn the_rate_window_is_one_minute() {
+    assert_eq!(RATE_WINDOW_MS, 60_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut l = legacy(&mut h, 0x5101);
+    h.advance(300_000);
+    h.admin(policy(|p| p.insecure_rejoin = InsecureRejoinPolicy::AllowLeakingKey));
+    for _ in 0..3 {
+        let f = l.rejoin_unsecured();
+        h.rx(f);
+    }
+    let limited = |h: &Harness| {
+        h.events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::RejoinDenied { reason: zigtrust_tc::DenyReason::RateLimited, .. }
+                )
+            })
+            .count()
+    };
+    h.advance(RATE_WINDOW_MS - 1_000);
+    let f = l.rejoin_unsecured();
+    h.rx(f);
+    assert_eq!(limited(&h), 1, "still inside the minute");
+    h.advance(2_000);
+    let f = l.rejoin_unsecured();
+    h.rx(f);
+    assert_eq!(limited(&h), 1, "the first three left the window");
+}
+
+/// A device on an old key is rescued at most once per 30 s at the same place.
+#[test]
+fn a_rescue_is_repeated_after_thirty_seconds() {
+    assert_eq!(RESCUE_INTERVAL_MS, 30_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30_joined(&mut h, 0x5201);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
+    h.advance(1);
+    assert_eq!(h.tc.active_key_seq(), 1);
+    let old = |d: &mut Device| {
+        let p = d.data_payload();
+        d.secured(NwkFrameType::Data, &p, Some(0))
+    };
+    let f = old(&mut d);
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 1);
+    assert_eq!(sent_what(&out, "rejoin-response"), 0, "a data frame is not a rejoin");
+    h.advance(RESCUE_INTERVAL_MS - 1_000);
+    let f = old(&mut d);
+    assert_eq!(sent_what(&h.rx(f), "transport-key"), 0);
+    h.advance(2_000);
+    let f = old(&mut d);
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 1);
+    // Rescued, it speaks under the new key; a stale frame after that never moves the key it
+    // is known to hold backwards.
+    for t in &out {
+        d.receive(&t.psdu);
+    }
+    assert_eq!(d.active_seq, Some(1));
+    let f = d.data();
+    h.rx(f);
+    assert_eq!(h.tc.device(d.ieee).unwrap().last_key_seq, Some(1));
+    let f = old(&mut d);
+    h.rx(f);
+    assert_eq!(h.tc.device(d.ieee).unwrap().last_key_seq, Some(1));
+}
+
+/// Permit-join windows are capped at 254 s; a user rejoin window lasts what was asked.
+#[test]
+fn windows_last_what_the_docs_say() {
+    assert_eq!(MAX_PERMIT_JOIN_MS, 254_000);
+    let mut h = Harness::new();
+    h.admin(AdminCommand::PermitJoin { duration_ms: 600_000, ieee: None });
+    assert_eq!(h.tc.permit_join_remaining(), Some(254_000));
+    h.advance(253_000);
+    assert!(h.tc.permit_join_remaining().is_some());
+    h.advance(1_000);
+    assert_eq!(h.tc.permit_join_remaining(), None);
+    assert_eq!(h.tc.rejoin_window_remaining(), None);
+    h.admin(AdminCommand::OpenRejoinWindow { duration_ms: 600_000 });
+    h.advance(100_000);
+    assert_eq!(h.tc.rejoin_window_remaining(), Some(500_000));
+    h.advance(500_000);
+    assert_eq!(h.tc.rejoin_window_remaining(), None);
+    let p = Policy { rotate_after_legacy_window: true, ..Policy::default() };
+    h.admin(AdminCommand::SetPolicy(p.clone()));
+    assert_eq!(h.tc.policy(), &p);
+}
+
+/// The NWK counter rotation starts at the threshold, not before.
+#[test]
+fn counter_rotation_starts_at_the_threshold() {
+    assert_eq!(NWK_COUNTER_ROTATE_AT, u32::MAX - (1 << 24));
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let _d = z30_joined(&mut h, 0x5301);
+    h.writes.push(StoreWrite::CounterLease {
+        kind: CounterKind::Nwk,
+        until: NWK_COUNTER_ROTATE_AT - 100,
+    });
+    h.restart(3);
+    h.advance(10);
+    assert!(h.tc.rotation_pending().is_none(), "below the threshold nothing happens");
+    for _ in 0..50 {
+        h.tc.send_application(h.now, ExtAddr(0x5301), &[0, 1]);
+    }
+    h.drain();
+    h.advance(10);
+    assert!(h.tc.rotation_pending().is_none());
+    for _ in 0..60 {
+        h.tc.send_application(h.now, ExtAddr(0x5301), &[0, 1]);
+    }
+    h.drain();
+    h.advance(10);
+    assert!(h.tc.rotation_pending().is_some(), "at the threshold the TC rotates");
+}
+
+/// Unicasts ask for a MAC ack, broadcasts do not; frames for sleepy devices wait for their
+/// poll (indirect), frames for routers do not; frames for a device behind a router go to the
+/// router.
+#[test]
+fn frames_are_addressed_and_flagged_for_the_radio() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut r = z30_joined(&mut h, 0x5401);
+    let mut s = z30(&mut h, 0x5402);
+    s.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    join(&mut h, &mut s);
+    // A sleepy child that joined through the router.
+    let child = ExtAddr(0x5403);
+    h.admin(AdminCommand::AddInstallCode { ieee: child, link_key: Key::from_bytes(IC_KEY) });
+    let f = r.update_device(child, ShortAddr(0x7777), 1);
+    h.exchange(&mut r, f);
+    assert_eq!(h.tc.device(child).unwrap().parent, r.short);
+    let before = h.sent.len();
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
+    h.advance(1);
+    let frames = &h.sent[before..];
+    let dst_of = |t: &zigtrust_tc::Transmit| {
+        let m = MacFrame::parse(&t.psdu).unwrap();
+        let MacBody::Data(_) = m.body else { panic!("not data") };
+        (m.header.dst_addr, m.header.ack_request)
+    };
+    let mut seen = 0;
+    for t in frames {
+        let (dst, ack) = dst_of(t);
+        match dst {
+            Address::Short(a) if a.is_broadcast() => {
+                assert!(!ack, "no MAC ack for a broadcast");
+                assert!(!t.indirect);
+            }
+            Address::Short(a) => {
+                assert!(ack, "unicasts ask for a MAC ack");
+                assert_eq!(t.indirect, a == s.short, "only the sleepy device's frame waits");
+                assert_ne!(a, ShortAddr(0x7777), "the child is reached through its router");
+                seen += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(seen, 3, "the rotation key went to the router, the sleepy device and the child");
+}
+
+/// A device records counters for at most 8 older keys.
+#[test]
+fn older_keys_counters_are_bounded() {
+    assert_eq!(STALE_COUNTERS_KEPT, 8);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30_joined(&mut h, 0x5501);
+    for _ in 0..10 {
+        let f = d.data();
+        h.exchange(&mut d, f);
+        let before = h.sent.len();
+        h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+        let frames = h.sent[before..].to_vec();
+        take_rotation_key(&mut h, &mut d, &frames);
+    }
+    let rec = h.tc.device(d.ieee).unwrap();
+    assert_eq!(rec.last_key_seq, Some(10));
+    assert_eq!(rec.stale_nwk_counters.len(), STALE_COUNTERS_KEPT);
+}
+
+/// A device that joined under the well-known key but holds a unique TCLK (written by an older
+/// build, which ran such updates) counts as having a public link key.
+#[test]
+fn a_unique_key_obtained_under_public_keys_counts_as_public() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = legacy(&mut h, 0x5601);
+    let mut snap = h.snapshot();
+    let rec = snap.devices.iter_mut().find(|r| r.ieee == d.ieee).unwrap();
+    let tclk = Key::from_bytes([0x33; 16]);
+    rec.tclk = Some(tclk.clone());
+    rec.tclk_verified = true;
+    h.tc = zigtrust_tc::TrustCenter::new(snap, [4; 32], h.now);
+    d.tclk = Some(tclk);
+    let f = d.request_key();
+    let out = h.exchange(&mut d, f);
+    assert_eq!(sent_what(&out, "transport-key-tclk"), 0, "no update under public keys");
+    h.drain();
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    assert!(h.tc.network_key(1).unwrap().exposed, "sent under an exposed link key");
+}
+
+/// The audit log's machine names round-trip, and the TC's own address has the zigtrust
+/// prefix with a random part.
+#[test]
+fn names_and_addresses() {
+    for k in AuditKind::ALL {
+        assert_eq!(AuditKind::parse(k.as_str()), Some(*k));
+    }
+    assert_eq!(AuditKind::parse("no-such-kind"), None);
+    let a = Harness::new().tc_ieee();
+    let mut h2 = Harness::new();
+    h2.tc = zigtrust_tc::TrustCenter::new(Snapshot::default(), [8; 32], 0);
+    h2.tc
+        .command(0, AdminCommand::FormNetwork { pan_id: PAN, extended_pan_id: 1, channel: 15 })
+        .unwrap();
+    let b = h2.tc_ieee();
+    for x in [a, b] {
+        assert_eq!(x.0 >> 32, 0x0d6f, "{x}");
+        assert_ne!(x.0 & 0xffff_ffff, 0xffff_ffff);
+    }
+    assert_ne!(a, b, "the random part differs by seed");
+}
