@@ -410,3 +410,22 @@ fn export_needs_a_network_and_its_active_key() {
         "nothing to back up: no network has been formed"
     );
 }
+
+/// A backup whose network frame counter is near the top (e.g. from a coordinator that ran for
+/// years) restores a Trust Center that rotates the key straight away, instead of ever wrapping
+/// its counter; a counter at the very top imports saturated, never wrapped.
+#[test]
+fn importing_counters_near_the_top_schedules_a_rotation() {
+    for fc in [zigtrust_tc::NWK_COUNTER_ROTATE_AT - 5_000, u32::MAX] {
+        let mut v = exported();
+        v["network_key"]["frame_counter"] = serde_json::json!(fc);
+        let s = restore(&v);
+        let snap = s.snapshot().unwrap();
+        let lease = snap.counter_leases.iter().find(|(k, _)| *k == CounterKind::Nwk).unwrap().1;
+        assert!(lease >= fc.min(zigtrust_tc::NWK_COUNTER_ROTATE_AT), "{lease}");
+        let mut tc = zigtrust_tc::TrustCenter::new(snap, [1; 32], NOW);
+        tc.handle_timeout(NOW + 1);
+        assert!(tc.rotation_pending().is_some(), "fc {fc}: the restored TC rotates");
+        while tc.poll_transmit().is_some() {}
+    }
+}
