@@ -302,3 +302,33 @@ fn a_moved_device_is_followed_once_it_speaks_from_its_new_place() {
     h.rx(f);
     assert_eq!(h.tc.device(d.ieee).unwrap().short_addr, ShortAddr(0x6666));
 }
+
+/// Refusals provoked by a spoofer have their own budget: they do not use up the answers a
+/// legacy device gets in a rejoin window the user opened.
+#[test]
+fn refusals_do_not_spend_a_devices_answers() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut l = legacy(&mut h, 0x5801);
+    let f = l.data();
+    h.exchange(&mut l, f);
+    h.admin(policy(|p| p.insecure_rejoin = InsecureRejoinPolicy::Deny));
+    let mut a = Device::new(l.ieee.0, None);
+    a.short = l.short;
+    for _ in 0..10 {
+        let f = a.rejoin_unsecured();
+        h.rx(f);
+    }
+    h.advance(SPOOF_WINDOW_MS + 1_000);
+    h.admin(policy(|p| p.insecure_rejoin = InsecureRejoinPolicy::AllowLeakingKey));
+    let n = h.events.len();
+    let f = l.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 1, "{:?}", &h.events[n..]);
+    // The refusals themselves stop after 3 a minute (airtime).
+    let refusals = h.sent.iter().filter(|t| t.what == "rejoin-response").count();
+    assert!(refusals <= 4, "{refusals}");
+    // A removed device gets no application frames either.
+    h.admin(AdminCommand::RemoveDevice { ieee: l.ieee });
+    assert!(!h.tc.send_application(h.now, l.ieee, &[0, 1]));
+}

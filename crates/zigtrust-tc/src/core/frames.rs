@@ -143,13 +143,14 @@ impl TrustCenter {
     /// Sends an application APS frame (ZCL/ZDO data, an APS ack) from the hub to a device,
     /// NWK-secured under the active key with the core's own leased frame counter: the hub
     /// application and the Trust Center share one NWK counter, so neighbours never see it go
-    /// backwards. Returns false if the network is not formed or the device is unknown.
+    /// backwards. Returns false if the network is not formed or the device is unknown or
+    /// removed.
     pub fn send_application(&mut self, now: Millis, dst: ExtAddr, aps_frame: &[u8]) -> bool {
         self.advance(now);
         if self.network.is_none() {
             return false;
         }
-        let Some(d) = self.devices.get(&dst) else { return false };
+        let Some(d) = self.devices.get(&dst).filter(|d| !d.tombstoned) else { return false };
         let (short, parent) = (d.short_addr, d.parent);
         let mut h = self.nwk_header(NwkFrameType::Data, short);
         h.dst_ieee = Some(dst);

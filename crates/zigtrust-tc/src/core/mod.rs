@@ -279,6 +279,8 @@ struct Volatile {
     /// Last time a frame from the device verified under the current key.
     current_key_at: Option<Millis>,
     rejoins: VecDeque<Millis>,
+    /// Refusals sent, for their own rate limit.
+    refusals: VecDeque<Millis>,
     last_rescue: Option<Millis>,
     /// A location claimed in an unauthenticated rejoin: answers go there, but the stored
     /// record changes only when the device speaks from there under the current key.

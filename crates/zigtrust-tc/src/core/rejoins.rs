@@ -81,9 +81,17 @@ impl TrustCenter {
             return;
         }
         // A refusal costs airtime only; under a flood it is not repeated for the same device.
-        if !self.rate_ok(ieee) {
+        // (Its own budget: refusals a spoofer provokes must not spend the device's budget
+        // for real answers.)
+        let now = self.now;
+        let v = self.volatile.entry(ieee).or_default();
+        while v.refusals.front().is_some_and(|t| now.saturating_sub(*t) >= RATE_WINDOW_MS) {
+            v.refusals.pop_front();
+        }
+        if v.refusals.len() >= REJOINS_PER_DEVICE {
             return;
         }
+        v.refusals.push_back(now);
         let mut rh = self.nwk_header(NwkFrameType::Command, short);
         rh.dst_ieee = Some(ieee);
         let mut p = Vec::new();
