@@ -1,5 +1,5 @@
-//! Device models: Zigbee HA 1.2 (`ha12`) and Zigbee 3.0 (`z30`) devices, as routers or sleepy
-//! end devices.
+//! Device models: Zigbee HA 1.2 (`ha12`), Zigbee 3.0 with an install code (`z30`) and Zigbee
+//! 3.0 without one (`z30-wk`) devices, as routers or sleepy end devices.
 //!
 //! Where the behaviour comes from:
 //! - Joining: IEEE 802.15.4 association (request, indirect response fetched with data
@@ -7,7 +7,10 @@
 //!   05-3474 §4.6.3). `ha12` uses the well-known TC link key "ZigBeeAlliance09" (HA 1.2 spec
 //!   05-3520 §5.4.6) and never updates it; `z30` uses its install-code key and then runs the
 //!   R21/BDB TC link key update: Request-Key → Transport-Key (key-load key) → Verify-Key →
-//!   Confirm-Key (BDB spec 13-0402 §10.2.5).
+//!   Confirm-Key (BDB spec 13-0402 §10.2.5). `z30-wk` joins like `ha12` (no install code,
+//!   inside a permit-join window) and then sends the Request-Key once, like `z30`; if no
+//!   Transport-Key comes back (the Trust Center refuses the update when the new key would be
+//!   readable, as under an exposed network key) it keeps the well-known key and works on.
 //! - Routers relay with NWK security applied hop by hop: each hop decrypts and re-secures with
 //!   its own frame counter and IEEE in the auxiliary header (Zigbee spec §4.3.1). Routers are
 //!   parents: they answer association and rejoin requests, report children to the Trust Center
@@ -46,6 +49,44 @@ use zigtrust_wire::{CapabilityInfo, ExtAddr, ShortAddr};
 pub enum Profile {
     Ha12,
     Z30,
+}
+
+/// A device class of a population (`--population ha12=N,z30=N,z30-wk=N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    /// HA 1.2: joins under the well-known key, never updates its link key.
+    Ha12,
+    /// Zigbee 3.0 with an install code: joins under its install-code key, then updates it.
+    Z30,
+    /// Zigbee 3.0 without an install code: joins under the well-known key inside a permit-join
+    /// window, then asks for a TC link key once like `z30`. If the Trust Center does not answer
+    /// (it refuses when the new key would be readable, as under an exposed network key), it
+    /// keeps the well-known key and carries on.
+    Z30Wk,
+}
+
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Ha12, Class::Z30, Class::Z30Wk];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Ha12 => "ha12",
+            Class::Z30 => "z30",
+            Class::Z30Wk => "z30-wk",
+        }
+    }
+
+    pub fn profile(self) -> Profile {
+        match self {
+            Class::Ha12 => Profile::Ha12,
+            Class::Z30 | Class::Z30Wk => Profile::Z30,
+        }
+    }
+
+    /// Whether devices of this class have an install code.
+    pub fn install_code(self) -> bool {
+        self == Class::Z30
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +136,10 @@ pub enum Timer {
     /// Attacker: poll as the victim (its short address).
     AttackerPoll(u16),
     AttackerReplay(usize),
+    /// Attacker: the next frame of a rejoin flood (frames left).
+    AttackerFlood(u32),
+    /// Attacker: step `n` of a scripted active attack.
+    AttackerStep(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +181,9 @@ pub struct Device {
     report_wait: Option<(u8, u64)>,
     unanswered: u32,
     pub children: BTreeMap<u16, (ExtAddr, bool)>,
-    neigh_fc: HashMap<ExtAddr, u32>,
+    /// Incoming NWK frame counters per (transmitter, network key sequence number): Zigbee
+    /// keeps them per network key (the security material set), so a key change restarts them.
+    neigh_fc: HashMap<(ExtAddr, u8), u32>,
     pub knobs: Knobs,
     pub rejoins: u32,
     pub rejoin_attempts: u32,
@@ -194,11 +241,21 @@ impl Device {
         }
     }
 
+    pub fn class(&self) -> Class {
+        match (self.profile, &self.install_key) {
+            (Profile::Ha12, _) => Class::Ha12,
+            (Profile::Z30, Some(_)) => Class::Z30,
+            (Profile::Z30, None) => Class::Z30Wk,
+        }
+    }
+
     pub fn gave_up(&self) -> bool {
         self.proc == Proc::GaveUp
     }
 
-    fn link(&self) -> Key {
+    /// The TC link key the device uses now (its verified key, install-code key or the
+    /// well-known key).
+    pub fn link(&self) -> Key {
         self.tclk
             .clone()
             .or_else(|| self.install_key.clone())
@@ -362,7 +419,10 @@ pub fn timer(w: &mut World, n: usize, t: Timer) {
                 do_step(w, n);
             }
         }
-        Timer::AttackerPoll(_) | Timer::AttackerReplay(_) => {}
+        Timer::AttackerPoll(_)
+        | Timer::AttackerReplay(_)
+        | Timer::AttackerFlood(_)
+        | Timer::AttackerStep(_) => {}
     }
 }
 
@@ -481,6 +541,12 @@ impl Device {
     /// Outgoing (NWK, APS) frame counters.
     pub fn frame_counters(&self) -> (u32, u32) {
         (self.nwk_fc, self.aps_fc)
+    }
+
+    /// A reboot that lost the outgoing NWK frame counter (non-volatile memory not written):
+    /// it starts again from 0 under the same key.
+    pub fn lose_nwk_counter(&mut self) {
+        self.nwk_fc = 0;
     }
 }
 
@@ -808,11 +874,11 @@ fn nwk_rx(w: &mut World, n: usize, nwk: &[u8], mac_src: Address) {
         };
         let Ok(o) = open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hl, None) else { return };
         if let Some(src) = aux.source {
-            let last = dv.neigh_fc.get(&src).copied();
+            let last = dv.neigh_fc.get(&(src, seq)).copied();
             if last.is_some_and(|l| aux.frame_counter <= l) && src != dv.ieee {
                 return; // replayed
             }
-            dv.neigh_fc.insert(src, aux.frame_counter);
+            dv.neigh_fc.insert((src, seq), aux.frame_counter);
         }
         heard_seq(w, n, seq);
         Some((o.plaintext, seq))
@@ -963,10 +1029,10 @@ fn relay(w: &mut World, n: usize, nwk: &[u8], h: &NwkHeader, hl: usize) {
         let Some(key) = dv.keys.get(&seq).cloned() else { return };
         let Ok(o) = open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hl, None) else { return };
         if let Some(src) = aux.source {
-            if dv.neigh_fc.get(&src).is_some_and(|l| aux.frame_counter <= *l) {
+            if dv.neigh_fc.get(&(src, seq)).is_some_and(|l| aux.frame_counter <= *l) {
                 return; // replayed frame: dropped by the neighbour's counter check
             }
-            dv.neigh_fc.insert(src, aux.frame_counter);
+            dv.neigh_fc.insert((src, seq), aux.frame_counter);
         }
         dv.nwk_fc += 1;
         let aux2 = AuxHeader::nwk(dv.nwk_fc, dv.ieee, seq);

@@ -18,5 +18,6 @@ pub mod scenario;
 pub mod world;
 
 pub use scenario::{
-    pcap_bytes, report_json, run, Config, Outcome, Report, LEGACY, POLICIES, SCENARIOS,
+    all_scenarios, pcap_bytes, report_json, run, Config, Outcome, Population, Report,
+    ATTACK_SCENARIOS, LEGACY, POLICIES, SCENARIOS,
 };

@@ -172,6 +172,8 @@ pub struct TcStats {
     pub joins: u64,
     pub rejoins: u64,
     pub key_switches: u64,
+    /// The Trust Center's audit log entries, counted by kind (`AuditKind::as_str`).
+    pub audit: std::collections::BTreeMap<String, u64>,
 }
 
 pub enum Ev {
@@ -528,6 +530,9 @@ impl World {
             _ => true,
         };
         for w in writes {
+            if let StoreWrite::Audit(a) = &w {
+                *self.stats.audit.entry(a.kind.clone()).or_default() += 1;
+            }
             h.store.apply(w);
         }
         if !durable {
