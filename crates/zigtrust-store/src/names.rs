@@ -42,6 +42,7 @@ names!(SpoofResponse, spoof_response_name, parse_spoof_response, {
 names!(CounterKind, counter_kind_name, parse_counter_kind, {
     CounterKind::Nwk => "nwk",
     CounterKind::Aps => "aps",
+    CounterKind::NwkRetired => "nwk-retired",
 });
 
 names!(Severity, severity_name, parse_severity, {

@@ -125,7 +125,8 @@
 //! ([`model::StoreWrite::CounterLease`]) before use; a restored core starts after the lease. A
 //! counter never wraps: at [`NWK_COUNTER_ROTATE_AT`] the TC rotates the network key (also right
 //! after importing a backup whose counter is that high) and the new key's counter starts at 0
-//! ([`model::StoreWrite::CounterRestart`]); older keys are never used to send again. Incoming
+//! ([`model::StoreWrite::CounterRestart`]); older keys go on with a retired counter above
+//! everything they used, so stragglers can still be rescued and no counter repeats. Incoming
 //! NWK counters are tracked per transmitting device and per key (kept across rotations and
 //! restarts), APS counters per device; a counter not above the last accepted one is dropped
 //! and reported (`ReplayDropped`). The resynchronisation rule for a device whose counter is out

@@ -169,6 +169,10 @@ pub enum CounterKind {
     Nwk,
     /// The TC's APS frame counter.
     Aps,
+    /// The NWK frame counter for network keys older than the last counter restart (see
+    /// [`StoreWrite::CounterRestart`]): it goes on from where the shared counter stopped, so
+    /// stragglers can still be rescued under their old key without a counter ever repeating.
+    NwkRetired,
 }
 
 /// Severity of an audit entry.
@@ -339,8 +343,9 @@ pub enum StoreWrite {
     Policy(Policy),
     Audit(AuditEntry),
     /// The outgoing counter starts again from 0 with network key `key_seq` (frame counters
-    /// are per network key). Written in the same batch as the switch to that key; keys older
-    /// than it are never used to send again, so no counter is ever reused under one key.
+    /// are per network key). Written in the same batch as the switch to that key and a
+    /// [`CounterKind::NwkRetired`] lease: older keys continue on that counter, so no counter is
+    /// ever reused under one key.
     CounterRestart {
         kind: CounterKind,
         key_seq: u8,

@@ -399,9 +399,21 @@ fn counter_exhaustion_rotates_and_never_wraps() {
     let out = h.drain();
     let counters = nwk_counters(&out);
     assert!(counters.iter().all(|c| *c < 4096), "the new key's counter restarted: {counters:?}");
-    // Restarted from the store, it still never sends under key 0 again.
+    // A straggler still on key 0 is rescued under it, on the retired counter: above anything
+    // key 0 ever used, also after a restart from the store.
     h.restart(10);
     assert!(h.snapshot().counter_restarts.contains(&(CounterKind::Nwk, 1)));
+    let mut s = Device::impersonating(&d, &[h.tc.network_key(0).unwrap().key.clone()]);
+    s.active_seq = Some(0);
+    s.nwk_fc = 1 << 20;
+    let f = s.data();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 1, "the straggler is rescued");
+    assert!(
+        nwk_counters(&out).iter().all(|c| *c > NWK_COUNTER_ROTATE_AT),
+        "{:?}",
+        nwk_counters(&out)
+    );
 
     // At the very top, nothing is sent rather than wrapping.
     let mut h = Harness::new();

@@ -28,6 +28,7 @@ impl TrustCenter {
         let c = match kind {
             CounterKind::Nwk => &mut self.nwk_fc,
             CounterKind::Aps => &mut self.aps_fc,
+            CounterKind::NwkRetired => &mut self.nwk_retired_fc,
         };
         if c.next == u32::MAX {
             return None;
@@ -42,12 +43,16 @@ impl TrustCenter {
         Some(v)
     }
 
-    /// Whether frames may still be sent under key `seq`: after the NWK counter restarted with
-    /// a newer key, an older key would see counters again.
-    pub(super) fn may_send_with(&self, seq: u8) -> bool {
-        let Some(rs) = self.nwk_restart_seq else { return true };
+    /// The NWK counter frames under key `seq` use: keys older than the last counter restart
+    /// go on with the retired counter (above anything they ever used), newer ones with the
+    /// restarted one.
+    pub(super) fn nwk_counter_for(&self, seq: u8) -> CounterKind {
+        let Some(rs) = self.nwk_restart_seq else { return CounterKind::Nwk };
         let since = self.keys.get(&rs).map_or(0, |k| k.created_at);
-        self.keys.get(&seq).is_some_and(|k| k.created_at >= since)
+        match self.keys.get(&seq) {
+            Some(k) if k.created_at < since => CounterKind::NwkRetired,
+            _ => CounterKind::Nwk,
+        }
     }
 
     /// The highest counter accepted from `ieee` under key `seq`, if any.

@@ -45,11 +45,11 @@ impl TrustCenter {
         next_hop: ShortAddr,
         what: &'static str,
     ) {
-        if payload.is_empty() || !self.may_send_with(key_seq) {
+        if payload.is_empty() {
             return;
         }
         let Some(key) = self.keys.get(&key_seq).map(|k| k.key.clone()) else { return };
-        let Some(fc) = self.next_counter(CounterKind::Nwk) else { return };
+        let Some(fc) = self.next_counter(self.nwk_counter_for(key_seq)) else { return };
         let aux = AuxHeader::nwk(fc, self.cfg().1, key_seq);
         if let Ok(nwk) = secure_nwk(&h, &aux, payload, &key, ZIGBEE_PRO_LEVEL) {
             self.transmit(next_hop, &nwk, what);

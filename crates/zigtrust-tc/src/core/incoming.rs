@@ -97,11 +97,17 @@ impl TrustCenter {
                 match rejoin {
                     Some(cap) => self.stale_rejoin(&h, sender, seq, cap),
                     None => {
-                        self.rescue(sender, seq, false);
+                        self.rescue(sender, seq, false, None);
                         // A router relays under the key the frame came in with: the originator
                         // is on the old key too (a sleepy child that slept through the switch).
+                        // Its rescue goes back the way the frame came: where it is now may not
+                        // be where the TC last knew it.
                         if let Some(o) = originator.filter(|o| *o != sender) {
-                            self.rescue(o, seq, false);
+                            let via = match mac_src {
+                                Address::Short(s) => Some(s),
+                                _ => None,
+                            };
+                            self.rescue(o, seq, false, via);
                         }
                     }
                 }
@@ -195,7 +201,9 @@ impl TrustCenter {
     /// A device claimed a new location in an unauthenticated rejoin; now it speaks from there
     /// under the current key, so the record follows.
     fn confirm_location(&mut self, ieee: ExtAddr, src: ShortAddr) {
-        let Some(loc) = self.volatile.get(&ieee).and_then(|v| v.claimed) else { return };
+        let Some(loc) = self.volatile.get(&ieee).and_then(|v| v.claimed).map(|c| c.loc) else {
+            return;
+        };
         if loc.short != src {
             return;
         }
@@ -296,8 +304,15 @@ impl TrustCenter {
         }
     }
 
-    /// APS replay protection: per device, across link keys (APS counters never reset).
+    /// APS replay protection: per device, across link keys (APS counters never reset). Not for
+    /// a device whose link key is public: an APS frame re-wrapped in a fresh NWK frame needs
+    /// the network key, and whoever holds it can forge fresh APS frames under a public key
+    /// anyway — a mark there would only let such a forger silence the device (an HA 1.2
+    /// router's Update-Devices) by pushing its counter up.
     fn aps_counter_fresh(&mut self, ieee: ExtAddr, counter: u32) -> bool {
+        if self.link_key_of(ieee).1.is_public() {
+            return true;
+        }
         let Some(d) = self.devices.get_mut(&ieee) else { return false };
         if let Some(last) = d.incoming_aps_counter.filter(|l| counter <= *l) {
             self.events.push_back(Event::ReplayDropped { ieee, counter, last });

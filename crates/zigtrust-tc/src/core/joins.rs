@@ -203,7 +203,8 @@ impl TrustCenter {
                     .map(|d| d.capability)
                     .unwrap_or(CapabilityInfo::SLEEPY_END_DEVICE.0);
                 match self.trust_center_rejoin(device, short, cap, r_short) {
-                    Ok(grant) => {
+                    Ok(None) => {}
+                    Ok(Some(grant)) => {
                         self.send_rejoin_key(device, grant, Some((router, r_short)));
                         self.include_in_rotation(device);
                         self.maybe_resync(device);
@@ -224,8 +225,12 @@ impl TrustCenter {
                 // itself speaks from there.
                 if let Some(d) = self.devices.get(&device).filter(|d| !d.tombstoned) {
                     let capability = d.capability;
-                    self.volatile.entry(device).or_default().claimed =
-                        Some(Location { short, parent: r_short, capability });
+                    let now = self.now;
+                    self.volatile.entry(device).or_default().claimed = Some(Claim {
+                        loc: Location { short, parent: r_short, capability },
+                        at: now,
+                        route: false,
+                    });
                     self.events.push_back(Event::DeviceRejoined {
                         ieee: device,
                         short,

@@ -51,6 +51,13 @@ pub const RESYNC_ROTATION_INTERVAL_MS: Millis = 60 * 60 * 1000;
 /// frame) that, together with a rejoin only the genuine device can complete, mean its counter
 /// is out of step (it lost its counter, or a forged frame pushed the mark up).
 pub const RESYNC_DROPS: u32 = 2;
+/// How long frames follow a location a device claimed in an unauthenticated rejoin, before
+/// it speaks from there (a forged claim misroutes for at most this long).
+pub const CLAIM_TTL_MS: Millis = 60 * 1000;
+/// The same rejoin answer (only the genuine device can read it) goes to the same place at most
+/// once per this interval: spoofed rejoins cannot turn the coordinator's radio into a
+/// transmitter of answers to nobody, and the genuine device, at that place, still gets one.
+pub const ANSWER_INTERVAL_MS: Millis = 2 * 1000;
 /// How many older keys' incoming counters a device record keeps.
 pub const STALE_COUNTERS_KEPT: usize = 8;
 
@@ -273,6 +280,17 @@ struct Location {
     capability: u8,
 }
 
+/// A claimed location.
+#[derive(Debug, Clone, Copy)]
+struct Claim {
+    loc: Location,
+    at: Millis,
+    /// Frames go there until [`CLAIM_TTL_MS`] has passed: set for the device's own rejoin (its
+    /// answer must reach it there), not for a router's report, which anyone holding a public
+    /// router's keys could forge.
+    route: bool,
+}
+
 /// Volatile per-device state (not persisted: it only tunes alerts, rate limits and routing).
 #[derive(Default)]
 struct Volatile {
@@ -282,9 +300,15 @@ struct Volatile {
     /// Refusals sent, for their own rate limit.
     refusals: VecDeque<Millis>,
     last_rescue: Option<Millis>,
-    /// A location claimed in an unauthenticated rejoin: answers go there, but the stored
+    /// A location claimed in an unauthenticated rejoin (or reported by a router): the stored
     /// record changes only when the device speaks from there under the current key.
-    claimed: Option<Location>,
+    claimed: Option<Claim>,
+    /// The last answer to a Trust Center rejoin that only the genuine device can read: when
+    /// and where (the same answer to the same place is not repeated within
+    /// [`ANSWER_INTERVAL_MS`]).
+    last_answer: Option<(Millis, Location)>,
+    /// Answers sent to places other than the stored address, for their own limit.
+    moves: VecDeque<Millis>,
     /// Frames dropped as replays under the current key since its last accepted frame.
     replay_drops: u32,
     /// A frame from this removed device was already reported.
@@ -311,6 +335,7 @@ pub struct TrustCenter {
     permit: Option<PermitWindow>,
     rejoin_window_until: Option<Millis>,
     nwk_fc: Counter,
+    nwk_retired_fc: Counter,
     aps_fc: Counter,
     mac_seq: u8,
     nwk_seq: u8,
@@ -320,7 +345,7 @@ pub struct TrustCenter {
     rotation: Option<Rotation>,
     /// A device was removed while a rotation was running: rotate again after the switch.
     rotate_again: bool,
-    /// The key the NWK counter last restarted with: older keys are never used to send.
+    /// The key the NWK counter last restarted with: older keys use the retired counter.
     nwk_restart_seq: Option<u8>,
     /// The last rotation started to resynchronise frame counters.
     last_resync_rotation: Option<Millis>,
@@ -356,6 +381,10 @@ impl TrustCenter {
             nwk_fc: Counter {
                 next: lease(CounterKind::Nwk).unwrap_or(0),
                 leased: lease(CounterKind::Nwk).unwrap_or(0),
+            },
+            nwk_retired_fc: Counter {
+                next: lease(CounterKind::NwkRetired).unwrap_or(0),
+                leased: lease(CounterKind::NwkRetired).unwrap_or(0),
             },
             aps_fc: Counter {
                 next: lease(CounterKind::Aps).unwrap_or(0),

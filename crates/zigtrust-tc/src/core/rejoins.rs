@@ -59,8 +59,11 @@ impl TrustCenter {
     /// Where frames for `ieee` go: a location it claimed in a rejoin (answers must reach the
     /// genuine device where it is now), else the stored one.
     pub(super) fn location_of(&self, ieee: ExtAddr) -> Option<Location> {
-        if let Some(l) = self.volatile.get(&ieee).and_then(|v| v.claimed) {
-            return Some(l);
+        let now = self.now;
+        if let Some(c) = self.volatile.get(&ieee).and_then(|v| v.claimed) {
+            if c.route && now.saturating_sub(c.at) < CLAIM_TTL_MS {
+                return Some(c.loc);
+            }
         }
         let d = self.devices.get(&ieee)?;
         Some(Location { short: d.short_addr, parent: d.parent, capability: d.capability })
@@ -143,7 +146,8 @@ impl TrustCenter {
             _ => h.src,
         };
         match self.trust_center_rejoin(ieee, short, capability.0, ShortAddr::COORDINATOR) {
-            Ok(grant) => {
+            Ok(None) => {}
+            Ok(Some(grant)) => {
                 let Some(loc) = self.location_of(ieee) else { return };
                 let mut rh = self.nwk_header(NwkFrameType::Command, short);
                 rh.dst_ieee = Some(ieee);
@@ -167,7 +171,7 @@ impl TrustCenter {
         short: ShortAddr,
         capability: u8,
         parent: ShortAddr,
-    ) -> Result<Grant, DenyReason> {
+    ) -> Result<Option<Grant>, DenyReason> {
         let Some(d) = self.devices.get(&ieee) else {
             // Unknown device: this is a join, subject to the join rules.
             let (link, protection) = self.admission(ieee)?;
@@ -180,7 +184,7 @@ impl TrustCenter {
                 return Err(DenyReason::RateLimited);
             }
             self.admit_device(ieee, short, capability, parent, &link, protection);
-            return Ok(Grant::LinkKey(link));
+            return Ok(Some(Grant::LinkKey(link)));
         };
         if d.tombstoned {
             return Err(DenyReason::Tombstoned);
@@ -191,9 +195,7 @@ impl TrustCenter {
             .get(&ieee)
             .and_then(|v| v.current_key_at)
             .is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS);
-        let proven = self
-            .held_key(&self.devices[&ieee])
-            .filter(|s| self.may_send_under(*s) && self.may_send_with(*s));
+        let proven = self.held_key(&self.devices[&ieee]).filter(|s| self.may_send_under(*s));
         let grant = if !protection.is_public() {
             // A unique or install-code key never travels in public: always allowed.
             Grant::LinkKey(link)
@@ -242,9 +244,39 @@ impl TrustCenter {
         } else {
             short
         };
-        self.volatile.entry(ieee).or_default().claimed =
-            Some(Location { short, parent, capability });
-        Ok(grant)
+        let loc = Location { short, parent, capability };
+        if !public_answer && !self.answer_due(ieee, loc, old) {
+            return Ok(None);
+        }
+        let now = self.now;
+        self.volatile.entry(ieee).or_default().claimed = Some(Claim { loc, at: now, route: true });
+        Ok(Some(grant))
+    }
+
+    /// Whether an answer only the genuine device can read should go to `loc` now: not if the
+    /// same one went there less than [`ANSWER_INTERVAL_MS`] ago (the genuine device there
+    /// has it), and to a place other than its stored address at most [`REJOINS_PER_DEVICE`]
+    /// times a minute (devices keep their address when they rejoin). Never a refusal: a spoofer
+    /// can only make the TC skip answers nobody would read.
+    fn answer_due(&mut self, ieee: ExtAddr, loc: Location, stored_short: ShortAddr) -> bool {
+        let now = self.now;
+        let v = self.volatile.entry(ieee).or_default();
+        if v.last_answer
+            .is_some_and(|(t, l)| l == loc && now.saturating_sub(t) < ANSWER_INTERVAL_MS)
+        {
+            return false;
+        }
+        if loc.short != stored_short {
+            while v.moves.front().is_some_and(|t| now.saturating_sub(*t) >= RATE_WINDOW_MS) {
+                v.moves.pop_front();
+            }
+            if v.moves.len() >= REJOINS_PER_DEVICE {
+                return false;
+            }
+            v.moves.push_back(now);
+        }
+        v.last_answer = Some((now, loc));
+        true
     }
 
     fn suspected_spoof(&mut self, ieee: ExtAddr, note: &str) {
@@ -270,7 +302,7 @@ impl TrustCenter {
         let Some(loc) = self.location_of(ieee) else { return };
         let short = loc.short;
         match grant {
-            Grant::UnderNetworkKey(seq) => self.deliver_under_proven_key(ieee, seq),
+            Grant::UnderNetworkKey(seq) => self.deliver_under_proven_key(ieee, seq, None),
             Grant::LinkKey(link) => {
                 let protection = match &link {
                     None => KeyProtection::WellKnownKey,

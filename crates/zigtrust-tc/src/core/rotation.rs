@@ -30,10 +30,18 @@ impl TrustCenter {
     /// then a Switch-Key, unless the old key was exposed. This is all an old key is good for.
     /// At most once per [`RESCUE_INTERVAL_MS`] to the same place; `moved` (a rejoin from a new
     /// place) sends it there even so.
-    pub(super) fn rescue(&mut self, ieee: ExtAddr, old_seq: u8, moved: bool) {
+    /// `via`: the next hop to use instead of the stored route (the neighbour that relayed the
+    /// frame that asked for it).
+    pub(super) fn rescue(
+        &mut self,
+        ieee: ExtAddr,
+        old_seq: u8,
+        moved: bool,
+        via: Option<ShortAddr>,
+    ) {
         let now = self.now;
         let Some(d) = self.devices.get(&ieee) else { return };
-        if d.tombstoned || !self.may_send_under(old_seq) || !self.may_send_with(old_seq) {
+        if d.tombstoned || !self.may_send_under(old_seq) {
             return;
         }
         let v = self.volatile.entry(ieee).or_default();
@@ -41,7 +49,7 @@ impl TrustCenter {
             return;
         }
         v.last_rescue = Some(now);
-        self.deliver_under_proven_key(ieee, old_seq);
+        self.deliver_under_proven_key(ieee, old_seq, via);
     }
 
     /// A secured rejoin to the coordinator under an old key: a device that missed the switch
@@ -58,19 +66,21 @@ impl TrustCenter {
         capability: CapabilityInfo,
     ) {
         let Some(d) = self.devices.get(&ieee).filter(|d| !d.tombstoned) else { return };
-        if !self.may_send_under(old_seq) || !self.may_send_with(old_seq) {
+        if !self.may_send_under(old_seq) {
             return;
         }
         let short = d.short_addr;
         let claim = Location { short, parent: ShortAddr::COORDINATOR, capability: capability.0 };
         let moved = self.location_of(ieee) != Some(claim);
-        self.volatile.entry(ieee).or_default().claimed = Some(claim);
+        let now = self.now;
+        self.volatile.entry(ieee).or_default().claimed =
+            Some(Claim { loc: claim, at: now, route: true });
         let mut rh = self.nwk_header(NwkFrameType::Command, h.src);
         rh.dst_ieee = Some(ieee);
         let mut p = Vec::new();
         NwkCommand::RejoinResponse { short_addr: short, status: 0 }.emit(&mut p);
         self.send_nwk_secured(rh, &p, old_seq, h.src, "rejoin-response");
-        self.rescue(ieee, old_seq, moved);
+        self.rescue(ieee, old_seq, moved, None);
     }
 
     /// Whether the current key may be sent NWK-secured under key `seq`: only if that tells a
@@ -80,7 +90,12 @@ impl TrustCenter {
         self.keys.get(&seq).is_some_and(|k| !k.exposed || current_exposed)
     }
 
-    pub(super) fn deliver_under_proven_key(&mut self, ieee: ExtAddr, proven_seq: u8) {
+    pub(super) fn deliver_under_proven_key(
+        &mut self,
+        ieee: ExtAddr,
+        proven_seq: u8,
+        via: Option<ShortAddr>,
+    ) {
         let Some(loc) = self.location_of(ieee) else { return };
         let (link, protection) = self.link_key_of(ieee);
         let aps_key = (protection != KeyProtection::WellKnownKey).then_some(link).flatten();
@@ -93,7 +108,7 @@ impl TrustCenter {
         };
         let mut h = self.nwk_header(NwkFrameType::Data, loc.short);
         h.dst_ieee = Some(ieee);
-        let hop = next_hop(loc.short, loc.parent);
+        let hop = via.unwrap_or_else(|| next_hop(loc.short, loc.parent));
         self.send_nwk_secured(h, &aps, proven_seq, hop, "transport-key");
         let (sw, _) =
             self.aps_command(&ApsCommand::SwitchKey { seq: self.active_seq }, None, None, false);
@@ -269,8 +284,13 @@ impl TrustCenter {
         self.writes.push(StoreWrite::ActiveKeySeq(r.seq));
         self.writes.push(StoreWrite::Rotation(None));
         if self.nwk_fc.next >= NWK_COUNTER_ROTATE_AT {
-            // Frame counters are per network key: the new key starts again from 0.
-            self.nwk_fc = Counter { next: 0, leased: 0 };
+            // Frame counters are per network key: the new key starts again from 0. The old
+            // keys go on above everything they used (the retired counter only grows).
+            let old = std::mem::replace(&mut self.nwk_fc, Counter { next: 0, leased: 0 });
+            let from = old.leased.max(self.nwk_retired_fc.leased);
+            self.nwk_retired_fc = Counter { next: from, leased: from };
+            self.writes
+                .push(StoreWrite::CounterLease { kind: CounterKind::NwkRetired, until: from });
             self.nwk_restart_seq = Some(r.seq);
             self.writes.push(StoreWrite::CounterRestart { kind: CounterKind::Nwk, key_seq: r.seq });
         }
