@@ -893,10 +893,16 @@ fn nwk_rx(w: &mut World, n: usize, nwk: &[u8], mac_src: Address) {
     match h.frame_type {
         NwkFrameType::Command => match NwkCommand::parse(&body) {
             Ok(NwkCommand::RejoinResponse { short_addr, status }) => {
-                if status == 0 {
-                    d(w, n).short = Some(short_addr);
+                // Only the answer to its own pending rejoin (NLME-JOIN.request): an unsolicited
+                // response, or one for another device at its address, changes nothing.
+                let dv = d(w, n);
+                let mine = h.dst_ieee.is_none_or(|i| i == dv.ieee);
+                if mine && matches!(dv.proc, Proc::Rejoin { .. }) {
+                    if status == 0 {
+                        dv.short = Some(short_addr);
+                    }
+                    rejoin_progress(w, n, Some(status == 0), false);
                 }
-                rejoin_progress(w, n, Some(status == 0), false);
             }
             Ok(NwkCommand::RejoinRequest { capability }) => {
                 if let (Some(ieee), Address::Short(cs)) = (h.src_ieee, mac_src) {

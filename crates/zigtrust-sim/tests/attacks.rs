@@ -24,8 +24,10 @@ fn attack_run(s: &str) -> Report {
 /// device's name was answered (rejoin response, Transport-Key, Switch-Key) at the claimed
 /// short address; at 50 spoofs/s those acknowledged unicasts to nobody, each retried by the
 /// MAC, kept the coordinator's transmitter busy until genuine devices gave up (5 of 6
-/// stranded). Now the same answer goes to the same place at most once per 2 s, and to a
-/// place other than the stored address 3 times a minute per device.
+/// stranded), and a genuine device that overheard an answer at its own address took the
+/// made-up address in it. Now a rejoining device keeps its stored address (the answer goes
+/// there, at most once per 2 s), nothing is answered at another device's address, and the
+/// simulated devices take a rejoin response only while they are rejoining.
 #[test]
 fn rate_limit_flood_at_50_per_s_strands_no_one() {
     let r = run(&config("rate-limit-starvation")).unwrap().report;

@@ -95,9 +95,13 @@
 //!      (exposed);
 //!   4. else refused (`NoReasonToTrust`).
 //!
-//! An unauthenticated rejoin (or a router's report of one) moves nothing: the address, parent
-//! and capability it claims are where the answer goes, but the stored record follows only when
-//! the device speaks from there under the current key.
+//! An unauthenticated rejoin (or a router's report of one) moves nothing: a rejoining device
+//! keeps its stored address (the rejoin response, sent to where the request came from, says so;
+//! nothing is answered at another known device's address), the parent it claims is where the
+//! answer goes for at most a minute, and the stored record follows only when the device speaks
+//! from there under the current key. A router's report never redirects frames. The same answer
+//! goes to the same place at most once per 2 s, so spoofed rejoins cannot make the coordinator
+//! transmit answers to nobody, and the genuine device, where it is, still gets one.
 //!
 //! **Rate limits** (3 per device and 30 network-wide per minute) apply only to answers that
 //! send a key under a public link key, and to refusals (which cost airtime only). Answers that

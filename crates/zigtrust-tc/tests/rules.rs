@@ -273,34 +273,30 @@ fn names_and_addresses() {
     assert_ne!(a, b, "the random part differs by seed");
 }
 
-/// A device that moved (a Trust Center rejoin from a new address) is answered there, and its
-/// record follows once it speaks from there under the current key — not before, and not on a
-/// frame from anywhere else.
+/// A device rejoining from another address keeps its stored one (the rejoin response says
+/// so); a new parent reported by a router is followed once the device speaks through it, and
+/// not before.
 #[test]
-fn a_moved_device_is_followed_once_it_speaks_from_its_new_place() {
+fn a_device_keeps_its_address_and_is_followed_to_a_new_parent_once_it_speaks() {
     let mut h = Harness::new();
     open_join(&mut h);
+    let mut r = z30_joined(&mut h, 0x5700);
     let mut d = z30_joined(&mut h, 0x5701);
     let old = d.short;
     d.short = ShortAddr(0x6666);
     let f = d.rejoin_unsecured();
     let out = h.exchange(&mut d, f);
-    assert_eq!(d.short, ShortAddr(0x6666), "answered at its new address");
-    assert!(sent_what(&out, "transport-key") == 1);
-    assert_eq!(h.tc.device(d.ieee).unwrap().short_addr, old, "a claim alone moves nothing");
-    // A frame in its name from the old address does not confirm the new one.
-    let mut elsewhere = Device::new(d.ieee.0, None);
-    elsewhere.short = old;
-    elsewhere.nwk_keys = d.nwk_keys.clone();
-    elsewhere.active_seq = d.active_seq;
-    elsewhere.nwk_fc = 500;
-    let f = elsewhere.data();
-    h.rx(f);
+    assert_eq!(d.short, old, "told to keep its stored address");
+    assert_eq!(sent_what(&out, "transport-key"), 1);
     assert_eq!(h.tc.device(d.ieee).unwrap().short_addr, old);
-    d.nwk_fc = 1_000;
-    let f = d.data();
+    // It moves behind the router (secured rejoin there, reported by the router).
+    let f = r.update_device(d.ieee, old, 0);
+    h.exchange(&mut r, f);
+    assert_eq!(h.tc.device(d.ieee).unwrap().parent, ShortAddr::COORDINATOR, "a report alone");
+    let aps = d.data_payload();
+    let f = r.relay_for(&d, &aps);
     h.rx(f);
-    assert_eq!(h.tc.device(d.ieee).unwrap().short_addr, ShortAddr(0x6666));
+    assert_eq!(h.tc.device(d.ieee).unwrap().parent, r.short, "followed once it speaks");
 }
 
 /// Refusals provoked by a spoofer have their own budget: they do not use up the answers a

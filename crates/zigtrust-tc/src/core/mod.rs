@@ -307,8 +307,6 @@ struct Volatile {
     /// and where (the same answer to the same place is not repeated within
     /// [`ANSWER_INTERVAL_MS`]).
     last_answer: Option<(Millis, Location)>,
-    /// Answers sent to places other than the stored address, for their own limit.
-    moves: VecDeque<Millis>,
     /// Frames dropped as replays under the current key since its last accepted frame.
     replay_drops: u32,
     /// A frame from this removed device was already reported.

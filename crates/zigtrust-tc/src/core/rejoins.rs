@@ -149,6 +149,15 @@ impl TrustCenter {
             Ok(None) => {}
             Ok(Some(grant)) => {
                 let Some(loc) = self.location_of(ieee) else { return };
+                if self.by_short.get(&short).is_some_and(|i| *i != ieee) {
+                    // Requested from another device's address (a spoof, or a conflict the
+                    // device resolves by rejoining again): the answer goes only where this
+                    // device is known to be.
+                    self.send_rejoin_key(ieee, grant, None);
+                    self.include_in_rotation(ieee);
+                    self.maybe_resync(ieee);
+                    return;
+                }
                 let mut rh = self.nwk_header(NwkFrameType::Command, short);
                 rh.dst_ieee = Some(ieee);
                 let mut p = Vec::new();
@@ -237,15 +246,12 @@ impl TrustCenter {
         if public_answer && !self.rate_ok(ieee) {
             return Err(DenyReason::RateLimited);
         }
-        let old = self.devices[&ieee].short_addr;
-        let short = if short.is_broadcast() || self.by_short.get(&short).is_some_and(|i| *i != ieee)
-        {
-            old
-        } else {
-            short
-        };
-        let loc = Location { short, parent, capability };
-        if !public_answer && !self.answer_due(ieee, loc, old) {
+        // The device keeps its stored address: the rejoin response (sent to where the request
+        // came from) tells it so, and everything after it goes there. An answer to a made-up
+        // address could otherwise be overheard by the genuine device mid-rejoin and move it.
+        let _ = short;
+        let loc = Location { short: self.devices[&ieee].short_addr, parent, capability };
+        if !public_answer && !self.answer_due(ieee, loc) {
             return Ok(None);
         }
         let now = self.now;
@@ -255,25 +261,14 @@ impl TrustCenter {
 
     /// Whether an answer only the genuine device can read should go to `loc` now: not if the
     /// same one went there less than [`ANSWER_INTERVAL_MS`] ago (the genuine device there
-    /// has it), and to a place other than its stored address at most [`REJOINS_PER_DEVICE`]
-    /// times a minute (devices keep their address when they rejoin). Never a refusal: a spoofer
-    /// can only make the TC skip answers nobody would read.
-    fn answer_due(&mut self, ieee: ExtAddr, loc: Location, stored_short: ShortAddr) -> bool {
+    /// has it). Never a refusal: a spoofer can only make the TC skip answers nobody would read.
+    fn answer_due(&mut self, ieee: ExtAddr, loc: Location) -> bool {
         let now = self.now;
         let v = self.volatile.entry(ieee).or_default();
         if v.last_answer
             .is_some_and(|(t, l)| l == loc && now.saturating_sub(t) < ANSWER_INTERVAL_MS)
         {
             return false;
-        }
-        if loc.short != stored_short {
-            while v.moves.front().is_some_and(|t| now.saturating_sub(*t) >= RATE_WINDOW_MS) {
-                v.moves.pop_front();
-            }
-            if v.moves.len() >= REJOINS_PER_DEVICE {
-                return false;
-            }
-            v.moves.push_back(now);
         }
         v.last_answer = Some((now, loc));
         true

@@ -454,8 +454,12 @@ impl Device {
         };
         match h.frame_type {
             NwkFrameType::Command => {
-                if let Ok(NwkCommand::RejoinResponse { short_addr, status }) =
+                // A response names the device it answers: one for another device (sent to a
+                // broadcast or a shared address) is not ours.
+                if let Some(NwkCommand::RejoinResponse { short_addr, status }) =
                     NwkCommand::parse(&payload)
+                        .ok()
+                        .filter(|_| h.dst_ieee.is_none_or(|i| i == self.ieee))
                 {
                     self.rejoin_status = Some(status);
                     if status == 0 {
