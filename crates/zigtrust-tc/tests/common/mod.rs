@@ -522,48 +522,9 @@ impl Device {
 }
 
 /// Every network key readable from `frames` by someone who knows only the well-known key (and
-/// network keys learned along the way): what a passive sniffer gets.
+/// every key learned along the way): what a passive sniffer gets.
 pub fn sniffer_keys(frames: &[Transmit]) -> Vec<Key> {
-    let mut sniffer = Device::new(0xbad0_0000_0000_0001, None);
-    let mut found: Vec<Key> = Vec::new();
-    for f in frames {
-        let Ok(mac) = MacFrame::parse(&f.psdu) else { continue };
-        let MacBody::Data(nwk) = mac.body else { continue };
-        let Ok((h, hlen)) = NwkHeader::parse(nwk) else { continue };
-        let payload = if h.security {
-            let Ok((aux, _)) = AuxHeader::parse(&nwk[hlen..]) else { continue };
-            let Some(k) = aux.key_seq.and_then(|s| sniffer.nwk_keys.get(&s)) else { continue };
-            match open(&CcmStar::new(k), ZIGBEE_PRO_LEVEL, nwk, hlen, None) {
-                Ok(o) => o.plaintext,
-                Err(_) => continue,
-            }
-        } else {
-            nwk[hlen..].to_vec()
-        };
-        let Ok((ah, ahl)) = ApsHeader::parse(&payload) else { continue };
-        if ah.frame_type != ApsFrameType::Command {
-            continue;
-        }
-        let body = if ah.security {
-            let Ok((aux, _)) = AuxHeader::parse(&payload[ahl..]) else { continue };
-            let k = aux.key_id.derive(&Key::well_known_tc_link_key());
-            match open(&CcmStar::new(&k), ZIGBEE_PRO_LEVEL, &payload, ahl, None) {
-                Ok(o) => o.plaintext,
-                Err(_) => continue,
-            }
-        } else {
-            payload[ahl..].to_vec()
-        };
-        if let Ok(ApsCommand::TransportKey(tk)) = ApsCommand::parse(&body) {
-            if let TransportKeyBody::Network { seq, .. } = tk.body {
-                sniffer.nwk_keys.insert(seq, tk.key.clone());
-                if !found.contains(&tk.key) {
-                    found.push(tk.key.clone());
-                }
-            }
-        }
-    }
-    found
+    attacker_keys(frames).0
 }
 
 /// Every key a passive sniffer present from the first frame reads out of `frames`, learning
