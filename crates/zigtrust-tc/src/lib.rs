@@ -80,7 +80,8 @@
 //!   (exposed) — today's permissive stacks.
 //! - `deny`: refused — today's strict stacks (devices that missed a key change are stranded).
 //!   A refused rejoin from a device that spoke under the current key in the last 10 minutes
-//!   still raises *suspected spoof*: detection does not depend on the policy.
+//!   still raises *suspected spoof*: detection does not depend on the policy; with
+//!   `spoof_response = ignore` such a spoof gets no answer at all.
 //! - `adaptive` (zigtrust, the default):
 //!   1. if the device sent a frame under the current key in the last 10 minutes, raise
 //!      *suspected spoof*. The key is then never sent under the well-known key: it goes only

@@ -327,3 +327,142 @@ fn refusals_do_not_spend_a_devices_answers() {
     h.admin(AdminCommand::RemoveDevice { ieee: l.ieee });
     assert!(!h.tc.send_application(h.now, l.ieee, &[0, 1]));
 }
+
+/// Short addresses the TC hands out are unicast addresses, distinct, and a router's report of
+/// a child at an address another device has gets the child a different one.
+#[test]
+fn short_addresses_are_valid_and_distinct() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..40u64 {
+        let d = legacy(&mut h, 0x6000 + i);
+        assert!((1..=0xfff6).contains(&d.short.0), "{:?}", d.short);
+        assert!(seen.insert(d.short), "{:?} given twice", d.short);
+    }
+    let mut r = z30_joined(&mut h, 0x6100);
+    let taken = h.tc.device(ExtAddr(0x6000)).unwrap().short_addr;
+    let f = r.update_device(ExtAddr(0x6101), taken, 1);
+    h.exchange(&mut r, f);
+    let child = h.tc.device(ExtAddr(0x6101)).expect("the child joined");
+    assert_ne!(child.short_addr, taken);
+    assert_eq!(h.tc.device(ExtAddr(0x6000)).unwrap().short_addr, taken);
+}
+
+/// A legacy device that joins again (its record has nothing secret to protect) is taken at
+/// its word: its frames are heard at once.
+#[test]
+fn a_legacy_device_joining_again_is_heard_at_once() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = legacy(&mut h, 0x6200);
+    let f = d.data();
+    h.exchange(&mut d, f);
+    let mut again = Device::new(d.ieee.0, None);
+    join(&mut h, &mut again);
+    h.advance(1_000);
+    let f = again.data();
+    h.rx(f);
+    assert_eq!(h.tc.device(d.ieee).unwrap().last_seen, h.now, "heard");
+}
+
+/// `spoof_response = ignore` sends nothing to a suspected spoof; `deny` sends a refusal.
+#[test]
+fn the_spoof_response_policy_is_followed() {
+    for (resp, refusals) in [(SpoofResponse::Ignore, 0), (SpoofResponse::Deny, 1)] {
+        let mut h = Harness::new();
+        open_join(&mut h);
+        let mut d = legacy(&mut h, 0x6300);
+        let f = d.data();
+        h.exchange(&mut d, f);
+        h.admin(policy(|p| {
+            p.insecure_rejoin = InsecureRejoinPolicy::Deny;
+            p.spoof_response = resp;
+        }));
+        let mut a = Device::new(d.ieee.0, None);
+        a.short = d.short;
+        let f = a.rejoin_unsecured();
+        let out = h.rx(f);
+        assert_eq!(sent_what(&out, "rejoin-response"), refusals, "{resp:?}");
+    }
+}
+
+/// The core asks to be woken when a window closes or a rotation is due.
+#[test]
+fn next_timeout_names_the_next_deadline() {
+    let mut h = Harness::new();
+    assert_eq!(h.tc.next_timeout(), None);
+    h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
+    assert_eq!(h.tc.next_timeout(), Some(h.now + 60_000));
+    let _d = z30_joined(&mut h, 0x6400);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 30_000 });
+    assert_eq!(h.tc.next_timeout(), Some(h.now + 30_000));
+}
+
+/// A device joining while a rotation runs on a secret network gets the new key without
+/// exposing it; a rescue never sends a secret key under an exposed one.
+#[test]
+fn rotation_keys_stay_secret_where_they_can() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut a = z30_joined(&mut h, 0x6500);
+    let l = legacy(&mut h, 0x6501);
+    // Remove the legacy device: key 0 is exposed, key 1 goes to install-code devices only.
+    h.admin(AdminCommand::RemoveDevice { ieee: l.ieee });
+    h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: Some(ExtAddr(0x6502)) });
+    let _b = z30_joined(&mut h, 0x6502);
+    let (seq, _) = h.tc.rotation_pending().expect("removal rotates");
+    assert!(!h.tc.network_key(seq).unwrap().exposed, "a late joiner does not expose it");
+    h.advance(10 * 60 * 1000 + 1);
+    assert_eq!(h.tc.active_key_seq(), seq);
+    // `a` slept through it and speaks under key 0, which the removed device holds.
+    let p = a.data_payload();
+    let f = a.secured(zigtrust_wire::nwk::NwkFrameType::Data, &p, Some(0));
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 0, "no key under an exposed one");
+}
+
+/// A restored rotation record that names the active key (the switch was already durable) is
+/// dropped, not resumed.
+#[test]
+fn a_finished_rotation_record_is_not_resumed() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let _d = z30_joined(&mut h, 0x6600);
+    h.writes.push(StoreWrite::Rotation(Some(RotationRecord {
+        seq: 0,
+        deadline: h.now + 1_000,
+        pending: vec![ExtAddr(0x6600)],
+    })));
+    h.restart(12);
+    assert_eq!(h.tc.rotation_pending(), None);
+    assert_eq!(h.snapshot().rotation, None);
+}
+
+/// A legacy device the TC knows no held key for (e.g. restored from a backup) is refused
+/// outside a rejoin window and answered, under the well-known key, inside one.
+#[test]
+fn the_rejoin_window_is_the_way_back_for_a_legacy_device_without_a_key() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = legacy(&mut h, 0x6700);
+    h.advance(300_000);
+    let mut snap = h.snapshot();
+    snap.devices.iter_mut().for_each(|r| {
+        r.last_key_seq = None;
+        r.last_key_hash = None;
+    });
+    h.tc = zigtrust_tc::TrustCenter::new(snap, [5; 32], h.now);
+    let f = d.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 0);
+    h.admin(AdminCommand::OpenRejoinWindow { duration_ms: 60_000 });
+    h.advance(1_000);
+    let f = d.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 1, "inside the window");
+    h.advance(60_000);
+    let f = d.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 0, "after it");
+}

@@ -78,9 +78,11 @@ impl TrustCenter {
     ) {
         self.events.push_back(Event::RejoinDenied { ieee, reason });
         self.audit(Severity::Warning, AuditKind::RejoinDenied, Some(ieee), format!("{reason:?}"));
-        if reason == DenyReason::SuspectedSpoof
-            && self.policy.spoof_response == SpoofResponse::Ignore
-        {
+        // A suspected spoof (also one refused by `deny`) gets what the policy says: nothing,
+        // with `ignore`.
+        let spoof = reason == DenyReason::SuspectedSpoof
+            || (reason == DenyReason::PolicyDeny && self.spoke_recently(ieee));
+        if spoof && self.policy.spoof_response == SpoofResponse::Ignore {
             return;
         }
         // A refusal costs airtime only; under a flood it is not repeated for the same device.
@@ -199,11 +201,7 @@ impl TrustCenter {
             return Err(DenyReason::Tombstoned);
         }
         let (link, protection) = self.link_key_of(ieee);
-        let spoke_recently = self
-            .volatile
-            .get(&ieee)
-            .and_then(|v| v.current_key_at)
-            .is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS);
+        let spoke_recently = self.spoke_recently(ieee);
         let proven = self.held_key(&self.devices[&ieee]).filter(|s| self.may_send_under(*s));
         let grant = if !protection.is_public() {
             // A unique or install-code key never travels in public: always allowed.
@@ -272,6 +270,15 @@ impl TrustCenter {
         }
         v.last_answer = Some((now, loc));
         true
+    }
+
+    /// The device sent a frame under the current key in the last [`SPOOF_WINDOW_MS`]: it
+    /// cannot need a well-known-key rejoin.
+    fn spoke_recently(&self, ieee: ExtAddr) -> bool {
+        self.volatile
+            .get(&ieee)
+            .and_then(|v| v.current_key_at)
+            .is_some_and(|t| self.now.saturating_sub(t) < SPOOF_WINDOW_MS)
     }
 
     fn suspected_spoof(&mut self, ieee: ExtAddr, note: &str) {
