@@ -466,3 +466,103 @@ fn the_rejoin_window_is_the_way_back_for_a_legacy_device_without_a_key() {
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "transport-key"), 0, "after it");
 }
+
+/// An automatic rotation waits 10 minutes for acknowledgements before switching.
+#[test]
+fn automatic_rotations_switch_after_ten_minutes() {
+    assert_eq!(zigtrust_tc::AUTO_ROTATION_DEADLINE_MS, 600_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let _d = z30_joined(&mut h, 0x6800);
+    h.writes
+        .push(StoreWrite::CounterLease { kind: CounterKind::Nwk, until: NWK_COUNTER_ROTATE_AT });
+    h.restart(13);
+    h.advance(1);
+    assert!(h.tc.rotation_pending().is_some());
+    h.advance(599_000);
+    assert_eq!(h.tc.active_key_seq(), 0, "still waiting");
+    h.advance(1_000);
+    assert_eq!(h.tc.active_key_seq(), 1);
+}
+
+/// The same rejoin answer goes to the same place at most once per 2 s.
+#[test]
+fn a_repeated_rejoin_is_answered_again_after_two_seconds() {
+    assert_eq!(zigtrust_tc::ANSWER_INTERVAL_MS, 2_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30_joined(&mut h, 0x6900);
+    let mut answers = |h: &mut Harness, d: &mut Device| {
+        let f = d.rejoin_unsecured();
+        sent_what(&h.rx(f), "transport-key")
+    };
+    assert_eq!(answers(&mut h, &mut d), 1);
+    h.advance(1_500);
+    assert_eq!(answers(&mut h, &mut d), 0, "the device there has it");
+    h.advance(1_000);
+    assert_eq!(answers(&mut h, &mut d), 1);
+}
+
+/// A parent claimed in a Trust Center rejoin through a router is where answers go for a
+/// minute; then frames go back to the stored route until the device speaks from there.
+#[test]
+fn a_claimed_parent_is_followed_for_a_minute() {
+    assert_eq!(zigtrust_tc::CLAIM_TTL_MS, 60_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut r = z30_joined(&mut h, 0x6a00);
+    let d = z30_joined(&mut h, 0x6a01);
+    let f = r.update_device(d.ieee, d.short, 3); // reports the child's Trust Center rejoin
+    let out = h.exchange(&mut r, f);
+    assert_eq!(sent_what(&out, "tunnel"), 1, "answered through the router");
+    let mac_dst = |t: &zigtrust_tc::Transmit| MacFrame::parse(&t.psdu).unwrap().header.dst_addr;
+    h.advance(59_000);
+    h.tc.send_application(h.now, d.ieee, &[0, 1]);
+    let out = h.drain();
+    assert_eq!(mac_dst(&out[0]), Address::Short(r.short), "still through the router");
+    h.advance(2_000);
+    h.tc.send_application(h.now, d.ieee, &[0, 1]);
+    let out = h.drain();
+    assert_eq!(mac_dst(&out[0]), Address::Short(d.short), "back to the stored route");
+}
+
+/// At most one resynchronising rotation an hour, whoever asks.
+#[test]
+fn resync_rotations_are_at_most_hourly() {
+    assert_eq!(zigtrust_tc::RESYNC_ROTATION_INTERVAL_MS, 3_600_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30_joined(&mut h, 0x6b00);
+    let poison_and_rejoin = |h: &mut Harness, c: &mut Device| {
+        let mut a = Device::impersonating(
+            c,
+            &[h.tc.network_key(h.tc.active_key_seq()).unwrap().key.clone()],
+        );
+        a.nwk_fc = u32::MAX - 1;
+        let f = a.data();
+        h.rx(f);
+        for _ in 0..2 {
+            let f = c.data();
+            h.rx(f);
+        }
+        let f = c.rejoin_unsecured();
+        let out = h.rx(f);
+        for t in &out {
+            c.receive(&t.psdu);
+        }
+        // Let the rotation (if any) finish and the device follow it.
+        let out = h.advance(600_001);
+        for t in &out {
+            c.receive(&t.psdu);
+        }
+        c.nwk_fc = 0;
+    };
+    poison_and_rejoin(&mut h, &mut c);
+    assert_eq!(h.audits(AuditKind::CounterResync), 1);
+    h.advance(30 * 60 * 1000);
+    poison_and_rejoin(&mut h, &mut c);
+    assert_eq!(h.audits(AuditKind::CounterResync), 1, "not twice within the hour");
+    h.advance(60 * 60 * 1000);
+    poison_and_rejoin(&mut h, &mut c);
+    assert_eq!(h.audits(AuditKind::CounterResync), 2);
+}

@@ -150,8 +150,11 @@ impl TrustCenter {
         if self.network.is_none() {
             return false;
         }
-        let Some(d) = self.devices.get(&dst).filter(|d| !d.tombstoned) else { return false };
-        let (short, parent) = (d.short_addr, d.parent);
+        if self.devices.get(&dst).is_none_or(|d| d.tombstoned) {
+            return false;
+        }
+        let Some(loc) = self.location_of(dst) else { return false };
+        let (short, parent) = (loc.short, loc.parent);
         let mut h = self.nwk_header(NwkFrameType::Data, short);
         h.dst_ieee = Some(dst);
         self.send_nwk_secured(
