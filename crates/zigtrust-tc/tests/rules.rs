@@ -492,7 +492,7 @@ fn a_repeated_rejoin_is_answered_again_after_two_seconds() {
     let mut h = Harness::new();
     open_join(&mut h);
     let mut d = z30_joined(&mut h, 0x6900);
-    let mut answers = |h: &mut Harness, d: &mut Device| {
+    let answers = |h: &mut Harness, d: &mut Device| {
         let f = d.rejoin_unsecured();
         sent_what(&h.rx(f), "transport-key")
     };
