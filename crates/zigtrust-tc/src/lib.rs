@@ -91,7 +91,10 @@
 //!   2. else if the device holds a known network key (the newest one it was given at join or
 //!      acknowledged in a rotation, or used in a frame) and sending under it reveals nothing new
 //!      (that key was never exposed, or the current key already is): the current key is sent
-//!      NWK-secured under that proven key, followed by a Switch-Key;
+//!      NWK-secured under that proven key, followed by a Switch-Key. If that key is the pending
+//!      rotation key, the answer goes under the current key instead (the device got the
+//!      rotation key under it): a frame under the rotation key before the Switch-Key would make
+//!      every device that hears it and holds that key switch early;
 //!   3. else inside a rejoin window the user opened: allowed under the well-known key
 //!      (exposed);
 //!   4. else refused (`NoReasonToTrust`).
@@ -102,7 +105,9 @@
 //! answer goes for at most a minute, and the stored record follows only when the device speaks
 //! from there under the current key. A router's report never redirects frames. The same answer
 //! goes to the same place at most once per 2 s, so spoofed rejoins cannot make the coordinator
-//! transmit answers to nobody, and the genuine device, where it is, still gets one.
+//! transmit answers to nobody; a request inside those 2 s is answered when they end (its
+//! rejoin response to the device's stored address if any request came from there), so a
+//! genuine device that asks just after a spoof in its name was answered still gets its own.
 //!
 //! **Rate limits** (3 per device and 30 network-wide per minute) apply only to answers that
 //! send a key under a public link key, and to refusals (which cost airtime only). Answers that
@@ -136,8 +141,10 @@
 //! restarts), APS counters per device; a counter not above the last accepted one is dropped
 //! and reported (`ReplayDropped`). The resynchronisation rule for a device whose counter is out
 //! of step (a reboot that lost it, or a forged frame with a huge counter) is in the `counters`
-//! module: the mark is never lowered; a device that keeps being dropped and then completes a
-//! rejoin only it can read triggers a key rotation, under which every counter starts afresh.
+//! module: the mark is never lowered; a device whose frames keep being dropped under the
+//! current key (a copy at exactly the mark is a retransmission, no evidence) and then completes
+//! a rejoin only it can read triggers a key rotation that switches after
+//! [`RESYNC_ROTATION_DEADLINE_MS`], under which every counter starts afresh.
 #![forbid(unsafe_code)]
 
 mod core;

@@ -161,11 +161,13 @@ fn a_join_in_a_known_devices_name_changes_nothing_until_proven() {
     h.exchange(&mut spoof, f);
     assert!(spoof.network_key().is_none());
     assert_eq!(h.tc.device(c.ieee).unwrap(), &before, "a claim moved nothing");
-    // The genuine device carries on as before.
+    // The genuine device carries on as before: heard, nothing dropped.
     let n = h.events.len();
+    h.advance(1_000);
     let f = c.data();
     h.exchange(&mut c, f);
     assert!(!h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
+    assert_eq!(h.tc.device(c.ieee).unwrap().last_seen, h.now, "still heard");
 
     // Factory reset: it keeps only its install code, and its counters start again.
     let mut reset = Device::new(c.ieee.0, Some(Key::from_bytes(IC_KEY)));
@@ -281,6 +283,50 @@ fn spoofed_rejoins_cannot_starve_or_move_genuine_devices_after_a_reboot() {
         .count();
     assert_eq!(refused, 0, "a genuine device was refused for rate");
     h.tshark_check("spoofed_rejoins_cannot_starve");
+}
+
+/// Finding 4, for devices that go straight to a Trust Center rejoin (many stacks do): a spoof
+/// in a device's name answered moments before the genuine device asks must not take its
+/// answer. The TC answers the same place at most once per 2 s; a request inside that interval
+/// is answered when it ends (rejoin response to the address the genuine device asked from,
+/// which spoofs from made-up addresses do not displace), never dropped. (Found by the
+/// simulator's `rate-limit-starvation` with `--secured-rejoin-attempts 0`: the flood kept every
+/// genuine request within 2 s of an answer to a spoof, and the devices gave up.)
+#[test]
+fn a_spoof_just_before_a_genuine_rejoin_does_not_take_its_answer() {
+    use zigtrust_wire::mac::{Address, MacFrame};
+    let mac_dst = |t: &zigtrust_tc::Transmit| MacFrame::parse(&t.psdu).unwrap().header.dst_addr;
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30_joined(&mut h, 0xe100);
+    let f = d.data();
+    h.exchange(&mut d, f);
+    let mut spoofer = Device::new(d.ieee.0, None);
+    spoofer.short = zigtrust_wire::ShortAddr(0x7777);
+    let f = spoofer.rejoin_unsecured();
+    assert_eq!(sent_what(&h.rx(f), "transport-key"), 1, "the spoof is answered (unreadably)");
+    h.advance(500);
+    let f = d.rejoin_unsecured();
+    let mut out = h.rx(f);
+    for _ in 0..10 {
+        let f = spoofer.rejoin_unsecured();
+        out.extend(h.rx(f));
+        out.extend(h.advance(100));
+    }
+    out.extend(h.advance(2_000));
+    let responses: Vec<_> = out.iter().filter(|t| t.what == "rejoin-response").collect();
+    assert!(
+        responses.iter().any(|t| mac_dst(t) == Address::Short(d.short)),
+        "a rejoin response reaches the genuine device: {:?}",
+        responses.iter().map(|t| mac_dst(t)).collect::<Vec<_>>()
+    );
+    assert!(sent_what(&out, "transport-key") >= 1);
+    for t in &out {
+        d.receive(&t.psdu);
+    }
+    assert_eq!(d.rejoin_status, Some(0));
+    assert_eq!(d.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+    h.tshark_check("a_spoof_just_before_a_genuine_rejoin");
 }
 
 /// Finding 5: a forged frame with counter 0xFFFFFFFF cuts a device's frames only until it

@@ -485,7 +485,9 @@ fn automatic_rotations_switch_after_ten_minutes() {
     assert_eq!(h.tc.active_key_seq(), 1);
 }
 
-/// The same rejoin answer goes to the same place at most once per 2 s.
+/// The same rejoin answer goes to the same place at most once per 2 s; a request inside the
+/// interval is answered when it ends, never dropped (a genuine device asking just after a
+/// spoof in its name was answered must still get its own answer).
 #[test]
 fn a_repeated_rejoin_is_answered_again_after_two_seconds() {
     assert_eq!(zigtrust_tc::ANSWER_INTERVAL_MS, 2_000);
@@ -497,10 +499,29 @@ fn a_repeated_rejoin_is_answered_again_after_two_seconds() {
         sent_what(&h.rx(f), "transport-key")
     };
     assert_eq!(answers(&mut h, &mut d), 1);
+    let t0 = h.now;
     h.advance(1_500);
-    assert_eq!(answers(&mut h, &mut d), 0, "the device there has it");
-    h.advance(1_000);
-    assert_eq!(answers(&mut h, &mut d), 1);
+    assert_eq!(answers(&mut h, &mut d), 0, "not at once");
+    assert_eq!(h.tc.next_timeout(), Some(t0 + 2_000), "but when the interval ends");
+    assert_eq!(answers(&mut h, &mut d), 0);
+    let out = h.advance(2_000 - 1_520 - 1);
+    assert_eq!(sent_what(&out, "transport-key"), 0);
+    let out = h.advance(1);
+    assert_eq!(sent_what(&out, "transport-key"), 1, "one answer for both requests");
+    assert_eq!(sent_what(&out, "rejoin-response"), 1);
+    for t in &out {
+        d.receive(&t.psdu);
+    }
+    assert_eq!(d.rejoin_status, Some(0), "the deferred answer is one the device takes");
+    // A flood from the device's own address: one answer per interval, none lost at the end.
+    let mut sent = 0;
+    for _ in 0..100 {
+        let f = d.rejoin_unsecured();
+        sent += sent_what(&h.rx(f), "transport-key");
+        sent += sent_what(&h.advance(90), "transport-key");
+    }
+    sent += sent_what(&h.advance(2_000), "transport-key");
+    assert_eq!(sent, 5, "10 s of requests: one answer per 2 s");
 }
 
 /// A parent claimed in a Trust Center rejoin through a router is where answers go for a
@@ -564,5 +585,148 @@ fn resync_rotations_are_at_most_hourly() {
     assert_eq!(h.audits(AuditKind::CounterResync), 1, "not twice within the hour");
     h.advance(60 * 60 * 1000);
     poison_and_rejoin(&mut h, &mut c);
+    assert_eq!(h.audits(AuditKind::CounterResync), 2);
+}
+
+/// Only drops under the key that is current when the device proves itself count towards a
+/// resynchronisation: counters are per key, so a device that was cut off under a key the
+/// network has since left is fresh under the new one, and a rotation would only make every
+/// sleepy device catch up once more. (Found by the simulator's `tclk-hijack` on an all-legacy
+/// population: forged frames under key 0, the victim slept through the switch to key 1, and
+/// its rejoin set off a second rotation that sleepy devices had not caught up with by the end.)
+#[test]
+fn drops_under_a_replaced_key_do_not_resync() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30_joined(&mut h, 0x6c00);
+    let key0 = h.tc.network_key(0).unwrap().key.clone();
+    let mut a = Device::impersonating(&c, &[key0]);
+    a.nwk_fc = 1000;
+    let f = a.data();
+    h.rx(f);
+    for _ in 0..2 {
+        let f = c.data();
+        h.rx(f);
+    }
+    assert!(h.has_event(|e| matches!(e, Event::ReplayDropped { ieee, .. } if *ieee == c.ieee)));
+    // A rotation the device sleeps through: it never receives key 1.
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    h.advance(60_001);
+    assert_eq!(h.tc.active_key_seq(), 1);
+    let f = c.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 1, "the genuine device gets key 1");
+    assert_eq!(h.audits(AuditKind::CounterResync), 0, "its counter under key 1 is fresh");
+    assert!(h.tc.rotation_pending().is_none());
+}
+
+/// A frame at exactly the last accepted counter is a retransmission (its MAC ack was lost):
+/// dropped, but no evidence that the device's counter is out of step.
+#[test]
+fn retransmissions_do_not_resync() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30_joined(&mut h, 0x6d00);
+    let f = c.data();
+    for _ in 0..3 {
+        h.rx(f.clone());
+    }
+    let drops = h.events.iter().filter(|e| matches!(e, Event::ReplayDropped { .. })).count();
+    assert_eq!(drops, 2, "the copies are still dropped");
+    let f = c.rejoin_unsecured();
+    h.rx(f);
+    assert_eq!(h.audits(AuditKind::CounterResync), 0);
+    // Below the mark, the same number of drops does resynchronise.
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30_joined(&mut h, 0x6d00);
+    let old = c.data();
+    let f = c.data();
+    h.rx(f);
+    for _ in 0..2 {
+        h.rx(old.clone());
+    }
+    let f = c.rejoin_unsecured();
+    h.rx(f);
+    assert_eq!(h.audits(AuditKind::CounterResync), 1);
+}
+
+/// The NWK key sequence number of each secured frame in `out`.
+fn nwk_key_seqs(out: &[zigtrust_tc::Transmit]) -> Vec<u8> {
+    use zigtrust_wire::nwk::NwkHeader;
+    use zigtrust_wire::security::AuxHeader;
+    out.iter()
+        .filter_map(|t| {
+            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
+            let (nh, n) = NwkHeader::parse(nwk).ok()?;
+            nh.security.then(|| AuxHeader::parse(&nwk[n..]).ok()?.0.key_seq).flatten()
+        })
+        .collect()
+}
+
+/// A legacy device that already acknowledged the pending rotation key and then does a Trust
+/// Center rejoin (its hub was away, say) is answered under the active key, which it holds too,
+/// never under the rotation key: a frame under that key before the Switch-Key makes every
+/// device that hears it and holds it switch early, away from the rest of the network. (Found
+/// by the simulator's `counter-exhaustion` with devices that go straight to a TC rejoin: the
+/// answer under the rotation key and a Switch-Key back to the active key stranded a router
+/// and its children.)
+#[test]
+fn a_rejoin_during_a_rotation_is_answered_under_the_active_key() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = legacy(&mut h, 0x6e00);
+    let _asleep = legacy(&mut h, 0x6e01); // keeps the rotation pending
+    h.advance(300_000);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
+    let frames = h.sent.clone();
+    take_rotation_key(&mut h, &mut d, &frames);
+    let (seq, pending) = h.tc.rotation_pending().expect("rotating");
+    assert!(!pending.contains(&d.ieee), "it acknowledged key {seq}");
+    assert_eq!(h.tc.held_key(h.tc.device(d.ieee).unwrap()), Some(seq));
+    let f = d.rejoin_unsecured();
+    let out = h.rx(f);
+    assert!(sent_what(&out, "transport-key") >= 1, "answered: {:?}", out.iter().map(|t| t.what));
+    let seqs = nwk_key_seqs(&out);
+    assert!(!seqs.is_empty() && seqs.iter().all(|s| *s == 0), "under key 0 only: {seqs:?}");
+    for t in &out {
+        d.receive(&t.psdu);
+    }
+    assert_eq!(d.active_seq, Some(0), "still on the network's key");
+}
+
+/// The hour between resynchronising rotations ends exactly an hour after the last one.
+#[test]
+fn the_resync_interval_ends_after_exactly_an_hour() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30_joined(&mut h, 0x6f00);
+    // Four frames 10 ms apart: the forged one, two dropped, then the rejoin at `at`.
+    let poison_and_rejoin_at = |h: &mut Harness, c: &mut Device, at: u64| {
+        h.now = at - 40;
+        let key = h.tc.network_key(h.tc.active_key_seq()).unwrap().key.clone();
+        let mut a = Device::impersonating(c, &[key]);
+        a.nwk_fc = u32::MAX - 1;
+        let f = a.data();
+        h.rx(f);
+        for _ in 0..2 {
+            let f = c.data();
+            h.rx(f);
+        }
+        let f = c.rejoin_unsecured();
+        let out = h.rx(f);
+        assert_eq!(h.now, at);
+        for t in &out {
+            c.receive(&t.psdu);
+        }
+        for t in h.advance(60_001) {
+            c.receive(&t.psdu);
+        }
+        c.nwk_fc = 0;
+    };
+    let t1 = 1_000_000;
+    poison_and_rejoin_at(&mut h, &mut c, t1);
+    assert_eq!(h.audits(AuditKind::CounterResync), 1);
+    poison_and_rejoin_at(&mut h, &mut c, t1 + zigtrust_tc::RESYNC_ROTATION_INTERVAL_MS);
     assert_eq!(h.audits(AuditKind::CounterResync), 2);
 }

@@ -8,10 +8,13 @@
 //! or someone holding the network key forged a frame with a huge counter in its name — has its
 //! frames dropped as replays. Lowering the mark on any evidence an outsider can produce would
 //! reopen replays, so the mark is never lowered: when such a device (at least [`RESYNC_DROPS`]
-//! drops under the current key since its last accepted frame) completes a Trust Center rejoin
-//! whose answer only the genuine device can read, the TC rotates the network key (at most once
-//! per [`RESYNC_ROTATION_INTERVAL_MS`]). Counters are per key, so under the new key every
-//! device starts afresh and old frames do not verify at all.
+//! drops below the mark under the current key since its last accepted frame; drops under a key
+//! the network has left do not count, nor copies at the mark, which are retransmissions)
+//! completes a Trust Center rejoin whose answer only the genuine device can read, the TC
+//! rotates the network key (at most once per [`RESYNC_ROTATION_INTERVAL_MS`]), switching after
+//! [`RESYNC_ROTATION_DEADLINE_MS`]: until then the device, and for a router all it relays, is
+//! still cut off. Counters are per key, so under the new key every device starts afresh and
+//! old frames do not verify at all.
 //!
 //! Limit: poisoning needs the network key. While a device with a public link key is on the
 //! network every key is exposed, and an attacker who keeps forging can cut a device off again
@@ -71,8 +74,12 @@ impl TrustCenter {
         if fc > last {
             return true;
         }
-        if seq == self.active_seq {
-            self.volatile.entry(ieee).or_default().replay_drops += 1;
+        // A frame at exactly the mark is most often a retransmission of the last accepted
+        // one (its MAC ack was lost): it shows nothing about the device's counter being out
+        // of step, which is what a resynchronisation is for.
+        if seq == self.active_seq && fc < last {
+            let drops = &mut self.volatile.entry(ieee).or_default().replay_drops;
+            *drops = if drops.0 == seq { (seq, drops.1 + 1) } else { (seq, 1) };
         }
         self.events.push_back(Event::ReplayDropped { ieee, counter: fc, last });
         self.audit(
@@ -114,7 +121,7 @@ impl TrustCenter {
         if seq == active {
             let v = self.volatile.entry(ieee).or_default();
             v.current_key_at = Some(now);
-            v.replay_drops = 0;
+            v.replay_drops = (seq, 0);
         }
     }
 
@@ -135,7 +142,10 @@ impl TrustCenter {
     /// After a rejoin only the genuine `ieee` can complete: if its frames were being dropped
     /// as replays, rotate so that its counter starts afresh under a new key (module docs).
     pub(super) fn maybe_resync(&mut self, ieee: ExtAddr) {
-        let drops = self.volatile.get(&ieee).map_or(0, |v| v.replay_drops);
+        let drops = match self.volatile.get(&ieee).map(|v| v.replay_drops) {
+            Some((seq, n)) if seq == self.active_seq => n,
+            _ => 0,
+        };
         if drops < RESYNC_DROPS || self.rotation.is_some() {
             return;
         }
@@ -147,7 +157,7 @@ impl TrustCenter {
         }
         self.last_resync_rotation = Some(self.now);
         if let Some(v) = self.volatile.get_mut(&ieee) {
-            v.replay_drops = 0;
+            v.replay_drops.1 = 0;
         }
         self.audit(
             Severity::Warning,
@@ -155,7 +165,7 @@ impl TrustCenter {
             Some(ieee),
             format!("{drops} frames dropped as replays from a device that proved itself: rotating"),
         );
-        let _ = self.start_rotation(AUTO_ROTATION_DEADLINE_MS);
+        let _ = self.start_rotation(RESYNC_ROTATION_DEADLINE_MS);
     }
 
     /// Starts a rotation when the outgoing NWK counter nears its end (also right after a

@@ -29,9 +29,6 @@ impl TrustCenter {
                 return Ok((k, p));
             }
         }
-        if let Some(k) = self.install_codes.get(&ieee) {
-            return Ok((Some(k.clone()), KeyProtection::InstallCodeKey));
-        }
         match self.policy.legacy_join {
             LegacyJoinPolicy::AllowedWhilePermitJoin => Ok((None, KeyProtection::WellKnownKey)),
             LegacyJoinPolicy::InstallCodeRequired => Err(DenyReason::InstallCodeRequired),
@@ -202,23 +199,8 @@ impl TrustCenter {
                     .get(&device)
                     .map(|d| d.capability)
                     .unwrap_or(CapabilityInfo::SLEEPY_END_DEVICE.0);
-                match self.trust_center_rejoin(device, short, cap, r_short) {
-                    Ok(None) => {}
-                    Ok(Some(grant)) => {
-                        self.send_rejoin_key(device, grant, Some((router, r_short)));
-                        self.include_in_rotation(device);
-                        self.maybe_resync(device);
-                    }
-                    Err(reason) => {
-                        self.events.push_back(Event::RejoinDenied { ieee: device, reason });
-                        self.audit(
-                            Severity::Warning,
-                            AuditKind::RejoinDenied,
-                            Some(device),
-                            format!("{reason:?} (via {r_short})"),
-                        );
-                    }
-                }
+                let via = RejoinVia::Router { router, router_short: r_short, short };
+                self.answer_rejoin(device, cap, via);
             }
             UpdateDeviceStatus::SecuredRejoin => {
                 // The router vouches for a secured rejoin; the record follows once the device

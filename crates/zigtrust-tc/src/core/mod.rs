@@ -42,9 +42,14 @@ pub const MAX_PERMIT_JOIN_MS: Millis = 254 * 1000;
 /// are per network key, so the new key starts again at 0). 2^24 frames of headroom: at the
 /// 802.15.4 channel's ~250 frames/s that is over 18 hours for the rotation to finish.
 pub const NWK_COUNTER_ROTATE_AT: u32 = u32::MAX - (1 << 24);
-/// How long an automatic rotation (counter exhaustion or resynchronisation) waits for
+/// How long an automatic rotation (counter exhaustion, a legacy window, a removal) waits for
 /// acknowledgements before switching.
 pub const AUTO_ROTATION_DEADLINE_MS: Millis = 10 * 60 * 1000;
+/// How long a counter-resynchronising rotation waits before switching: until the switch the
+/// out-of-step device, and for a router everything it relays (its children's rejoins
+/// included), is still dropped, and children give up within minutes. Devices that miss the
+/// new key are stragglers the stale-key rescue brings over when they next speak.
+pub const RESYNC_ROTATION_DEADLINE_MS: Millis = 60 * 1000;
 /// At most one counter-resynchronising rotation per this interval, whoever asks.
 pub const RESYNC_ROTATION_INTERVAL_MS: Millis = 60 * 60 * 1000;
 /// Frames dropped as replays from one device (under the current key, since its last accepted
@@ -56,7 +61,9 @@ pub const RESYNC_DROPS: u32 = 2;
 pub const CLAIM_TTL_MS: Millis = 60 * 1000;
 /// The same rejoin answer (only the genuine device can read it) goes to the same place at most
 /// once per this interval: spoofed rejoins cannot turn the coordinator's radio into a
-/// transmitter of answers to nobody, and the genuine device, at that place, still gets one.
+/// transmitter of answers to nobody. A request inside the interval is answered when it ends
+/// (never dropped), so a genuine device that asks just after a spoof was answered, and did not
+/// take that answer because it was not rejoining yet, gets its own within the interval.
 pub const ANSWER_INTERVAL_MS: Millis = 2 * 1000;
 /// How many older keys' incoming counters a device record keeps.
 pub const STALE_COUNTERS_KEPT: usize = 8;
@@ -280,6 +287,38 @@ struct Location {
     capability: u8,
 }
 
+/// How a Trust Center rejoin reached the TC: directly (the request's MAC source address), or
+/// reported by a router's Update-Device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RejoinVia {
+    Direct { short: ShortAddr },
+    Router { router: ExtAddr, router_short: ShortAddr, short: ShortAddr },
+}
+
+impl RejoinVia {
+    /// The parent the rejoining device names.
+    fn parent(self) -> ShortAddr {
+        match self {
+            RejoinVia::Direct { .. } => ShortAddr::COORDINATOR,
+            RejoinVia::Router { router_short, .. } => router_short,
+        }
+    }
+
+    /// The short address the request came from (or the router reported).
+    fn short(self) -> ShortAddr {
+        match self {
+            RejoinVia::Direct { short } | RejoinVia::Router { short, .. } => short,
+        }
+    }
+}
+
+/// A rejoin answer held back by [`ANSWER_INTERVAL_MS`], sent when the interval ends.
+#[derive(Debug, Clone, Copy)]
+struct DeferredAnswer {
+    at: Millis,
+    via: RejoinVia,
+}
+
 /// A claimed location.
 #[derive(Debug, Clone, Copy)]
 struct Claim {
@@ -307,8 +346,10 @@ struct Volatile {
     /// and where (the same answer to the same place is not repeated within
     /// [`ANSWER_INTERVAL_MS`]).
     last_answer: Option<(Millis, Location)>,
-    /// Frames dropped as replays under the current key since its last accepted frame.
-    replay_drops: u32,
+    /// Frames dropped as replays since its last accepted frame, and the key they were under:
+    /// only drops under the key that is current when the device proves itself call for a
+    /// resynchronising rotation (after a switch its counter under the new key is fresh).
+    replay_drops: (u8, u32),
     /// A frame from this removed device was already reported.
     removed_reported: bool,
     /// An unauthenticated command in its name was already reported.
@@ -348,6 +389,8 @@ pub struct TrustCenter {
     /// The last rotation started to resynchronise frame counters.
     last_resync_rotation: Option<Millis>,
     global_rejoins: VecDeque<Millis>,
+    /// Rejoin answers held back by [`ANSWER_INTERVAL_MS`], by device (at most one each).
+    deferred_answers: BTreeMap<ExtAddr, DeferredAnswer>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     writes: Vec<StoreWrite>,
@@ -402,6 +445,7 @@ impl TrustCenter {
                 .find(|(k, _)| *k == CounterKind::Nwk)
                 .map(|(_, s)| *s),
             global_rejoins: VecDeque::new(),
+            deferred_answers: BTreeMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             writes: Vec::new(),

@@ -147,7 +147,36 @@ impl TrustCenter {
             Address::Short(s) => s,
             _ => h.src,
         };
-        match self.trust_center_rejoin(ieee, short, capability.0, ShortAddr::COORDINATOR) {
+        self.answer_rejoin(ieee, capability.0, RejoinVia::Direct { short });
+    }
+
+    /// Evaluates a Trust Center rejoin (direct or reported by a router) and answers it.
+    pub(super) fn answer_rejoin(&mut self, ieee: ExtAddr, capability: u8, via: RejoinVia) {
+        let short = match via {
+            RejoinVia::Direct { short } => short,
+            RejoinVia::Router { router, router_short, .. } => {
+                // The router answers its child itself; the key goes tunnelled through it.
+                match self.trust_center_rejoin(ieee, capability, via) {
+                    Ok(None) => {}
+                    Ok(Some(grant)) => {
+                        self.send_rejoin_key(ieee, grant, Some((router, router_short)));
+                        self.include_in_rotation(ieee);
+                        self.maybe_resync(ieee);
+                    }
+                    Err(reason) => {
+                        self.events.push_back(Event::RejoinDenied { ieee, reason });
+                        self.audit(
+                            Severity::Warning,
+                            AuditKind::RejoinDenied,
+                            Some(ieee),
+                            format!("{reason:?} (via {router_short})"),
+                        );
+                    }
+                }
+                return;
+            }
+        };
+        match self.trust_center_rejoin(ieee, capability, via) {
             Ok(None) => {}
             Ok(Some(grant)) => {
                 let Some(loc) = self.location_of(ieee) else { return };
@@ -179,10 +208,10 @@ impl TrustCenter {
     pub(super) fn trust_center_rejoin(
         &mut self,
         ieee: ExtAddr,
-        short: ShortAddr,
         capability: u8,
-        parent: ShortAddr,
+        via: RejoinVia,
     ) -> Result<Option<Grant>, DenyReason> {
+        let (short, parent) = (via.short(), via.parent());
         let Some(d) = self.devices.get(&ieee) else {
             // Unknown device: this is a join, subject to the join rules.
             let (link, protection) = self.admission(ieee)?;
@@ -202,7 +231,14 @@ impl TrustCenter {
         }
         let (link, protection) = self.link_key_of(ieee);
         let spoke_recently = self.spoke_recently(ieee);
-        let proven = self.held_key(&self.devices[&ieee]).filter(|s| self.may_send_under(*s));
+        // A device that holds a key newer than the active one (the pending rotation key) was
+        // given it under the active key, so it holds that one too, and the answer goes under
+        // it: a frame under the rotation key before the Switch-Key makes every device that
+        // hears it and holds that key switch early (Zigbee spec 4.3.1.2), away from the rest.
+        let proven = self
+            .held_key(&self.devices[&ieee])
+            .map(|s| if is_newer(s, self.active_seq) { self.active_seq } else { s })
+            .filter(|s| self.may_send_under(*s));
         let grant = if !protection.is_public() {
             // A unique or install-code key never travels in public: always allowed.
             Grant::LinkKey(link)
@@ -247,11 +283,23 @@ impl TrustCenter {
         // The device keeps its stored address: the rejoin response (sent to where the request
         // came from) tells it so, and everything after it goes there. An answer to a made-up
         // address could otherwise be overheard by the genuine device mid-rejoin and move it.
-        let _ = short;
-        let loc = Location { short: self.devices[&ieee].short_addr, parent, capability };
+        let stored = self.devices[&ieee].short_addr;
+        let loc = Location { short: stored, parent, capability };
         if !public_answer && !self.answer_due(ieee, loc) {
+            // Answered when the interval ends. A request from the stored address is the one
+            // the answer's rejoin response must reach: later ones from elsewhere (spoofs from
+            // made-up addresses) do not displace it.
+            let at =
+                self.volatile[&ieee].last_answer.map_or(self.now, |(t, _)| t) + ANSWER_INTERVAL_MS;
+            let keep = self.deferred_answers.get(&ieee).is_some_and(|d| {
+                d.via.short() == stored && d.via.parent() == parent && short != stored
+            });
+            if !keep {
+                self.deferred_answers.insert(ieee, DeferredAnswer { at, via });
+            }
             return Ok(None);
         }
+        self.deferred_answers.remove(&ieee);
         let now = self.now;
         self.volatile.entry(ieee).or_default().claimed = Some(Claim { loc, at: now, route: true });
         Ok(Some(grant))

@@ -7,6 +7,7 @@ impl TrustCenter {
             self.permit.as_ref().map(|p| p.until),
             self.rejoin_window_until,
             self.rotation.as_ref().map(|r| r.deadline),
+            self.deferred_answers.values().map(|d| d.at).min(),
         ]
         .into_iter()
         .flatten()
@@ -19,7 +20,8 @@ impl TrustCenter {
         self.now = self.now.max(now);
     }
 
-    /// Runs timers: closes permit-join and rejoin windows, switches keys at a deadline.
+    /// Runs timers: closes permit-join and rejoin windows, switches keys at a deadline, sends
+    /// rejoin answers held back by [`ANSWER_INTERVAL_MS`].
     pub fn handle_timeout(&mut self, now: Millis) {
         self.advance(now);
         if let Some(p) = &self.permit {
@@ -43,6 +45,18 @@ impl TrustCenter {
         }
         if self.rotation.as_ref().is_some_and(|r| self.now >= r.deadline) {
             self.switch_key();
+        }
+        let due: Vec<(ExtAddr, RejoinVia)> = self
+            .deferred_answers
+            .iter()
+            .filter(|(_, d)| d.at <= self.now)
+            .map(|(i, d)| (*i, d.via))
+            .collect();
+        for (ieee, via) in due {
+            self.deferred_answers.remove(&ieee);
+            // Evaluated afresh: the device may have been removed or proved itself since.
+            let Some(cap) = self.devices.get(&ieee).map(|d| d.capability) else { continue };
+            self.answer_rejoin(ieee, cap, via);
         }
         self.check_counter_exhaustion();
     }
