@@ -27,7 +27,7 @@ impl TrustCenter {
                     self.association(ieee, capability);
                 }
             }
-            MacBody::Data(nwk) if !nwk.is_empty() => {
+            MacBody::Data(nwk) => {
                 let mac_src = mac.header.src_addr;
                 self.nwk_frame(nwk, mac_src);
             }

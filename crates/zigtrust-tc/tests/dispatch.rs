@@ -1,0 +1,275 @@
+//! Which received frames reach which rule: frames addressed elsewhere are ignored, frames under
+//! the rotation key count as current, frames under old keys only rescue (the originator of a
+//! relayed one too, back the way it came), and what a device's frames teach the TC about the
+//! keys it holds.
+
+mod common;
+
+use common::*;
+use zigtrust_tc::model::*;
+use zigtrust_tc::{AdminCommand, DenyReason, Event, Transmit};
+use zigtrust_wire::aps::ApsHeader;
+use zigtrust_wire::mac::{Address, MacBody, MacFrame};
+use zigtrust_wire::nwk::{NwkFrameType, NwkHeader};
+use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
+
+/// `psdu` with its MAC destination (address and PAN) replaced.
+fn readdressed(psdu: &[u8], dst: Address, pan: PanId) -> Vec<u8> {
+    let mut f = MacFrame::parse(psdu).unwrap();
+    f.header.dst_addr = dst;
+    f.header.dst_pan = Some(pan);
+    let mut v = Vec::new();
+    f.emit(&mut v);
+    v
+}
+
+fn mac_dst(t: &Transmit) -> Address {
+    MacFrame::parse(&t.psdu).unwrap().header.dst_addr
+}
+
+fn nwk_dst(t: &Transmit) -> Option<ShortAddr> {
+    let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
+    Some(NwkHeader::parse(nwk).ok()?.0.dst)
+}
+
+/// Only frames for the coordinator (its short address, its IEEE, or a broadcast) on its PAN
+/// (or the broadcast PAN) are acted on.
+#[test]
+fn frames_for_someone_else_are_ignored() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = legacy(&mut h, 0x7100);
+    let tc = h.tc_ieee();
+    let mut answered = |h: &mut Harness, dst: Address, pan: PanId| {
+        h.advance(5_000); // past the answer interval
+        let f = readdressed(&d.rejoin_unsecured(), dst, pan);
+        sent_what(&h.rx(f), "transport-key")
+    };
+    assert_eq!(answered(&mut h, Address::Short(ShortAddr::COORDINATOR), PAN), 1);
+    assert_eq!(answered(&mut h, Address::Extended(tc), PAN), 1, "its IEEE");
+    assert_eq!(answered(&mut h, Address::Short(ShortAddr::COORDINATOR), PanId::BROADCAST), 1);
+    assert_eq!(answered(&mut h, Address::Short(ShortAddr(0x1234)), PAN), 0, "another device");
+    assert_eq!(answered(&mut h, Address::Extended(ExtAddr(0x99)), PAN), 0, "another IEEE");
+    assert_eq!(answered(&mut h, Address::Short(ShortAddr::COORDINATOR), PanId(0x2222)), 0);
+}
+
+/// A legacy router `r` and a legacy device `c` behind the coordinator, both asleep through a
+/// rotation: the network is on key 1, they are still on key 0.
+fn slept_through_a_rotation() -> (Harness, Device, Device) {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let r = legacy(&mut h, 0x7200);
+    let mut c = Device::new(0x7201, None);
+    c.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    join(&mut h, &mut c);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    h.advance(60_001);
+    assert_eq!(h.tc.active_key_seq(), 1);
+    h.advance(60_000);
+    (h, r, c)
+}
+
+/// A data frame under an old key rescues its sender and is nothing else, even when its
+/// payload happens to read as a rejoin request (only a NWK command is one).
+#[test]
+fn an_old_key_data_frame_is_no_rejoin() {
+    let (mut h, _r, mut c) = slept_through_a_rotation();
+    let rejoin_bytes = [0x06, CapabilityInfo::SLEEPY_END_DEVICE.0];
+    let f = c.secured(NwkFrameType::Data, &rejoin_bytes, Some(0));
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "rejoin-response"), 0, "{:?}", out.iter().map(|t| t.what));
+    assert_eq!(sent_what(&out, "transport-key"), 1, "rescued");
+}
+
+/// A frame a router relays under an old key rescues the originator too, back through the
+/// router it came from (the TC's record says the child sits behind the coordinator).
+#[test]
+fn a_relayed_old_key_frame_rescues_its_originator_back_the_way_it_came() {
+    let (mut h, mut r, c) = slept_through_a_rotation();
+    assert_eq!(h.tc.device(c.ieee).unwrap().parent, ShortAddr::COORDINATOR);
+    let mut c = c;
+    let aps = c.data_payload();
+    let f = r.relay_for(&c, &aps);
+    let n = h.events.len();
+    let out = h.rx(f);
+    let rescued: Vec<ExtAddr> = h.events[n..]
+        .iter()
+        .filter_map(|e| match e {
+            Event::StaleKeyRescue { ieee, .. } => Some(*ieee),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rescued, vec![r.ieee, c.ieee], "the router and its child");
+    let to_child: Vec<&Transmit> =
+        out.iter().filter(|t| t.what == "transport-key" && nwk_dst(t) == Some(c.short)).collect();
+    assert_eq!(to_child.len(), 1);
+    assert_eq!(mac_dst(to_child[0]), Address::Short(r.short), "through the relaying router");
+}
+
+/// Before the switch, a device already using the rotation key (it overheard someone use it)
+/// is current: heard, and known to hold that key, not rescued.
+#[test]
+fn frames_under_the_rotation_key_are_current_before_the_switch() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut a = legacy(&mut h, 0x7300);
+    let _b = legacy(&mut h, 0x7301); // never acknowledges: the rotation stays pending
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
+    let frames = h.sent.clone();
+    take_rotation_key(&mut h, &mut a, &frames);
+    let (seq, _) = h.tc.rotation_pending().expect("pending");
+    h.advance(10_000);
+    let seen = h.tc.device(a.ieee).unwrap().last_seen;
+    let p = a.data_payload();
+    let f = a.secured(NwkFrameType::Data, &p, Some(seq));
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 0, "no rescue");
+    assert!(h.tc.device(a.ieee).unwrap().last_seen > seen, "heard");
+    assert_eq!(h.tc.device(a.ieee).unwrap().last_key_seq, Some(seq));
+}
+
+/// A device whose acknowledgement of the rotation key was lost is known to hold the new key
+/// once it speaks under it after the switch.
+#[test]
+fn a_device_is_known_to_hold_the_key_it_speaks_under() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut a = legacy(&mut h, 0x7400);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    for t in h.sent.clone() {
+        a.receive(&t.psdu); // the key arrives; the acknowledgement never does
+    }
+    a.acks_due.clear();
+    for t in h.advance(60_001) {
+        a.receive(&t.psdu);
+    }
+    assert_eq!((h.tc.active_key_seq(), a.active_seq), (1, Some(1)));
+    assert_eq!(h.tc.device(a.ieee).unwrap().last_key_seq, Some(0));
+    let f = a.data();
+    h.rx(f);
+    assert_eq!(h.tc.device(a.ieee).unwrap().last_key_seq, Some(1));
+}
+
+/// Every APS frame the TC sends carries the next APS counter (receivers drop repeats as
+/// duplicates).
+#[test]
+fn aps_counters_advance() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    for i in 0..4 {
+        legacy(&mut h, 0x7500 + i);
+    }
+    let counters: Vec<u8> = h
+        .sent
+        .iter()
+        .filter(|t| t.what == "transport-key")
+        .filter_map(|t| {
+            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
+            let (nh, n) = NwkHeader::parse(nwk).ok()?;
+            assert!(!nh.security, "join keys go NWK-unsecured");
+            Some(ApsHeader::parse(&nwk[n..]).ok()?.0.counter)
+        })
+        .collect();
+    assert_eq!(counters.len(), 4);
+    assert!(counters.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{counters:?}");
+}
+
+/// A device restored from a backup that had no link key for it shares nothing secret with the
+/// TC: outside a rejoin window its Trust Center rejoin gets no key under the well-known key.
+#[test]
+fn a_restored_device_without_a_link_key_is_a_well_known_key_device() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = legacy(&mut h, 0x7600);
+    h.advance(300_000); // the permit-join window is long closed
+    let mut rec = h.tc.device(d.ieee).unwrap().clone();
+    rec.join_method = JoinMethod::Restored;
+    rec.tclk = None;
+    rec.last_key_seq = None;
+    rec.last_key_hash = None;
+    h.writes.push(StoreWrite::Device(rec));
+    h.restart(3);
+    let n = h.events.len();
+    let f = d.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "transport-key"), 0, "{:?}", out.iter().map(|t| t.what));
+    assert!(h.events[n..]
+        .iter()
+        .any(|e| matches!(e, Event::RejoinDenied { reason: DenyReason::NoReasonToTrust, .. })));
+}
+
+/// Removing an end device starts no rotation under the default policy (routers only).
+#[test]
+fn removing_an_end_device_does_not_rotate_by_default() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = Device::new(0x7700, None);
+    d.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    join(&mut h, &mut d);
+    let _r = legacy(&mut h, 0x7701);
+    let _stays = legacy(&mut h, 0x7702); // keeps a rotation pending once one starts
+    h.admin(AdminCommand::RemoveDevice { ieee: d.ieee });
+    assert!(h.tc.rotation_pending().is_none());
+    h.admin(AdminCommand::RemoveDevice { ieee: ExtAddr(0x7701) });
+    assert!(h.tc.rotation_pending().is_some(), "a router's removal does");
+}
+
+/// Request-Key and Update-Device count only APS-secured under the sender's link key: with
+/// NWK security alone (the network key may be exposed) they are ignored.
+#[test]
+fn key_requests_and_device_reports_need_aps_security() {
+    use zigtrust_wire::aps::{ApsCommand, KeyType, UpdateDeviceStatus};
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut z = z30_joined(&mut h, 0x7800);
+    let aps = z.aps_cmd(
+        &ApsCommand::RequestKey { key_type: KeyType::TrustCenterLinkKey, partner: None },
+        false,
+    );
+    let f = z.secured(NwkFrameType::Data, &aps, None);
+    assert_eq!(sent_what(&h.rx(f), "transport-key-tclk"), 0, "no TCLK for an unsecured request");
+    let f = z.request_key();
+    assert_eq!(sent_what(&h.rx(f), "transport-key-tclk"), 1, "the secured one is answered");
+
+    let mut r = z30_joined(&mut h, 0x7801);
+    let report = |secure: bool, r: &mut Device| {
+        let cmd = ApsCommand::UpdateDevice {
+            device: ExtAddr(0x7802),
+            short_addr: ShortAddr(0x4242),
+            status: UpdateDeviceStatus::UnsecuredJoin,
+            tlvs: vec![],
+        };
+        let aps = r.aps_cmd(&cmd, secure);
+        r.secured(NwkFrameType::Data, &aps, None)
+    };
+    let f = report(false, &mut r);
+    h.rx(f);
+    assert!(h.tc.device(ExtAddr(0x7802)).is_none(), "an unsecured report admits no one");
+    let f = report(true, &mut r);
+    h.rx(f);
+    assert!(h.tc.device(ExtAddr(0x7802)).is_some(), "the secured one does");
+}
+
+/// The allow list admits exactly the devices on it; the deny list none of those on it.
+#[test]
+fn allow_and_deny_lists() {
+    let mut h = Harness::new();
+    h.admin(policy(|p| p.allow_list = vec![ExtAddr(0x7900), ExtAddr(0x7901)]));
+    open_join(&mut h);
+    let joins = |h: &mut Harness, ieee: u64| {
+        let mut d = Device::new(ieee, None);
+        let f = d.association_request();
+        h.exchange(&mut d, f);
+        d.network_key().is_some()
+    };
+    assert!(joins(&mut h, 0x7900), "on the allow list");
+    assert!(!joins(&mut h, 0x7902), "not on it");
+    h.admin(policy(|p| p.deny_list = vec![ExtAddr(0x7903)]));
+    open_join(&mut h);
+    assert!(!joins(&mut h, 0x7903), "denied");
+    assert!(joins(&mut h, 0x7904), "the allow list is empty again: anyone else");
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::JoinDenied { reason: DenyReason::NotAllowListed, .. })));
+}
