@@ -273,3 +273,62 @@ fn allow_and_deny_lists() {
         .iter()
         .any(|e| matches!(e, Event::JoinDenied { reason: DenyReason::NotAllowListed, .. })));
 }
+
+/// Addresses: a known device with a public link key joining again keeps its address; a device
+/// a router admits keeps the address the router gave it, known or new; a device that did a
+/// secured rejoin through a router at a new address is moved there once it speaks from there,
+/// unless another device holds that address.
+#[test]
+fn addresses_follow_the_device_only_as_the_rules_say() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let d = legacy(&mut h, 0x7a00);
+    let mut again = Device::new(d.ieee.0, None);
+    join(&mut h, &mut again);
+    assert_eq!(again.short, d.short, "a legacy device joining again keeps its address");
+
+    let mut r = z30_joined(&mut h, 0x7a01);
+    let _ic = z30(&mut h, 0x7a02); // its install code is known; it joins through the router
+    for (child, at) in [(ExtAddr(0x7a02), ShortAddr(0x4a02)), (d.ieee, ShortAddr(0x4a00))] {
+        let f = r.update_device(child, at, 1);
+        h.rx(f);
+        assert_eq!(h.tc.device(child).unwrap().short_addr, at, "{child}: the router's address");
+    }
+
+    let mut m = z30_joined(&mut h, 0x7a03);
+    let other = z30_joined(&mut h, 0x7a04);
+    let moved_to = ShortAddr(0x5a03);
+    for (to, expect) in [(other.short, m.short), (moved_to, moved_to)] {
+        let f = r.update_device(m.ieee, to, 0); // secured rejoin through the router
+        h.rx(f);
+        let stored = m.short;
+        m.short = to;
+        let aps = m.data_payload();
+        let f = r.relay_for(&m, &aps);
+        h.rx(f);
+        assert_eq!(h.tc.device(m.ieee).unwrap().short_addr, expect, "rejoined at {to}");
+        m.short = h.tc.device(m.ieee).unwrap().short_addr;
+        if expect == moved_to {
+            assert_ne!(stored, moved_to);
+        }
+    }
+    // Its old address is free again: a Trust Center rejoin from there (another device that
+    // took the address) is not taken for one from another device's address, and is answered.
+    let old = ShortAddr(0x7a7a);
+    assert!(h.tc.devices().all(|x| x.short_addr != old));
+    let mut l = legacy(&mut h, 0x7a05);
+    let mut n = z30_joined(&mut h, 0x7a06);
+    let stored = n.short;
+    let f = r.update_device(n.ieee, old, 0);
+    h.rx(f);
+    n.short = old;
+    let aps = n.data_payload();
+    let f = r.relay_for(&n, &aps);
+    h.rx(f);
+    assert_eq!(h.tc.device(n.ieee).unwrap().short_addr, old);
+    h.advance(5_000);
+    l.short = stored;
+    let f = l.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "rejoin-response"), 1, "{:?}", out.iter().map(|t| t.what));
+}

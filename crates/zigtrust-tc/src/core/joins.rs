@@ -42,7 +42,7 @@ impl TrustCenter {
 
     pub(super) fn allocate_short(&mut self) -> ShortAddr {
         loop {
-            let s = ShortAddr(1 + (self.rng.u64() % 0xfff6) as u16);
+            let s = short_from(self.rng.u64());
             if !self.by_short.contains_key(&s) {
                 return s;
             }
@@ -221,6 +221,28 @@ impl TrustCenter {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// A random number as a unicast short address: 0x0001..=0xfff6 (0x0000 is the coordinator,
+/// 0xfff7 and up are reserved or broadcast).
+fn short_from(r: u64) -> ShortAddr {
+    ShortAddr(1 + (r % 0xfff6) as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_addresses_cover_exactly_the_unicast_range() {
+        assert_eq!(short_from(0), ShortAddr(1));
+        assert_eq!(short_from(0xfff5), ShortAddr(0xfff6));
+        assert_eq!(short_from(0xfff6), ShortAddr(1), "wraps, never 0xfff7");
+        assert_eq!(short_from(u64::MAX), ShortAddr(1 + (u64::MAX % 0xfff6) as u16));
+        for r in [7u64, 0xfff6 * 3 + 5, 1 << 40] {
+            assert_eq!(short_from(r).0 as u64, 1 + r % 0xfff6);
         }
     }
 }
