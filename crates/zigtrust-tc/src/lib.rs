@@ -110,7 +110,9 @@
 //! genuine device that asks just after a spoof in its name was answered still gets its own.
 //!
 //! **Rate limits** (3 per device and 30 network-wide per minute) apply only to answers that
-//! send a key under a public link key, and to refusals (which cost airtime only). Answers that
+//! send a key under a public link key, and to refusals (which cost airtime only: without the
+//! network-wide cap, rejoins in made-up devices' names would each get an acknowledged unicast
+//! to nobody). Answers that
 //! reveal nothing new — a key under a secret link key or under a key the device proved it holds
 //! — are never refused for rate, so spoofed rejoins (in real devices' names or decoys') cannot
 //! spend a genuine device's budget.
@@ -143,7 +145,8 @@
 //! of step (a reboot that lost it, or a forged frame with a huge counter) is in the `counters`
 //! module: the mark is never lowered; a device whose frames keep being dropped under the
 //! current key (a copy at exactly the mark is a retransmission, no evidence) and then completes
-//! a rejoin only it can read triggers a key rotation that switches after
+//! a rejoin only it can read, or sends an APS command under its secret link key with a fresh
+//! APS counter (then acted on), triggers a key rotation that switches after
 //! [`RESYNC_ROTATION_DEADLINE_MS`], under which every counter starts afresh.
 #![forbid(unsafe_code)]
 

@@ -329,6 +329,86 @@ fn a_spoof_just_before_a_genuine_rejoin_does_not_take_its_answer() {
     h.tshark_check("a_spoof_just_before_a_genuine_rejoin");
 }
 
+/// Finding 4, at any rate: rejoins in made-up devices' names each earned a refusal, an
+/// acknowledged unicast to nobody that the MAC retries; at 200 spoofs/s those filled the
+/// coordinator's radio and 5 of 6 genuine devices were stranded (simulator,
+/// `--flood-rate 200`). Refusals now have a network-wide budget as well (30 a minute).
+#[test]
+fn refusals_to_made_up_devices_are_bounded_network_wide() {
+    assert_eq!(zigtrust_tc::REFUSALS_GLOBAL, 30);
+    let mut h = Harness::new();
+    let mut refusals = 0;
+    for i in 0..500u64 {
+        let mut decoy = Device::new(0xdec0_0000 + i, None);
+        decoy.short = zigtrust_wire::ShortAddr(0x7000 + i as u16);
+        let f = decoy.rejoin_unsecured();
+        refusals += sent_what(&h.rx(f), "rejoin-response");
+    }
+    assert_eq!(refusals, 30, "one minute's budget for 500 decoys");
+    h.advance(zigtrust_tc::RATE_WINDOW_MS);
+    let f = Device::new(0xdec1_0000, None).rejoin_unsecured();
+    assert_eq!(sent_what(&h.rx(f), "rejoin-response"), 1, "the next minute has its own");
+}
+
+/// Finding 5, without a rejoin: a router whose NWK counter was poisoned proves itself with an
+/// APS command under its secret link key with a fresh APS counter (no one else can make one,
+/// a replay carries an old APS counter). Its Update-Device for a child rejoining through it is
+/// acted on at once and the resynchronising rotation starts; before, the child's rejoins were
+/// dropped with the router's frames until the router itself noticed, and the child gave up
+/// (simulator, `counter-poisoning` with `--secured-rejoin-attempts 0`).
+#[test]
+fn a_poisoned_router_proves_itself_with_its_link_key() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut r = z30_joined(&mut h, 0xf101);
+    let mut c = legacy(&mut h, 0xf102);
+    let known = sniffer_keys(&h.sent);
+    let f = r.data();
+    h.exchange(&mut r, f);
+    let mut a = Device::impersonating(&r, &known);
+    a.nwk_fc = u32::MAX - 1;
+    let f = a.data();
+    h.rx(f);
+    for _ in 0..2 {
+        let f = r.data();
+        h.rx(f);
+    }
+    assert_eq!(h.audits(AuditKind::CounterResync), 0);
+    // The child does a Trust Center rejoin through it; the router reports it.
+    c.short = zigtrust_wire::ShortAddr(0x4c02);
+    let f = r.update_device(c.ieee, c.short, 3);
+    let out = h.rx(f);
+    let answers =
+        |out: &[zigtrust_tc::Transmit]| sent_what(out, "tunnel") + sent_what(out, "transport-key");
+    assert_eq!(answers(&out), 1, "the report is acted on: the key goes to the child");
+    assert_eq!(h.audits(AuditKind::CounterResync), 1, "and the router's counter is resynced");
+    // An attacker holding the network key cannot do the same: its APS layer is under the
+    // well-known key, and a replay of the router's report carries an old APS counter.
+    let mut h2 = Harness::new();
+    open_join(&mut h2);
+    let mut r2 = z30_joined(&mut h2, 0xf101);
+    let _c2 = legacy(&mut h2, 0xf102);
+    let known = sniffer_keys(&h2.sent);
+    let report = r2.update_device(ExtAddr(0xf102), zigtrust_wire::ShortAddr(0x4c02), 3);
+    h2.rx(report.clone());
+    let mut a = Device::impersonating(&r2, &known);
+    a.nwk_fc = u32::MAX - 1;
+    let f = a.data();
+    h2.rx(f);
+    for _ in 0..2 {
+        let f = r2.data();
+        h2.rx(f);
+    }
+    // Below the poisoned mark, as the genuine router's frames are.
+    let mut b = Device::impersonating(&r2, &known);
+    b.nwk_fc = 100;
+    let forged = b.update_device(ExtAddr(0xf102), zigtrust_wire::ShortAddr(0x4c03), 3);
+    h2.advance(5_000);
+    let out = [h2.rx(report), h2.rx(forged)].concat();
+    assert_eq!(answers(&out), 0);
+    assert_eq!(h2.audits(AuditKind::CounterResync), 0);
+}
+
 /// Finding 5: a forged frame with counter 0xFFFFFFFF cuts a device's frames only until it
 /// proves itself: its rejoin under its secret link key triggers a resynchronising rotation.
 #[test]

@@ -332,3 +332,112 @@ fn addresses_follow_the_device_only_as_the_rules_say() {
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "rejoin-response"), 1, "{:?}", out.iter().map(|t| t.what));
 }
+
+/// A Trust Center rejoin from a device the TC does not know is a join: inside a permit-join
+/// window it is admitted (at a fresh address if the one it asks from is taken), and keys under
+/// the well-known key this way are rate limited like any other, install-code keys not.
+#[test]
+fn an_unknown_devices_rejoin_is_a_join() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let taken = legacy(&mut h, 0x7b00).short;
+    let mut n = Device::new(0x7b01, None);
+    n.short = taken;
+    let f = n.rejoin_unsecured();
+    h.rx(f);
+    let rec = h.tc.device(n.ieee).expect("admitted");
+    assert_ne!(rec.short_addr, taken, "not onto another device's address");
+    let mut free = Device::new(0x7b02, None);
+    free.short = ShortAddr(0x3b02);
+    let f = free.rejoin_unsecured();
+    h.rx(f);
+    assert_eq!(h.tc.device(free.ieee).unwrap().short_addr, ShortAddr(0x3b02), "its own");
+    // Every new IEEE has a fresh per-device budget; the network-wide one holds: 30 a minute.
+    let mut admitted = 2;
+    for i in 0..40u64 {
+        let mut d = Device::new(0x7c00 + i, None);
+        d.short = ShortAddr(0x3c00 + i as u16);
+        let f = d.rejoin_unsecured();
+        h.rx(f);
+        admitted += usize::from(h.tc.device(d.ieee).is_some());
+    }
+    assert_eq!(admitted, zigtrust_tc::REJOINS_GLOBAL, "well-known-key keys: 30 a minute");
+    for i in 0..5u64 {
+        let mut z = z30(&mut h, 0x7d00 + i);
+        z.short = ShortAddr(0x3d00 + i as u16);
+        let f = z.rejoin_unsecured();
+        h.rx(f);
+        assert!(h.tc.device(z.ieee).is_some(), "install-code keys are never rate limited");
+    }
+}
+
+/// A rescue of a device with a secret link key sends the current key APS-secured under that
+/// link key too, not only inside the old network key.
+#[test]
+fn a_rescue_keeps_the_link_key_layer() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30_joined(&mut h, 0x7e00);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
+    h.advance(1);
+    let p = d.data_payload();
+    let f = d.secured(NwkFrameType::Data, &p, Some(0));
+    let out = h.rx(f);
+    let tk = out.iter().find(|t| t.what == "transport-key").expect("rescued");
+    let MacBody::Data(nwk) = MacFrame::parse(&tk.psdu).unwrap().body else { panic!() };
+    let (nh, hl) = NwkHeader::parse(nwk).unwrap();
+    assert!(nh.security);
+    let key0 = h.tc.network_key(0).unwrap().key.clone();
+    let o = zigtrust_wire::security::open(
+        &zigtrust_crypto::CcmStar::new(&key0),
+        zigtrust_wire::security::ZIGBEE_PRO_LEVEL,
+        nwk,
+        hl,
+        None,
+    )
+    .unwrap();
+    assert!(ApsHeader::parse(&o.plaintext).unwrap().0.security, "APS-secured as well");
+}
+
+/// A key after the active one that exists without a rotation record (the rotation was
+/// written, then lost) is reused by the next rotation with its key: a number devices may hold
+/// never names a different key.
+#[test]
+fn a_stored_next_key_is_reused_by_the_next_rotation() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let _d = legacy(&mut h, 0x7f00);
+    let _e = legacy(&mut h, 0x7f01);
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
+    let key1 = h.tc.network_key(1).unwrap().key.clone();
+    h.writes.push(StoreWrite::Rotation(None));
+    h.restart(4);
+    assert!(h.tc.rotation_pending().is_none(), "the record is gone");
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
+    assert_eq!(h.tc.rotation_pending().unwrap().0, 1);
+    assert_eq!(h.tc.network_key(1).unwrap().key, key1, "same number, same key");
+}
+
+/// The Confirm-Key that ends a TC link key update is secured under the new key (the device
+/// proves nothing to itself with the old one), a failed one under the old.
+#[test]
+fn confirm_key_is_under_the_new_link_key() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30_joined(&mut h, 0x7f10);
+    let old = d.tclk.clone().unwrap();
+    tclk_update(&mut h, &mut d);
+    let new = h.tc.device(d.ieee).unwrap().tclk.clone().unwrap();
+    assert_ne!(new, old);
+    let ck = h.sent.iter().rev().find(|t| t.what == "confirm-key").expect("confirmed");
+    let MacBody::Data(nwk) = MacFrame::parse(&ck.psdu).unwrap().body else { panic!() };
+    let (_, hl) = NwkHeader::parse(nwk).unwrap();
+    let key0 = h.tc.network_key(0).unwrap().key.clone();
+    let lvl = zigtrust_wire::security::ZIGBEE_PRO_LEVEL;
+    let cipher = zigtrust_crypto::CcmStar::new(&key0);
+    let o = zigtrust_wire::security::open(&cipher, lvl, nwk, hl, None).unwrap();
+    let under = |k: &zigtrust_crypto::Key| {
+        zigtrust_wire::security::unsecure_aps(&o.plaintext, k, lvl, Some(h.tc_ieee())).is_ok()
+    };
+    assert!(under(&new) && !under(&old));
+}

@@ -28,14 +28,15 @@ fn the_spoof_window_is_ten_minutes() {
     let mut d = legacy(&mut h, 0x5001);
     let f = d.data();
     h.exchange(&mut d, f);
-    h.advance(SPOOF_WINDOW_MS - 1_000);
+    let spoke = h.now;
     let mut a = Device::new(d.ieee.0, None);
     a.short = d.short;
     let f = a.rejoin_unsecured();
+    h.now = spoke + SPOOF_WINDOW_MS - 1 - 10; // `rx` adds 10 ms
     h.rx(f);
     assert_eq!(spoofs(&h), 1);
-    h.advance(2_000);
     let f = a.rejoin_unsecured();
+    h.now = spoke + SPOOF_WINDOW_MS - 10;
     h.rx(f);
     assert_eq!(spoofs(&h), 1, "past the window a rejoin is not taken for a spoof");
 }
@@ -90,12 +91,13 @@ fn a_rescue_is_repeated_after_thirty_seconds() {
     };
     let f = old(&mut d);
     let out = h.rx(f);
+    let rescued = h.now;
     assert_eq!(sent_what(&out, "transport-key"), 1);
     assert_eq!(sent_what(&out, "rejoin-response"), 0, "a data frame is not a rejoin");
-    h.advance(RESCUE_INTERVAL_MS - 1_000);
+    h.now = rescued + RESCUE_INTERVAL_MS - 1 - 10;
     let f = old(&mut d);
     assert_eq!(sent_what(&h.rx(f), "transport-key"), 0);
-    h.advance(2_000);
+    h.now = rescued + RESCUE_INTERVAL_MS - 10;
     let f = old(&mut d);
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "transport-key"), 1);
@@ -384,6 +386,22 @@ fn the_spoof_response_policy_is_followed() {
         let f = a.rejoin_unsecured();
         let out = h.rx(f);
         assert_eq!(sent_what(&out, "rejoin-response"), refusals, "{resp:?}");
+        // `ignore` silences suspected spoofs only: a device that has not spoken lately is
+        // still told no, under `deny` and under `adaptive`.
+        let mut quiet = legacy(&mut h, 0x6301);
+        h.advance(SPOOF_WINDOW_MS + 1);
+        for p in [InsecureRejoinPolicy::Deny, InsecureRejoinPolicy::Adaptive] {
+            h.admin(policy(|x| {
+                x.insecure_rejoin = p;
+                x.spoof_response = resp;
+            }));
+            let mut snap = h.snapshot();
+            snap.devices.iter_mut().for_each(|r| r.last_key_seq = None); // nothing held
+            h.tc = zigtrust_tc::TrustCenter::new(snap, [9; 32], h.now);
+            let f = quiet.rejoin_unsecured();
+            let out = h.rx(f);
+            assert_eq!(sent_what(&out, "rejoin-response"), 1, "{resp:?} {p:?}: refused aloud");
+        }
     }
 }
 
@@ -457,14 +475,15 @@ fn the_rejoin_window_is_the_way_back_for_a_legacy_device_without_a_key() {
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "transport-key"), 0);
     h.admin(AdminCommand::OpenRejoinWindow { duration_ms: 60_000 });
-    h.advance(1_000);
+    let opened = h.now;
+    h.now = opened + 60_000 - 1 - 10;
     let f = d.rejoin_unsecured();
     let out = h.rx(f);
-    assert_eq!(sent_what(&out, "transport-key"), 1, "inside the window");
-    h.advance(60_000);
+    assert_eq!(sent_what(&out, "transport-key"), 1, "inside the window, to its last ms");
+    h.now = opened + 60_000 - 10;
     let f = d.rejoin_unsecured();
     let out = h.rx(f);
-    assert_eq!(sent_what(&out, "transport-key"), 0, "after it");
+    assert_eq!(sent_what(&out, "transport-key"), 0, "not at its end");
 }
 
 /// An automatic rotation waits 10 minutes for acknowledgements before switching.
@@ -535,13 +554,14 @@ fn a_claimed_parent_is_followed_for_a_minute() {
     let d = z30_joined(&mut h, 0x6a01);
     let f = r.update_device(d.ieee, d.short, 3); // reports the child's Trust Center rejoin
     let out = h.exchange(&mut r, f);
+    let claimed = h.now;
     assert_eq!(sent_what(&out, "tunnel"), 1, "answered through the router");
     let mac_dst = |t: &zigtrust_tc::Transmit| MacFrame::parse(&t.psdu).unwrap().header.dst_addr;
-    h.advance(59_000);
+    h.now = claimed + 60_000 - 1;
     h.tc.send_application(h.now, d.ieee, &[0, 1]);
     let out = h.drain();
     assert_eq!(mac_dst(&out[0]), Address::Short(r.short), "still through the router");
-    h.advance(2_000);
+    h.now = claimed + 60_000;
     h.tc.send_application(h.now, d.ieee, &[0, 1]);
     let out = h.drain();
     assert_eq!(mac_dst(&out[0]), Address::Short(d.short), "back to the stored route");

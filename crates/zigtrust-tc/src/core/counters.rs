@@ -10,7 +10,8 @@
 //! reopen replays, so the mark is never lowered: when such a device (at least [`RESYNC_DROPS`]
 //! drops below the mark under the current key since its last accepted frame; drops under a key
 //! the network has left do not count, nor copies at the mark, which are retransmissions)
-//! completes a Trust Center rejoin whose answer only the genuine device can read, the TC
+//! completes a Trust Center rejoin whose answer only the genuine device can read (or sends an
+//! APS command under its secret link key with a fresh APS counter), the TC
 //! rotates the network key (at most once per [`RESYNC_ROTATION_INTERVAL_MS`]), switching after
 //! [`RESYNC_ROTATION_DEADLINE_MS`]: until then the device, and for a router all it relays, is
 //! still cut off. Counters are per key, so under the new key every device starts afresh and

@@ -76,6 +76,20 @@ impl TrustCenter {
             return;
         }
         if !self.nwk_counter_fresh(sender, seq, fc) {
+            // A device whose NWK counter is out of step can still prove itself without a
+            // rejoin: an APS command secured under its secret link key with a fresh APS
+            // counter is its own (no one else holds that key; a replay carries an old APS
+            // counter). That counts for the resynchronisation, and the command is acted on
+            // (a poisoned router's Update-Device for a child rejoining through it: the child
+            // would otherwise give up long before the router itself notices).
+            if seq == self.active_seq
+                && h.frame_type == NwkFrameType::Data
+                && originator.is_none_or(|o| o == sender)
+                && self.proves_itself(sender, &opened.plaintext)
+            {
+                self.aps_frame(&h, &opened.plaintext, Some(sender), seq);
+                self.maybe_resync(sender);
+            }
             return;
         }
         let current =
@@ -302,6 +316,29 @@ impl TrustCenter {
             }
             _ => {}
         }
+    }
+
+    /// Whether `aps` is an APS command from `ieee` secured under its secret link key with an
+    /// APS counter above the last accepted one: something only the genuine device can send.
+    fn proves_itself(&self, ieee: ExtAddr, aps: &[u8]) -> bool {
+        let (Some(link), protection) = self.link_key_of(ieee) else { return false };
+        if protection.is_public() {
+            return false;
+        }
+        let Ok((ah, hlen)) = ApsHeader::parse(aps) else { return false };
+        if ah.frame_type != ApsFrameType::Command || !ah.security {
+            return false;
+        }
+        let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return false };
+        if aux.source.unwrap_or(ieee) != ieee {
+            return false;
+        }
+        let last = self.devices.get(&ieee).and_then(|d| d.incoming_aps_counter);
+        if last.is_some_and(|l| aux.frame_counter <= l) {
+            return false;
+        }
+        let cipher = CcmStar::new(&aux.key_id.derive(&link));
+        open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(ieee)).is_ok()
     }
 
     /// APS replay protection: per device, across link keys (APS counters never reset). Not for

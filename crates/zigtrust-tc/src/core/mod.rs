@@ -34,6 +34,11 @@ pub const REJOINS_PER_DEVICE: usize = 3;
 /// Trust Center rejoins accepted network-wide per [`RATE_WINDOW_MS`].
 pub const REJOINS_GLOBAL: usize = 30;
 pub const RATE_WINDOW_MS: Millis = 60 * 1000;
+/// Rejoin refusals sent network-wide per [`RATE_WINDOW_MS`] (and [`REJOINS_PER_DEVICE`] per
+/// device). A refusal only tells a device to stop waiting; rejoins in made-up devices' names
+/// would otherwise each get one, an acknowledged unicast to nobody, retried by the MAC, and
+/// a fast enough flood would fill the coordinator's radio with them.
+pub const REFUSALS_GLOBAL: usize = 30;
 /// A stale-key device is rescued at most once per this interval.
 pub const RESCUE_INTERVAL_MS: Millis = 30 * 1000;
 /// Longest permit-join window the core accepts (the Zigbee maximum, 254 s, is what devices see).
@@ -389,6 +394,7 @@ pub struct TrustCenter {
     /// The last rotation started to resynchronise frame counters.
     last_resync_rotation: Option<Millis>,
     global_rejoins: VecDeque<Millis>,
+    global_refusals: VecDeque<Millis>,
     /// Rejoin answers held back by [`ANSWER_INTERVAL_MS`], by device (at most one each).
     deferred_answers: BTreeMap<ExtAddr, DeferredAnswer>,
     transmits: VecDeque<Transmit>,
@@ -445,6 +451,7 @@ impl TrustCenter {
                 .find(|(k, _)| *k == CounterKind::Nwk)
                 .map(|(_, s)| *s),
             global_rejoins: VecDeque::new(),
+            global_refusals: VecDeque::new(),
             deferred_answers: BTreeMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),

@@ -89,14 +89,19 @@ impl TrustCenter {
         // (Its own budget: refusals a spoofer provokes must not spend the device's budget
         // for real answers.)
         let now = self.now;
+        let expired = |t: &Millis| now.saturating_sub(*t) >= RATE_WINDOW_MS;
+        while self.global_refusals.front().is_some_and(expired) {
+            self.global_refusals.pop_front();
+        }
         let v = self.volatile.entry(ieee).or_default();
-        while v.refusals.front().is_some_and(|t| now.saturating_sub(*t) >= RATE_WINDOW_MS) {
+        while v.refusals.front().is_some_and(expired) {
             v.refusals.pop_front();
         }
-        if v.refusals.len() >= REJOINS_PER_DEVICE {
+        if v.refusals.len() >= REJOINS_PER_DEVICE || self.global_refusals.len() >= REFUSALS_GLOBAL {
             return;
         }
         v.refusals.push_back(now);
+        self.global_refusals.push_back(now);
         let mut rh = self.nwk_header(NwkFrameType::Command, short);
         rh.dst_ieee = Some(ieee);
         let mut p = Vec::new();
