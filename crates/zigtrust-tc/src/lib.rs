@@ -147,7 +147,8 @@
 //! current key (a copy at exactly the mark is a retransmission, no evidence) and then completes
 //! a rejoin only it can read, or sends an APS command under its secret link key with a fresh
 //! APS counter (then acted on), triggers a key rotation that switches after
-//! [`RESYNC_ROTATION_DEADLINE_MS`], under which every counter starts afresh.
+//! [`RESYNC_ROTATION_DEADLINE_MS`], under which every counter starts afresh. Under an exposed
+//! current key the drops alone trigger it: whoever holds that key could force it anyway.
 #![forbid(unsafe_code)]
 
 mod core;

@@ -14,8 +14,10 @@
 //! APS command under its secret link key with a fresh APS counter), the TC
 //! rotates the network key (at most once per [`RESYNC_ROTATION_INTERVAL_MS`]), switching after
 //! [`RESYNC_ROTATION_DEADLINE_MS`]: until then the device, and for a router all it relays, is
-//! still cut off. Counters are per key, so under the new key every device starts afresh and
-//! old frames do not verify at all.
+//! still cut off. Under an exposed current key the drops alone start it: anyone holding that
+//! key can already force a resync (a forged high counter, then a rejoin in the device's name),
+//! and a device with a public link key has nothing else to prove itself with. Counters are per
+//! key, so under the new key every device starts afresh and old frames do not verify at all.
 //!
 //! Limit: poisoning needs the network key. While a device with a public link key is on the
 //! network every key is exposed, and an attacker who keeps forging can cut a device off again
@@ -78,9 +80,15 @@ impl TrustCenter {
         // A frame at exactly the mark is most often a retransmission of the last accepted
         // one (its MAC ack was lost): it shows nothing about the device's counter being out
         // of step, which is what a resynchronisation is for.
+        let mut resync = false;
         if seq == self.active_seq && fc < last {
             let drops = &mut self.volatile.entry(ieee).or_default().replay_drops;
             *drops = if drops.0 == seq { (seq, drops.1 + 1) } else { (seq, 1) };
+            // Under an exposed key anyone can already force a resync (forge a high counter,
+            // then a rejoin in the device's name), so the drops alone are reason enough: a
+            // device with a public link key has no other way to prove itself, and its
+            // children would give up before it notices and rejoins.
+            resync = drops.1 >= RESYNC_DROPS && self.key_exposed(seq);
         }
         self.events.push_back(Event::ReplayDropped { ieee, counter: fc, last });
         self.audit(
@@ -89,6 +97,9 @@ impl TrustCenter {
             Some(ieee),
             format!("NWK frame counter {fc} <= {last} under key {seq}"),
         );
+        if resync {
+            self.maybe_resync(ieee);
+        }
         false
     }
 
@@ -164,7 +175,7 @@ impl TrustCenter {
             Severity::Warning,
             AuditKind::CounterResync,
             Some(ieee),
-            format!("{drops} frames dropped as replays from a device that proved itself: rotating"),
+            format!("{drops} of its frames dropped as replays under the current key: rotating"),
         );
         let _ = self.start_rotation(RESYNC_ROTATION_DEADLINE_MS);
     }
