@@ -750,3 +750,59 @@ fn the_resync_interval_ends_after_exactly_an_hour() {
     poison_and_rejoin_at(&mut h, &mut c, t1 + zigtrust_tc::RESYNC_ROTATION_INTERVAL_MS);
     assert_eq!(h.audits(AuditKind::CounterResync), 2);
 }
+
+/// A resynchronising rotation switches 60 s after it starts, acknowledged or not.
+#[test]
+fn resync_rotations_switch_after_a_minute() {
+    assert_eq!(zigtrust_tc::RESYNC_ROTATION_DEADLINE_MS, 60_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut c = z30_joined(&mut h, 0x7100);
+    let _asleep = z30_joined(&mut h, 0x7101); // never acknowledges
+    h.advance(120_000); // the permit-join window is closed: the rotation is the next timeout
+    let key = h.tc.network_key(0).unwrap().key.clone();
+    let mut a = Device::impersonating(&c, &[key]);
+    a.nwk_fc = u32::MAX - 1;
+    let f = a.data();
+    h.rx(f);
+    for _ in 0..2 {
+        let f = c.data();
+        h.rx(f);
+    }
+    let f = c.rejoin_unsecured();
+    h.rx(f);
+    let started = h.now;
+    assert_eq!(h.audits(AuditKind::CounterResync), 1);
+    assert_eq!(h.tc.next_timeout(), Some(started + 60_000));
+    h.advance(60_000 - 1);
+    assert_eq!(h.tc.active_key_seq(), 0);
+    h.advance(1);
+    assert_eq!(h.tc.active_key_seq(), 1);
+}
+
+/// A rejoin window's remaining time runs out exactly at its end; the device list is the
+/// devices; admin errors say what is wrong.
+#[test]
+fn small_things_the_api_shows() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let _a = legacy(&mut h, 0x7200);
+    let _b = z30_joined(&mut h, 0x7201);
+    let mut ieees: Vec<ExtAddr> = h.tc.devices().map(|d| d.ieee).collect();
+    ieees.sort();
+    assert_eq!(ieees, vec![ExtAddr(0x7200), ExtAddr(0x7201)]);
+    h.admin(AdminCommand::OpenRejoinWindow { duration_ms: 10_000 });
+    let opened = h.now;
+    h.now = opened + 9_999;
+    h.tc.handle_timeout(h.now);
+    assert_eq!(h.tc.rejoin_window_remaining(), Some(1));
+    h.now = opened + 10_000;
+    // Moves the core's clock without running its timers: the window reads as over by itself.
+    h.tc.send_application(h.now, ExtAddr(0x7200), &[0, 1]);
+    h.drain();
+    assert_eq!(h.tc.rejoin_window_remaining(), None);
+    let e = h.tc.command(h.now, AdminCommand::RemoveDevice { ieee: ExtAddr(0x99) }).unwrap_err();
+    assert_eq!(e.to_string(), "unknown device 00:00:00:00:00:00:00:99");
+    let e = zigtrust_tc::AdminError::InvalidChannel(5).to_string();
+    assert!(e.contains("channel 5") && e.contains("11-26"), "{e}");
+}

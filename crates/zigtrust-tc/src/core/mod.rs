@@ -554,3 +554,15 @@ fn next_hop(short: ShortAddr, parent: ShortAddr) -> ShortAddr {
 fn is_newer(a: u8, b: u8) -> bool {
     a != b && a.wrapping_sub(b) < 128
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_numbers_are_newer_up_to_half_a_cycle_ahead() {
+        assert!(is_newer(1, 0) && is_newer(127, 0) && is_newer(0, 255) && is_newer(100, 229));
+        assert!(!is_newer(128, 0), "exactly half a cycle is not newer");
+        assert!(!is_newer(0, 0) && !is_newer(255, 0) && !is_newer(0, 1));
+    }
+}
