@@ -148,7 +148,8 @@
 //! a rejoin only it can read, or sends an APS command under its secret link key with a fresh
 //! APS counter (then acted on), triggers a key rotation that switches after
 //! [`RESYNC_ROTATION_DEADLINE_MS`], under which every counter starts afresh. Under an exposed
-//! current key the drops alone trigger it: whoever holds that key could force it anyway.
+//! current key, drops of frames that are no replay (above the counter accepted before the
+//! mark) trigger it alone: whoever holds that key could force it anyway.
 #![forbid(unsafe_code)]
 
 mod core;

@@ -14,9 +14,11 @@
 //! APS command under its secret link key with a fresh APS counter), the TC
 //! rotates the network key (at most once per [`RESYNC_ROTATION_INTERVAL_MS`]), switching after
 //! [`RESYNC_ROTATION_DEADLINE_MS`]: until then the device, and for a router all it relays, is
-//! still cut off. Under an exposed current key the drops alone start it: anyone holding that
-//! key can already force a resync (a forged high counter, then a rejoin in the device's name),
-//! and a device with a public link key has nothing else to prove itself with. Counters are per
+//! still cut off. Under an exposed current key drops that are no replay (counters between the
+//! one accepted before the mark and the mark: never accepted, so no copy of anything) start it
+//! alone: anyone holding that key can already force a resync (a forged high counter, then a
+//! rejoin in the device's name), and a device with a public link key has nothing else to
+//! prove itself with; a replayer without the key cannot make such a frame. Counters are per
 //! key, so under the new key every device starts afresh and old frames do not verify at all.
 //!
 //! Limit: poisoning needs the network key. While a device with a public link key is on the
@@ -82,13 +84,18 @@ impl TrustCenter {
         // of step, which is what a resynchronisation is for.
         let mut resync = false;
         if seq == self.active_seq && fc < last {
-            let drops = &mut self.volatile.entry(ieee).or_default().replay_drops;
+            let exposed = self.key_exposed(seq);
+            let v = self.volatile.entry(ieee).or_default();
+            let drops = &mut v.replay_drops;
             *drops = if drops.0 == seq { (seq, drops.1 + 1) } else { (seq, 1) };
-            // Under an exposed key anyone can already force a resync (forge a high counter,
-            // then a rejoin in the device's name), so the drops alone are reason enough: a
-            // device with a public link key has no other way to prove itself, and its
-            // children would give up before it notices and rejoins.
-            resync = drops.1 >= RESYNC_DROPS && self.key_exposed(seq);
+            // Under an exposed key anyone holding it can already force a resync (a forged
+            // high counter, then a rejoin in the device's name), so drops that are no replay
+            // are reason enough: a device with a public link key has no other way to prove
+            // itself, and its children would give up before it notices and rejoins. A frame
+            // above the counter accepted before the mark was never accepted: a replayer
+            // without the key cannot make one.
+            let no_replay = v.mark_before.is_some_and(|(s, b)| s == seq && fc > b);
+            resync = drops.1 >= RESYNC_DROPS && exposed && no_replay;
         }
         self.events.push_back(Event::ReplayDropped { ieee, counter: fc, last });
         self.audit(
@@ -129,6 +136,8 @@ impl TrustCenter {
         if let Some(d) = self.devices.get_mut(&ieee) {
             d.last_seen = now;
         }
+        let before = self.incoming_mark(ieee, seq);
+        self.volatile.entry(ieee).or_default().mark_before = before.map(|b| (seq, b));
         self.record_counter(ieee, seq, fc);
         if seq == active {
             let v = self.volatile.entry(ieee).or_default();

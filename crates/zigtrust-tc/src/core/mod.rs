@@ -355,6 +355,9 @@ struct Volatile {
     /// only drops under the key that is current when the device proves itself call for a
     /// resynchronising rotation (after a switch its counter under the new key is fresh).
     replay_drops: (u8, u32),
+    /// Under key .0, the counter accepted from it before the current mark: a frame between
+    /// the two is no replay of anything accepted (e.g. a genuine frame after a forged jump).
+    mark_before: Option<(u8, u32)>,
     /// A frame from this removed device was already reported.
     removed_reported: bool,
     /// An unauthenticated command in its name was already reported.
