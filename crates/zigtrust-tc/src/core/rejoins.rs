@@ -296,9 +296,8 @@ impl TrustCenter {
             // made-up addresses) do not displace it.
             let at =
                 self.volatile[&ieee].last_answer.map_or(self.now, |(t, _)| t) + ANSWER_INTERVAL_MS;
-            let keep = self.deferred_answers.get(&ieee).is_some_and(|d| {
-                d.via.short() == stored && d.via.parent() == parent && short != stored
-            });
+            let keep = short != stored
+                && self.deferred_answers.get(&ieee).is_some_and(|d| d.via.short() == stored);
             if !keep {
                 self.deferred_answers.insert(ieee, DeferredAnswer { at, via });
             }
