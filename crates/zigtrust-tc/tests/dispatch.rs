@@ -440,6 +440,53 @@ fn confirm_key_is_under_the_new_link_key() {
         zigtrust_wire::security::unsecure_aps(&o.plaintext, k, lvl, Some(h.tc_ieee())).is_ok()
     };
     assert!(under(&new) && !under(&old));
+
+    // A Verify-Key with the wrong hash: the update fails, Confirm-Key (failure) under the old
+    // key, which is the one the device keeps.
+    let mut e = z30_joined(&mut h, 0x7f11);
+    let f = e.request_key();
+    h.rx(f);
+    let aps = e.aps_cmd(
+        &zigtrust_wire::aps::ApsCommand::VerifyKey {
+            key_type: zigtrust_wire::aps::KeyType::TrustCenterLinkKey,
+            src: e.ieee,
+            hash: [0; 16],
+        },
+        false,
+    );
+    let f = e.secured(NwkFrameType::Data, &aps, None);
+    let out = h.rx(f);
+    let ck = out.iter().find(|t| t.what == "confirm-key").expect("answered");
+    let MacBody::Data(nwk) = MacFrame::parse(&ck.psdu).unwrap().body else { panic!() };
+    let (_, hl) = NwkHeader::parse(nwk).unwrap();
+    let o = zigtrust_wire::security::open(&cipher, lvl, nwk, hl, None).unwrap();
+    let ic = e.tclk.clone().unwrap();
+    let ok = zigtrust_wire::security::unsecure_aps(&o.plaintext, &ic, lvl, Some(h.tc_ieee()));
+    assert!(ok.is_ok(), "the failure is readable under the key the device keeps");
+    assert!(!h.tc.device(e.ieee).unwrap().tclk_verified);
+}
+
+/// A genuine device that rejoins from a new address (it lost its own) just after a spoof in
+/// its name was answered is answered there when the interval ends.
+#[test]
+fn a_deferred_answer_reaches_a_device_at_a_new_address() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut d = z30_joined(&mut h, 0x7f50);
+    let mut spoofer = Device::new(d.ieee.0, None);
+    spoofer.short = ShortAddr(0x7777);
+    let f = spoofer.rejoin_unsecured();
+    assert_eq!(sent_what(&h.rx(f), "transport-key"), 1);
+    h.advance(500);
+    d.short = ShortAddr(0x5f50);
+    let f = d.rejoin_unsecured();
+    let mut out = h.rx(f);
+    out.extend(h.advance(2_000));
+    let to_it = out
+        .iter()
+        .filter(|t| t.what == "rejoin-response" && mac_dst(t) == Address::Short(ShortAddr(0x5f50)))
+        .count();
+    assert_eq!(to_it, 1, "{:?}", out.iter().map(|t| (t.what, mac_dst(t))).collect::<Vec<_>>());
 }
 
 /// A Trust Center rejoin is answered where it came from over the air: its MAC source (the
