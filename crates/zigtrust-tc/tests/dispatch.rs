@@ -32,6 +32,22 @@ fn nwk_dst(t: &Transmit) -> Option<ShortAddr> {
     Some(NwkHeader::parse(nwk).ok()?.0.dst)
 }
 
+/// The APS frame inside `t`'s NWK security, opened with network key `seq`.
+fn aps_inside(h: &Harness, t: &Transmit, seq: u8) -> Vec<u8> {
+    use zigtrust_wire::security::{open, ZIGBEE_PRO_LEVEL};
+    let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).unwrap().body else { panic!("no NWK") };
+    let (nh, hl) = NwkHeader::parse(nwk).unwrap();
+    assert!(nh.security, "NWK-secured");
+    let key = h.tc.network_key(seq).unwrap().key.clone();
+    open(&zigtrust_crypto::CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hl, None).unwrap().plaintext
+}
+
+/// Whether `aps` opens under link key `k` (sent by the TC).
+fn aps_under(h: &Harness, aps: &[u8], k: &zigtrust_crypto::Key) -> bool {
+    let lvl = zigtrust_wire::security::ZIGBEE_PRO_LEVEL;
+    zigtrust_wire::security::unsecure_aps(aps, k, lvl, Some(h.tc_ieee())).is_ok()
+}
+
 /// Only frames for the coordinator (its short address, its IEEE, or a broadcast) on its PAN
 /// (or the broadcast PAN) are acted on.
 #[test]
@@ -384,19 +400,8 @@ fn a_rescue_keeps_the_link_key_layer() {
     let f = d.secured(NwkFrameType::Data, &p, Some(0));
     let out = h.rx(f);
     let tk = out.iter().find(|t| t.what == "transport-key").expect("rescued");
-    let MacBody::Data(nwk) = MacFrame::parse(&tk.psdu).unwrap().body else { panic!() };
-    let (nh, hl) = NwkHeader::parse(nwk).unwrap();
-    assert!(nh.security);
-    let key0 = h.tc.network_key(0).unwrap().key.clone();
-    let o = zigtrust_wire::security::open(
-        &zigtrust_crypto::CcmStar::new(&key0),
-        zigtrust_wire::security::ZIGBEE_PRO_LEVEL,
-        nwk,
-        hl,
-        None,
-    )
-    .unwrap();
-    assert!(ApsHeader::parse(&o.plaintext).unwrap().0.security, "APS-secured as well");
+    let aps = aps_inside(&h, tk, 0);
+    assert!(ApsHeader::parse(&aps).unwrap().0.security, "APS-secured as well");
 }
 
 /// A key after the active one that exists without a rotation record (the rotation was
@@ -430,16 +435,8 @@ fn confirm_key_is_under_the_new_link_key() {
     let new = h.tc.device(d.ieee).unwrap().tclk.clone().unwrap();
     assert_ne!(new, old);
     let ck = h.sent.iter().rev().find(|t| t.what == "confirm-key").expect("confirmed");
-    let MacBody::Data(nwk) = MacFrame::parse(&ck.psdu).unwrap().body else { panic!() };
-    let (_, hl) = NwkHeader::parse(nwk).unwrap();
-    let key0 = h.tc.network_key(0).unwrap().key.clone();
-    let lvl = zigtrust_wire::security::ZIGBEE_PRO_LEVEL;
-    let cipher = zigtrust_crypto::CcmStar::new(&key0);
-    let o = zigtrust_wire::security::open(&cipher, lvl, nwk, hl, None).unwrap();
-    let under = |k: &zigtrust_crypto::Key| {
-        zigtrust_wire::security::unsecure_aps(&o.plaintext, k, lvl, Some(h.tc_ieee())).is_ok()
-    };
-    assert!(under(&new) && !under(&old));
+    let aps = aps_inside(&h, ck, 0);
+    assert!(aps_under(&h, &aps, &new) && !aps_under(&h, &aps, &old));
 
     // A Verify-Key with the wrong hash: the update fails, Confirm-Key (failure) under the old
     // key, which is the one the device keeps.
@@ -457,12 +454,9 @@ fn confirm_key_is_under_the_new_link_key() {
     let f = e.secured(NwkFrameType::Data, &aps, None);
     let out = h.rx(f);
     let ck = out.iter().find(|t| t.what == "confirm-key").expect("answered");
-    let MacBody::Data(nwk) = MacFrame::parse(&ck.psdu).unwrap().body else { panic!() };
-    let (_, hl) = NwkHeader::parse(nwk).unwrap();
-    let o = zigtrust_wire::security::open(&cipher, lvl, nwk, hl, None).unwrap();
-    let ic = e.tclk.clone().unwrap();
-    let ok = zigtrust_wire::security::unsecure_aps(&o.plaintext, &ic, lvl, Some(h.tc_ieee()));
-    assert!(ok.is_ok(), "the failure is readable under the key the device keeps");
+    let aps = aps_inside(&h, ck, 0);
+    let kept = e.tclk.clone().unwrap();
+    assert!(aps_under(&h, &aps, &kept), "the failure is readable under the key the device keeps");
     assert!(!h.tc.device(e.ieee).unwrap().tclk_verified);
 }
 

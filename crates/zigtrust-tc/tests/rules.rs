@@ -567,6 +567,22 @@ fn a_claimed_parent_is_followed_for_a_minute() {
     assert_eq!(mac_dst(&out[0]), Address::Short(d.short), "back to the stored route");
 }
 
+/// Someone holding the active key forges a frame with counter 0xFFFFFFFE in `c`'s name; `c`'s
+/// next two frames are dropped; then `c` does a Trust Center rejoin. Returns the TC's answer.
+fn poison_and_rejoin(h: &mut Harness, c: &mut Device) -> Vec<zigtrust_tc::Transmit> {
+    let key = h.tc.network_key(h.tc.active_key_seq()).unwrap().key.clone();
+    let mut a = Device::impersonating(c, &[key]);
+    a.nwk_fc = u32::MAX - 1;
+    let f = a.data();
+    h.rx(f);
+    for _ in 0..2 {
+        let f = c.data();
+        h.rx(f);
+    }
+    let f = c.rejoin_unsecured();
+    h.rx(f)
+}
+
 /// At most one resynchronising rotation an hour, whoever asks.
 #[test]
 fn resync_rotations_are_at_most_hourly() {
@@ -574,37 +590,23 @@ fn resync_rotations_are_at_most_hourly() {
     let mut h = Harness::new();
     open_join(&mut h);
     let mut c = z30_joined(&mut h, 0x6b00);
-    let poison_and_rejoin = |h: &mut Harness, c: &mut Device| {
-        let mut a = Device::impersonating(
-            c,
-            &[h.tc.network_key(h.tc.active_key_seq()).unwrap().key.clone()],
-        );
-        a.nwk_fc = u32::MAX - 1;
-        let f = a.data();
-        h.rx(f);
-        for _ in 0..2 {
-            let f = c.data();
-            h.rx(f);
-        }
-        let f = c.rejoin_unsecured();
-        let out = h.rx(f);
-        for t in &out {
+    let resync = |h: &mut Harness, c: &mut Device| {
+        for t in poison_and_rejoin(h, c) {
             c.receive(&t.psdu);
         }
         // Let the rotation (if any) finish and the device follow it.
-        let out = h.advance(600_001);
-        for t in &out {
+        for t in h.advance(600_001) {
             c.receive(&t.psdu);
         }
         c.nwk_fc = 0;
     };
-    poison_and_rejoin(&mut h, &mut c);
+    resync(&mut h, &mut c);
     assert_eq!(h.audits(AuditKind::CounterResync), 1);
     h.advance(30 * 60 * 1000);
-    poison_and_rejoin(&mut h, &mut c);
+    resync(&mut h, &mut c);
     assert_eq!(h.audits(AuditKind::CounterResync), 1, "not twice within the hour");
     h.advance(60 * 60 * 1000);
-    poison_and_rejoin(&mut h, &mut c);
+    resync(&mut h, &mut c);
     assert_eq!(h.audits(AuditKind::CounterResync), 2);
 }
 
@@ -724,17 +726,7 @@ fn the_resync_interval_ends_after_exactly_an_hour() {
     // Four frames 10 ms apart: the forged one, two dropped, then the rejoin at `at`.
     let poison_and_rejoin_at = |h: &mut Harness, c: &mut Device, at: u64| {
         h.now = at - 40;
-        let key = h.tc.network_key(h.tc.active_key_seq()).unwrap().key.clone();
-        let mut a = Device::impersonating(c, &[key]);
-        a.nwk_fc = u32::MAX - 1;
-        let f = a.data();
-        h.rx(f);
-        for _ in 0..2 {
-            let f = c.data();
-            h.rx(f);
-        }
-        let f = c.rejoin_unsecured();
-        let out = h.rx(f);
+        let out = poison_and_rejoin(h, c);
         assert_eq!(h.now, at);
         for t in &out {
             c.receive(&t.psdu);
@@ -760,17 +752,7 @@ fn resync_rotations_switch_after_a_minute() {
     let mut c = z30_joined(&mut h, 0x7100);
     let _asleep = z30_joined(&mut h, 0x7101); // never acknowledges
     h.advance(120_000); // the permit-join window is closed: the rotation is the next timeout
-    let key = h.tc.network_key(0).unwrap().key.clone();
-    let mut a = Device::impersonating(&c, &[key]);
-    a.nwk_fc = u32::MAX - 1;
-    let f = a.data();
-    h.rx(f);
-    for _ in 0..2 {
-        let f = c.data();
-        h.rx(f);
-    }
-    let f = c.rejoin_unsecured();
-    h.rx(f);
+    poison_and_rejoin(&mut h, &mut c);
     let started = h.now;
     assert_eq!(h.audits(AuditKind::CounterResync), 1);
     assert_eq!(h.tc.next_timeout(), Some(started + 60_000));
