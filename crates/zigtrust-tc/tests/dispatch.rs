@@ -553,3 +553,26 @@ fn older_keys_keep_their_marks() {
         "the key-0 replay is still known as one"
     );
 }
+
+/// A factory-reset device re-paired with its install code takes its record back at a fresh
+/// address and frees its old one: a Trust Center rejoin from the old address is not taken for
+/// one from another device's address.
+#[test]
+fn a_re_paired_device_frees_its_old_address() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let c = z30_joined(&mut h, 0x7f60);
+    let old = c.short;
+    let mut reset = Device::new(c.ieee.0, Some(zigtrust_crypto::Key::from_bytes(IC_KEY)));
+    join(&mut h, &mut reset);
+    let f = reset.request_key(); // proves the install-code key: the record is taken back
+    h.rx(f);
+    assert_eq!(h.tc.device(c.ieee).unwrap().short_addr, reset.short);
+    assert_ne!(reset.short, old);
+    let mut l = legacy(&mut h, 0x7f61);
+    h.advance(5_000);
+    l.short = old;
+    let f = l.rejoin_unsecured();
+    let out = h.rx(f);
+    assert_eq!(sent_what(&out, "rejoin-response"), 1, "{:?}", out.iter().map(|t| t.what));
+}
