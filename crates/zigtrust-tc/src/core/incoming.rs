@@ -161,16 +161,7 @@ impl TrustCenter {
         else {
             return;
         };
-        let Ok((ah, hlen)) = ApsHeader::parse(aps) else { return };
-        if ah.frame_type != ApsFrameType::Command || !ah.security {
-            return;
-        }
-        let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return };
-        if aux.source.unwrap_or(ieee) != ieee {
-            return;
-        }
-        let cipher = CcmStar::new(&aux.key_id.derive(&link));
-        if open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(ieee)).is_err() {
+        if aps_command_counter(aps, ieee, &link).is_none() {
             return;
         }
         self.confirm_join(ieee, h.src);
@@ -325,20 +316,9 @@ impl TrustCenter {
         if protection.is_public() {
             return false;
         }
-        let Ok((ah, hlen)) = ApsHeader::parse(aps) else { return false };
-        if ah.frame_type != ApsFrameType::Command || !ah.security {
-            return false;
-        }
-        let Ok((aux, _)) = AuxHeader::parse(&aps[hlen..]) else { return false };
-        if aux.source.unwrap_or(ieee) != ieee {
-            return false;
-        }
+        let Some(counter) = aps_command_counter(aps, ieee, &link) else { return false };
         let last = self.devices.get(&ieee).and_then(|d| d.incoming_aps_counter);
-        if last.is_some_and(|l| aux.frame_counter <= l) {
-            return false;
-        }
-        let cipher = CcmStar::new(&aux.key_id.derive(&link));
-        open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(ieee)).is_ok()
+        last.is_none_or(|l| counter > l)
     }
 
     /// APS replay protection: per device, across link keys (APS counters never reset). Not for
@@ -387,4 +367,20 @@ impl TrustCenter {
             self.persist_rotation();
         }
     }
+}
+
+/// The APS frame counter of `aps` if it is an APS command from `ieee` (its security source)
+/// that verifies under a key derived from `link`: proof that the sender holds that link key.
+fn aps_command_counter(aps: &[u8], ieee: ExtAddr, link: &Key) -> Option<u32> {
+    let (ah, hlen) = ApsHeader::parse(aps).ok()?;
+    if ah.frame_type != ApsFrameType::Command || !ah.security {
+        return None;
+    }
+    let (aux, _) = AuxHeader::parse(&aps[hlen..]).ok()?;
+    if aux.source.unwrap_or(ieee) != ieee {
+        return None;
+    }
+    let cipher = CcmStar::new(&aux.key_id.derive(link));
+    open(&cipher, ZIGBEE_PRO_LEVEL, aps, hlen, Some(ieee)).ok()?;
+    Some(aux.frame_counter)
 }
