@@ -184,6 +184,14 @@ impl Attacker {
             if let Some(src) = sec.aux.source {
                 let c = self.counters.entry(src).or_default();
                 *c = (*c).max(sec.aux.frame_counter);
+                // NWK security is hop by hop: the auxiliary header names the transmitter, so
+                // its MAC source is that device's address (how a sniffer learns a router's
+                // address from the frames it relays, not only from the few it originates).
+                if let Some(Address::Short(s)) = d.mac.as_ref().map(|m| m.src_addr) {
+                    if s != ShortAddr::COORDINATOR && s.0 < 0xfff8 {
+                        self.shorts.insert(src, s);
+                    }
+                }
             }
             let to_coordinator = d
                 .mac
