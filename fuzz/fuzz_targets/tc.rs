@@ -9,6 +9,7 @@ use zigtrust_wire::PanId;
 fuzz_target!(|data: &[u8]| {
     let mut tc = TrustCenter::new(Snapshot::default(), [1; 32], 0);
     let _ = tc.command(0, AdminCommand::FormNetwork { pan_id: PanId(0x1a62), extended_pan_id: 1, channel: 15 });
+    let mut store = zigtrust_tc::MemStore::default();
     let mut now = 0u64;
     for chunk in data.split(|b| *b == 0x7e) {
         let Some((&op, rest)) = chunk.split_first() else { continue };
@@ -18,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = tc.command(now, AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
             }
             1 => {
-                let p = Policy { insecure_rejoin: InsecureRejoinPolicy::Allow, ..Policy::default() };
+                let p = Policy { insecure_rejoin: InsecureRejoinPolicy::AllowLeakingKey, ..Policy::default() };
                 let _ = tc.command(now, AdminCommand::SetPolicy(p));
             }
             2 => {
@@ -27,8 +28,6 @@ fuzz_target!(|data: &[u8]| {
             3 => tc.handle_timeout(now),
             _ => tc.handle_frame(now, rest, RxMeta::default()),
         }
-        while tc.poll_transmit().is_some() {}
-        while tc.poll_event().is_some() {}
-        let _ = tc.take_store_writes();
+        let _ = tc.take_batch().commit(&mut store);
     }
 });

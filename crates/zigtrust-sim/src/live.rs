@@ -1,7 +1,7 @@
 //! A small simulated home run in real time, for the hub daemon (`zigtrust serve --radio sim`).
 //!
-//! The coordinator is the daemon's own Trust Center core; its store writes go through the
-//! daemon's durable sink before any frame of the same step is sent. The devices are the
+//! The home is a [`Radio`] for the daemon's hub: only the devices (and the attacker) live here;
+//! node 0 is the coordinator's radio port, and the Trust Center stays in the hub. The devices are the
 //! simulator's models with demo-friendly timing (sleepy devices poll every 5 s, everyone
 //! reports every 30 s) and stay in pairing mode until they join. Their non-volatile memory
 //! ([`HomeNv`]) is saved by the daemon so the home stays joined across a daemon restart.
@@ -10,8 +10,8 @@
 //! HA 1.2, two Zigbee 3.0). On first start the daemon pairs all but the last one (adds the
 //! install codes of the Z3.0 devices, opens permit join); the last — a Z3.0 motion sensor —
 //! waits for the user to scan its install-code label and open permit join. It powers up
-//! once its install code is known to the hub, as a user would insert its battery after
-//! scanning it.
+//! once the daemon reports its install code known ([`LiveHome::install_code_known`]), as a user
+//! would insert its battery after scanning it.
 //!
 //! The attacker, when switched on, listens to everything (learning keys only from what it
 //! decrypts) and every 15 s spoofs a Trust Center rejoin of a joined HA 1.2 device whose short
@@ -21,11 +21,12 @@
 use crate::attacker::{self, Attacker};
 use crate::device::{self, Device, DeviceNv, Knobs, Profile, Role};
 use crate::engine::{Rng, Topology, Us};
-use crate::world::{DurableSink, Ev, Hub, Kind, MemStore, World};
+use crate::world::{Ev, Kind, Port, World};
 use serde::{Deserialize, Serialize};
 use zigtrust_crypto::{InstallCode, Key};
-use zigtrust_tc::model::Snapshot;
-use zigtrust_tc::{Event, TrustCenter};
+use zigtrust_hub::{Radio, RadioConfig, RadioError, Received};
+use zigtrust_tc::model::Millis;
+use zigtrust_tc::{RxMeta, Transmit};
 use zigtrust_wire::ExtAddr;
 
 /// (name, profile, role, preferred parent node, paired on first start).
@@ -75,40 +76,18 @@ pub struct LiveHome {
     attacker_on: bool,
     spoof_rr: usize,
     attacker_node: usize,
+    /// Devices whose install code the hub holds (the user scanned their label).
+    install_codes_known: Vec<ExtAddr>,
 }
 
 impl LiveHome {
-    /// Builds the home around a Trust Center restored from `snapshot` at `now_us` (Unix µs).
-    /// `nv`: the devices' saved memory from an earlier run, if any.
-    pub fn new(
-        seed: u64,
-        snapshot: Snapshot,
-        tc_seed: [u8; 32],
-        durable: DurableSink,
-        now_us: Us,
-        nv: Option<&HomeNv>,
-    ) -> Result<LiveHome, String> {
+    /// Builds the home at `now_us` (Unix µs). `nv`: the devices' saved memory from an earlier
+    /// run, if any.
+    pub fn new(seed: u64, now_us: Us, nv: Option<&HomeNv>) -> Result<LiveHome, String> {
         let mut w = World::new(seed);
         w.keep_capture = false;
         w.q.now = now_us;
-        let tc = TrustCenter::new(snapshot.clone(), tc_seed, now_us / 1000);
-        let ieee = snapshot.network.as_ref().map_or(ExtAddr(0), |n| n.tc_ieee);
-        let mut store = MemStore { snap: snapshot, devices: Default::default() };
-        for d in std::mem::take(&mut store.snap.devices) {
-            store.devices.insert(d.ieee, d);
-        }
-        let hub = Hub {
-            tc: Some(tc),
-            store,
-            durable: Some(durable),
-            event_log: Some(Vec::new()),
-            ieee,
-            app_fc: 0,
-            app_seq: 0,
-            reboots: 0,
-            seed,
-        };
-        w.add_node(Kind::Coordinator(Box::new(hub)), true);
+        w.add_node(Kind::Port(Box::default()), true);
         let knobs = Knobs {
             poll_interval_ms: 5_000,
             report_interval_ms: 30_000,
@@ -180,11 +159,11 @@ impl LiveHome {
             attacker_on: false,
             spoof_rr: 0,
             attacker_node,
+            install_codes_known: Vec::new(),
         };
         if let Some(nv) = nv {
             home.restore(nv)?;
         }
-        home.world.drain_tc();
         Ok(home)
     }
 
@@ -263,8 +242,15 @@ impl LiveHome {
         self.world.dev(d.node).is_some_and(|x| x.joined)
     }
 
-    /// Runs the home up to `until` (Unix µs).
-    pub fn advance(&mut self, until: Us) {
+    /// The hub holds `ieee`'s install code: a device waiting for it powers up.
+    pub fn install_code_known(&mut self, ieee: ExtAddr) {
+        if !self.install_codes_known.contains(&ieee) {
+            self.install_codes_known.push(ieee);
+        }
+    }
+
+    /// Runs the home up to `until` (Unix µs), or until a frame for the hub arrives (true).
+    fn run(&mut self, until: Us) -> bool {
         self.power_up_scanned();
         let on = self.attacker_on;
         let rr = &mut self.spoof_rr;
@@ -312,19 +298,15 @@ impl LiveHome {
                 attacker::spoof(w, ieee, cap);
             }
         };
-        self.world.run_until(until, &mut act);
+        self.world.run_until_port_frame(until, &mut act)
     }
 
     /// Z3.0 devices left for the user power up once the hub knows their install code.
     fn power_up_scanned(&mut self) {
         let now = self.world.now();
-        let known: Vec<ExtAddr> = match &self.world.nodes[0].kind {
-            Kind::Coordinator(h) => h.store.snap.install_codes.iter().map(|(i, _)| *i).collect(),
-            _ => Vec::new(),
-        };
         for i in 0..self.devices.len() {
             let d = &self.devices[i];
-            if d.booted || d.auto_pair || !known.contains(&self.ieee(d)) {
+            if d.booted || d.auto_pair || !self.install_codes_known.contains(&self.ieee(d)) {
                 continue;
             }
             self.devices[i].booted = true;
@@ -357,113 +339,126 @@ impl LiveHome {
         self.world.attacker.as_ref()
     }
 
-    /// The Trust Center core (for admin commands and reads). Call [`LiveHome::drain`] after
-    /// a command.
-    pub fn tc(&mut self) -> &mut TrustCenter {
-        self.world.hub().tc.as_mut().expect("the live hub never goes down")
-    }
-
-    pub fn tc_ref(&self) -> &TrustCenter {
-        match &self.world.nodes[0].kind {
-            Kind::Coordinator(h) => h.tc.as_ref().expect("the live hub never goes down"),
-            _ => unreachable!("node 0 is the coordinator"),
-        }
-    }
-
-    /// Commits the core's writes and queues its frames (after an admin command).
-    pub fn drain(&mut self) {
-        self.world.drain_tc();
-    }
-
-    /// The core's events since the last call.
-    pub fn take_events(&mut self) -> Vec<(Us, Event)> {
-        self.world.hub().event_log.as_mut().map(std::mem::take).unwrap_or_default()
-    }
-
     /// When the next simulated event is due (Unix µs), if any.
     pub fn next_event_at(&self) -> Option<Us> {
         self.world.q.peek_time()
+    }
+
+    fn port(&mut self) -> &mut Port {
+        self.world.port().expect("node 0 is the hub's port")
+    }
+}
+
+/// The home as the hub's radio: frames for the coordinator come out of the port, frames the
+/// hub releases go out on the coordinator's MAC at the home's current time.
+impl Radio for LiveHome {
+    fn configure(&mut self, config: &RadioConfig) -> Result<(), RadioError> {
+        if config.pan_id != crate::world::PAN {
+            return Err(RadioError(format!(
+                "the simulated home's devices look for PAN {:#06x}, not {:#06x}",
+                crate::world::PAN.0,
+                config.pan_id.0
+            )));
+        }
+        self.port().ieee = config.ieee;
+        Ok(())
+    }
+
+    fn transmit(&mut self, _now: Millis, frame: Transmit) -> Result<(), RadioError> {
+        self.world.coordinator_transmit(frame);
+        Ok(())
+    }
+
+    fn receive(&mut self, now: Millis) -> Result<Option<Received>, RadioError> {
+        if self.port().inbox.is_empty() {
+            self.run(now * 1000);
+        }
+        Ok(self.port().inbox.pop_front().map(|psdu| Received { psdu, meta: RxMeta::default() }))
+    }
+
+    fn next_wake(&self) -> Option<Millis> {
+        self.next_event_at().map(|us| us.div_ceil(1000))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::rc::Rc;
-    use zigtrust_tc::model::StoreWrite;
-    use zigtrust_tc::AdminCommand;
+    use zigtrust_hub::Hub;
+    use zigtrust_tc::{AdminCommand, MemStore};
 
     const T0: Us = 1_700_000_000_000_000;
 
-    fn sink(log: &Rc<RefCell<MemStore>>) -> DurableSink {
-        let log = log.clone();
-        Box::new(move |w: &[StoreWrite]| {
-            for x in w {
-                log.borrow_mut().apply(x.clone());
-            }
-            Ok(())
-        })
+    type LiveHub = Hub<MemStore, LiveHome>;
+
+    fn formed() -> MemStore {
+        let mut h = Hub::open(MemStore::default(), zigtrust_hub::Outbox::default(), [7; 32], 0)
+            .unwrap_or_else(|e| match e {});
+        let form = AdminCommand::FormNetwork {
+            pan_id: crate::world::PAN,
+            extended_pan_id: 1,
+            channel: 15,
+        };
+        h.command(T0 / 1000, form).unwrap();
+        h.into_parts().0
     }
 
-    fn formed() -> Snapshot {
-        let mut tc = TrustCenter::new(Snapshot::default(), [7; 32], T0 / 1000);
-        tc.command(
-            T0 / 1000,
-            AdminCommand::FormNetwork {
-                pan_id: crate::world::PAN,
-                extended_pan_id: 1,
-                channel: 15,
-            },
-        )
-        .unwrap();
-        let mut m = MemStore::default();
-        for w in tc.take_store_writes() {
-            m.apply(w);
+    /// Runs the hub and the home to `until` (Unix ms), waking when either needs it.
+    fn run(h: &mut LiveHub, until: Millis) {
+        loop {
+            let t = h.next_wake().map_or(until, |w| w.min(until));
+            h.poll(t);
+            if t >= until {
+                return;
+            }
         }
-        m.snapshot()
+    }
+
+    fn command(h: &mut LiveHub, c: AdminCommand) {
+        let now = h.radio().world.now_ms();
+        if let AdminCommand::AddInstallCode { ieee, .. } = &c {
+            h.radio_mut().install_code_known(*ieee);
+        }
+        h.command(now, c).unwrap();
     }
 
     #[test]
     fn a_restored_home_keeps_talking_without_rejoining() {
-        let store = Rc::new(RefCell::new(MemStore::default()));
-        let snap = formed();
-        store.borrow_mut().snap = snap.clone();
-        let mut h = LiveHome::new(3, snap, [1; 32], sink(&store), T0, None).unwrap();
-        let now = T0 / 1000;
-        for (ieee, link_key) in h.starter_install_codes() {
-            h.tc().command(now, AdminCommand::AddInstallCode { ieee, link_key }).unwrap();
+        let home = LiveHome::new(3, T0, None).unwrap();
+        let mut h = Hub::open(formed(), home, [1; 32], T0 / 1000).unwrap_or_else(|e| match e {});
+        for (ieee, link_key) in h.radio().starter_install_codes() {
+            command(&mut h, AdminCommand::AddInstallCode { ieee, link_key });
         }
-        h.tc().command(now, AdminCommand::PermitJoin { duration_ms: 120_000, ieee: None }).unwrap();
-        h.power_up_starter_devices();
-        h.drain();
-        h.advance(T0 + 60_000_000);
-        let t = h.world.now_ms();
-        let last = h.devices.last().unwrap();
-        let (ieee, key) = (h.ieee(last), last.install_code.as_ref().unwrap().link_key());
-        h.tc().command(t, AdminCommand::AddInstallCode { ieee, link_key: key }).unwrap();
-        h.tc().command(t, AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None }).unwrap();
-        h.drain();
-        h.advance(T0 + 90_000_000);
-        let t = h.world.now_ms();
-        h.tc().command(t, AdminCommand::RotateNetworkKey { deadline_ms: 60_000 }).unwrap();
-        h.drain();
-        h.advance(T0 + 180_000_000);
-        let joined = h.devices.iter().filter(|d| h.joined(d)).count();
+        command(&mut h, AdminCommand::PermitJoin { duration_ms: 120_000, ieee: None });
+        h.radio_mut().power_up_starter_devices();
+        run(&mut h, (T0 + 60_000_000) / 1000);
+        let home = h.radio();
+        let last = home.devices.last().unwrap();
+        let (ieee, key) = (home.ieee(last), last.install_code.as_ref().unwrap().link_key());
+        command(&mut h, AdminCommand::AddInstallCode { ieee, link_key: key });
+        command(&mut h, AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
+        run(&mut h, (T0 + 90_000_000) / 1000);
+        command(&mut h, AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+        run(&mut h, (T0 + 180_000_000) / 1000);
+        let home = h.radio();
+        let joined = home.devices.iter().filter(|d| home.joined(d)).count();
         assert_eq!(joined, 6);
-        let nv = h.nv();
+        assert!(h.tc().rotation_pending().is_none(), "the rotation finished");
+        assert!(h.tc().active_key_seq() != 0, "on the new key");
+        let nv = home.nv();
         let rejoins_before: u32 =
-            h.devices.iter().map(|d| h.world.dev(d.node).unwrap().rejoins).sum();
-        drop(h);
-        let snap = store.borrow().snapshot();
+            home.devices.iter().map(|d| home.world.dev(d.node).unwrap().rejoins).sum();
+        let (store, _) = h.into_parts();
         let t1 = T0 + 181_000_000;
-        let mut h2 = LiveHome::new(3, snap, [2; 32], sink(&store), t1, Some(&nv)).unwrap();
-        h2.advance(t1 + 300_000_000);
-        let rejoins: Vec<(&str, u32, u32)> = h2
+        let home = LiveHome::new(3, t1, Some(&nv)).unwrap();
+        let mut h2 = Hub::open(store, home, [2; 32], t1 / 1000).unwrap_or_else(|e| match e {});
+        run(&mut h2, (t1 + 300_000_000) / 1000);
+        let home = h2.radio();
+        let rejoins: Vec<(&str, u32, u32)> = home
             .devices
             .iter()
             .map(|d| {
-                let x = h2.world.dev(d.node).unwrap();
+                let x = home.world.dev(d.node).unwrap();
                 (d.name, x.rejoins, x.rejoin_attempts)
             })
             .collect();

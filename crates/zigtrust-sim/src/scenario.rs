@@ -62,12 +62,12 @@
 use crate::attacker::{self, Attacker, Leak};
 use crate::device::{self, Class, Device, Knobs, Profile, Role};
 use crate::engine::{Topology, Us};
-use crate::world::{Ev, Hub, Kind, MemStore, World, PAN};
+use crate::world::{Coordinator, Ev, Kind, MemStore, World, PAN};
 use serde::Serialize;
 use std::time::Instant;
 use zigtrust_crypto::Key;
 use zigtrust_tc::model::{CounterKind, InsecureRejoinPolicy, LegacyJoinPolicy, Policy, StoreWrite};
-use zigtrust_tc::{AdminCommand, TrustCenter};
+use zigtrust_tc::AdminCommand;
 use zigtrust_wire::{CapabilityInfo, ExtAddr, ShortAddr};
 
 pub const SCENARIOS: &[&str] = &[
@@ -623,36 +623,17 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
     w.keep_capture = cfg.keep_capture;
     let mut tc_seed = w.rng.bytes32();
     let hub_seed = w.rng.next_u64();
-    let tc = TrustCenter::new(Default::default(), tc_seed, 0);
+    let hub = Coordinator::new(MemStore::default(), tc_seed, 0, hub_seed);
     tc_seed.fill(0);
-    let hub = Hub {
-        tc: Some(tc),
-        store: MemStore::default(),
-        durable: None,
-        event_log: None,
-        ieee: ExtAddr(0),
-        app_fc: 0,
-        app_seq: 0,
-        reboots: 0,
-        seed: hub_seed,
-    };
     w.add_node(Kind::Coordinator(Box::new(hub)), true);
-    {
-        let tc = w.hub().tc.as_mut().expect("fresh");
-        tc.command(0, AdminCommand::SetPolicy(pol)).map_err(|e| e.to_string())?;
-        tc.command(
-            0,
-            AdminCommand::FormNetwork {
-                pan_id: PAN,
-                extended_pan_id: 0xdddd_0000_0000_0001,
-                channel: 15,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let ieee = tc.network().expect("formed").tc_ieee;
-        w.hub().ieee = ieee;
-    }
-    w.drain_tc();
+    w.command(AdminCommand::SetPolicy(pol))?;
+    w.command(AdminCommand::FormNetwork {
+        pan_id: PAN,
+        extended_pan_id: 0xdddd_0000_0000_0001,
+        channel: 15,
+    })?;
+    let ieee = w.hub().hub.tc().network().expect("formed").tc_ieee;
+    w.hub().ieee = ieee;
     let total = plan.routers + plan.sleepy;
     let mut topo = Topology::new(total + 1);
     let mut devs = Vec::with_capacity(total);
@@ -719,16 +700,10 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
             ics.push((d.ieee, k.clone()));
         }
     }
-    {
-        let tc = w.hub().tc.as_mut().expect("up");
-        for (ieee, link_key) in ics {
-            tc.command(now_ms, AdminCommand::AddInstallCode { ieee, link_key })
-                .map_err(|e| e.to_string())?;
-        }
-        tc.command(now_ms, AdminCommand::PermitJoin { duration_ms: 254_000, ieee: None })
-            .map_err(|e| e.to_string())?;
+    for (ieee, link_key) in ics {
+        w.command_at(now_ms, AdminCommand::AddInstallCode { ieee, link_key })?;
     }
-    w.drain_tc();
+    w.command_at(now_ms, AdminCommand::PermitJoin { duration_ms: 254_000, ieee: None })?;
     let spacing = (240 * S / (total as u64 + 1)).min(4 * S);
     for i in 0..total {
         let at = 2 * S + spacing * i as u64 + w.rng.below(spacing / 2 + 1);
@@ -748,15 +723,9 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
             w.nodes[*n].alive = false;
         }
         Action::Rotate(deadline_s) => {
-            let now_ms = w.now_ms();
-            if let Some(tc) = w.hub().tc.as_mut() {
-                let _ = tc.command(
-                    now_ms,
-                    AdminCommand::RotateNetworkKey { deadline_ms: deadline_s * 1000 },
-                );
-            }
-            w.drain_tc();
-            let seq = w.hub().store.snap.rotation.as_ref().map(|r| r.seq);
+            // Refused while the hub is down or a rotation runs, as from the API.
+            let _ = w.command(AdminCommand::RotateNetworkKey { deadline_ms: deadline_s * 1000 });
+            let seq = w.hub().store().snap.rotation.as_ref().map(|r| r.seq);
             st.rotation = seq.and_then(|q| w.tc_key(q).map(|k| (q, k)));
         }
         Action::Spoof(n) => {
@@ -793,11 +762,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
             w.nodes[r].alive = false;
             st.removed.push(r);
             st.insider = Some((r, ieee, short));
-            let now_ms = w.now_ms();
-            if let Some(tc) = w.hub().tc.as_mut() {
-                let _ = tc.command(now_ms, AdminCommand::RemoveDevice { ieee });
-            }
-            w.drain_tc();
+            let _ = w.command(AdminCommand::RemoveDevice { ieee });
         }
         Action::InsiderSends => {
             let Some((r, ieee, short)) = st.insider else { return };
@@ -895,7 +860,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
         Action::ExhaustCounter(secs) => {
             w.hub_down();
             let until = zigtrust_tc::NWK_COUNTER_ROTATE_AT + 4096;
-            w.hub().store.apply(StoreWrite::CounterLease { kind: CounterKind::Nwk, until });
+            w.hub().store_mut().apply(StoreWrite::CounterLease { kind: CounterKind::Nwk, until });
             w.q.after(secs * S, Ev::Action(usize::MAX));
         }
     };
@@ -912,7 +877,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
     }
 
     // Results: leaks only from the attacker's own decryption.
-    let active = w.hub().store.snap.active_key_seq.unwrap_or(0);
+    let active = w.hub().store().snap.active_key_seq.unwrap_or(0);
     let mut joined = 0;
     let mut never = 0;
     let mut stranded_devices = Vec::new();
@@ -928,7 +893,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
         rejoin_attempts += d.rejoin_attempts as u64;
         if d.ever_joined && d.joined {
             let Kind::Coordinator(h) = &w.nodes[0].kind else { unreachable!("coordinator") };
-            if let Some(rec) = h.store.devices.get(&d.ieee) {
+            if let Some(rec) = h.store().devices.get(&d.ieee) {
                 if rec.last_seen + 900_000 < end_ms {
                     silenced_devices.push(d.ieee.to_string());
                 }
@@ -950,10 +915,10 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
         }
     }
     let network_keys_by_seq: Vec<(u8, Key)> =
-        w.hub().store.snap.network_keys.iter().map(|k| (k.seq, k.key.clone())).collect();
+        w.hub().store().snap.network_keys.iter().map(|k| (k.seq, k.key.clone())).collect();
     let restarts: Vec<(CounterKind, u8)> = w
         .hub()
-        .store
+        .store()
         .snap
         .counter_restarts
         .iter()
@@ -961,7 +926,7 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
         .copied()
         .collect();
     let network_keys: Vec<Key> = {
-        let mut ks: Vec<_> = w.hub().store.snap.network_keys.clone();
+        let mut ks: Vec<_> = w.hub().store().snap.network_keys.clone();
         ks.sort_by_key(|k| k.seq);
         ks.into_iter().map(|k| k.key).collect()
     };
@@ -1039,14 +1004,14 @@ pub fn run(cfg: &Config) -> Result<Outcome, String> {
 /// running core, or from its store while the hub is down.
 fn tc_exposed_keys(w: &mut World) -> Vec<(u8, bool, Key)> {
     let h = w.hub();
-    match &h.tc {
+    match h.tc() {
         Some(tc) => (0..=255u8)
             .filter_map(|q| tc.network_key(q))
             .map(|k| (k.seq, k.exposed, k.key.clone()))
             .collect(),
         None => {
             let mut v: Vec<_> = h
-                .store
+                .store()
                 .snap
                 .network_keys
                 .iter()

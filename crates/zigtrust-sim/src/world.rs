@@ -1,17 +1,17 @@
 //! The simulated network: the MAC layer shared by every node (acks, retries, indirect queues),
-//! the coordinator running the real Trust Center, device models and the attacker.
+//! the coordinator running the real hub (Trust Center core, in-memory store) or a port for a hub
+//! outside the world (the daemon's), device models and the attacker.
 
 use crate::attacker::Attacker;
 use crate::device::{Device, Timer};
 use crate::engine::*;
-use std::collections::{HashMap, VecDeque};
-use zigtrust_crypto::{CcmStar, Key};
-use zigtrust_tc::model::{CounterKind, DeviceRecord, Snapshot, StoreWrite};
-use zigtrust_tc::{Event, RxMeta, TrustCenter};
-use zigtrust_wire::aps::{ApsFrameType, ApsHeader};
+use std::collections::VecDeque;
+use zigtrust_crypto::Key;
+use zigtrust_hub::{Hub, Outbox, Step};
+use zigtrust_tc::model::StoreWrite;
+pub use zigtrust_tc::MemStore;
+use zigtrust_tc::{AdminCommand, Event, RxMeta, TrustCenter};
 use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame};
-use zigtrust_wire::nwk::{NwkFrameType, NwkHeader};
-use zigtrust_wire::security::{open, AuxHeader, ZIGBEE_PRO_LEVEL};
 use zigtrust_wire::{ExtAddr, PanId, ShortAddr};
 
 pub const PAN: PanId = PanId(0x1a62);
@@ -46,9 +46,20 @@ pub struct Mac {
 }
 
 pub enum Kind {
-    Coordinator(Box<Hub>),
+    Coordinator(Box<Coordinator>),
+    /// The coordinator's radio for a hub outside the world: frames for it wait in `inbox`.
+    Port(Box<Port>),
     Device(Box<Device>),
     Attacker,
+}
+
+/// Node 0 when the hub runs outside the world (the daemon's simulated radio).
+#[derive(Debug, Default)]
+pub struct Port {
+    /// The hub's IEEE address (from its radio configuration).
+    pub ieee: ExtAddr,
+    /// Frames addressed to the coordinator, oldest first.
+    pub inbox: VecDeque<Vec<u8>>,
 }
 
 pub struct Node {
@@ -61,7 +72,7 @@ pub struct Node {
 impl Node {
     pub fn short(&self) -> Option<ShortAddr> {
         match &self.kind {
-            Kind::Coordinator(_) => Some(ShortAddr::COORDINATOR),
+            Kind::Coordinator(_) | Kind::Port(_) => Some(ShortAddr::COORDINATOR),
             Kind::Device(d) => d.short,
             Kind::Attacker => None,
         }
@@ -69,6 +80,7 @@ impl Node {
     pub fn ieee(&self) -> Option<ExtAddr> {
         match &self.kind {
             Kind::Coordinator(h) => Some(h.ieee),
+            Kind::Port(p) => Some(p.ieee),
             Kind::Device(d) => Some(d.ieee),
             Kind::Attacker => None,
         }
@@ -82,84 +94,40 @@ impl Node {
     }
 }
 
-/// The Trust Center durable state, folded from its store writes (an in-memory store).
-#[derive(Default, Clone)]
-pub struct MemStore {
-    pub snap: Snapshot,
-    pub devices: HashMap<ExtAddr, DeviceRecord>,
-}
+/// The simulated hub: the real [`Hub`] on the in-memory store, its radio the world's MAC.
+pub type SimHub = Hub<MemStore, Outbox>;
 
-impl MemStore {
-    pub fn apply(&mut self, w: StoreWrite) {
-        let s = &mut self.snap;
-        match w {
-            StoreWrite::Network(c) => s.network = Some(c),
-            StoreWrite::NetworkKey(k) => {
-                s.network_keys.retain(|x| x.seq != k.seq);
-                s.network_keys.push(k);
-            }
-            StoreWrite::ActiveKeySeq(q) => s.active_key_seq = Some(q),
-            StoreWrite::Device(d) => {
-                self.devices.insert(d.ieee, d);
-            }
-            StoreWrite::DeleteDevice(i) => {
-                self.devices.remove(&i);
-            }
-            StoreWrite::InstallCode { ieee, key } => {
-                s.install_codes.retain(|(i, _)| *i != ieee);
-                s.install_codes.push((ieee, key));
-            }
-            StoreWrite::RemoveInstallCode(i) => s.install_codes.retain(|(x, _)| *x != i),
-            StoreWrite::CounterLease { kind, until } => {
-                s.counter_leases.retain(|(k, _)| *k != kind);
-                s.counter_leases.push((kind, until));
-            }
-            StoreWrite::Policy(p) => s.policy = Some(p),
-            StoreWrite::Audit(_) => {}
-            StoreWrite::Rotation(r) => s.rotation = r,
-            StoreWrite::CounterRestart { kind, key_seq } => {
-                s.counter_leases.retain(|(k, _)| *k != kind);
-                s.counter_restarts.retain(|(k, _)| *k != kind);
-                s.counter_restarts.push((kind, key_seq));
-            }
-        }
-    }
-    pub fn snapshot(&self) -> Snapshot {
-        let mut s = self.snap.clone();
-        let mut d: Vec<DeviceRecord> = self.devices.values().cloned().collect();
-        d.sort_by_key(|r| r.ieee);
-        s.devices = d;
-        s
-    }
-    pub fn lease(&self, kind: CounterKind) -> u32 {
-        self.snap
-            .counter_leases
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| *v)
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// Makes a batch of store writes durable (the daemon's SQLite store); an error means the
-/// frames of that step must not be sent.
-pub type DurableSink = Box<dyn FnMut(&[StoreWrite]) -> Result<(), String>>;
-
-/// The coordinator: the real Trust Center core, its store, and a thin hub application.
-pub struct Hub {
-    pub tc: Option<TrustCenter>,
-    pub store: MemStore,
-    /// Called with every batch of writes before the batch's frames are queued (the hub daemon
-    /// commits them to SQLite there). `None` in scenarios: the in-memory store is enough.
-    pub durable: Option<DurableSink>,
-    /// The core's events with their time, kept when `Some` (the hub daemon drains them).
-    pub event_log: Option<Vec<(Us, Event)>>,
+/// The coordinator node: the hub, and whether it is up. While it is down (a power cut) its
+/// core's volatile state is gone and only the store counts; [`World::hub_up`] restarts it.
+pub struct Coordinator {
+    pub hub: SimHub,
+    pub up: bool,
     pub ieee: ExtAddr,
-    pub app_fc: u32,
-    pub app_seq: u8,
     pub reboots: u32,
     pub seed: u64,
+}
+
+impl Coordinator {
+    /// A hub restored from `store`.
+    pub fn new(store: MemStore, tc_seed: [u8; 32], now_ms: u64, seed: u64) -> Coordinator {
+        let hub =
+            Hub::open(store, Outbox::default(), tc_seed, now_ms).unwrap_or_else(|e| match e {});
+        let ieee = hub.tc().network().map_or(ExtAddr(0), |n| n.tc_ieee);
+        Coordinator { hub, up: true, ieee, reboots: 0, seed }
+    }
+
+    /// The running core, `None` while the hub is down.
+    pub fn tc(&self) -> Option<&TrustCenter> {
+        self.up.then(|| self.hub.tc())
+    }
+
+    pub fn store(&self) -> &MemStore {
+        self.hub.store()
+    }
+
+    pub fn store_mut(&mut self) -> &mut MemStore {
+        self.hub.store_mut()
+    }
 }
 
 /// Counters of what the Trust Center reported.
@@ -236,10 +204,24 @@ impl World {
         self.q.now / 1000
     }
 
-    pub fn hub(&mut self) -> &mut Hub {
+    pub fn hub(&mut self) -> &mut Coordinator {
         match &mut self.nodes[0].kind {
             Kind::Coordinator(h) => h,
             _ => unreachable!("node 0 is the coordinator"),
+        }
+    }
+
+    pub fn coordinator(&self) -> Option<&Coordinator> {
+        match &self.nodes[0].kind {
+            Kind::Coordinator(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn port(&mut self) -> Option<&mut Port> {
+        match &mut self.nodes[0].kind {
+            Kind::Port(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -443,10 +425,15 @@ impl World {
                 return;
             }
         }
-        match &self.nodes[n].kind {
+        match &mut self.nodes[n].kind {
             Kind::Coordinator(_) => {
                 if addressed {
                     self.hub_rx(psdu);
+                }
+            }
+            Kind::Port(p) => {
+                if addressed {
+                    p.inbox.push_back(psdu.to_vec());
                 }
             }
             Kind::Device(_) => crate::device::rx(self, n, psdu, addressed),
@@ -473,85 +460,43 @@ impl World {
 
     fn hub_rx(&mut self, psdu: &[u8]) {
         let now_ms = self.now_ms();
-        let ack_to = self.hub_app_wants_ack(psdu);
-        let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return };
-        let Some(tc) = &mut h.tc else { return };
-        tc.handle_frame(now_ms, psdu, RxMeta::default());
-        let replay = self.drain_tc();
-        if let (Some((short, ieee, ctr)), false) = (ack_to, replay) {
-            self.hub_app_ack(short, ieee, ctr);
+        let h = self.hub();
+        if !h.up {
+            return;
         }
+        let step = h.hub.receive(now_ms, psdu, RxMeta::default());
+        self.after_step(step);
     }
 
-    /// A report under the active key asking for an APS ack: (source short, IEEE, APS counter).
-    fn hub_app_wants_ack(&mut self, psdu: &[u8]) -> Option<(ShortAddr, ExtAddr, u8)> {
-        let Kind::Coordinator(h) = &self.nodes[0].kind else { return None };
-        let tc = h.tc.as_ref()?;
-        let mac = MacFrame::parse(psdu).ok()?;
-        let MacBody::Data(nwk) = mac.body else { return None };
-        let (nh, hl) = NwkHeader::parse(nwk).ok()?;
-        if !nh.security || nh.dst != ShortAddr::COORDINATOR || nh.frame_type != NwkFrameType::Data {
-            return None;
-        }
-        let (aux, _) = AuxHeader::parse(&nwk[hl..]).ok()?;
-        if aux.key_seq != Some(tc.active_key_seq()) {
-            return None;
-        }
-        let key = tc.network_key(tc.active_key_seq())?.key.clone();
-        let o = open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hl, None).ok()?;
-        let (ah, _) = ApsHeader::parse(&o.plaintext).ok()?;
-        if ah.frame_type != ApsFrameType::Data || !ah.ack_request {
-            return None;
-        }
-        Some((nh.src, nh.src_ieee?, ah.counter))
+    /// An admin command to the simulated hub now, its frames queued.
+    pub fn command(&mut self, cmd: AdminCommand) -> Result<(), String> {
+        self.command_at(self.now_ms(), cmd)
     }
 
-    /// The hub application acknowledges a device report. It goes through the Trust Center core
-    /// so it shares the core's leased NWK frame counter.
-    fn hub_app_ack(&mut self, _short: ShortAddr, ieee: ExtAddr, ctr: u8) {
-        let now_ms = self.q.now / 1000;
-        let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return };
-        let Some(tc) = &mut h.tc else { return };
-        let mut aps = Vec::new();
-        ApsHeader::data_ack(1, 0x0402, 0x0104, 1, ctr).emit(&mut aps);
-        if tc.send_application(now_ms, ieee, &aps) {
-            self.drain_tc();
+    /// An admin command on the hub's clock at `now_ms` (not before the world's clock).
+    pub fn command_at(&mut self, now_ms: u64, cmd: AdminCommand) -> Result<(), String> {
+        let h = self.hub();
+        if !h.up {
+            return Err("the hub is down".into());
         }
+        let step = h.hub.command(now_ms, cmd).map_err(|e| e.to_string())?;
+        self.after_step(step);
+        Ok(())
     }
 
-    /// Applies the core's writes, counts its events and queues its frames. True if a replay
-    /// was dropped in this step.
-    pub fn drain_tc(&mut self) -> bool {
-        let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return false };
-        let Some(tc) = &mut h.tc else { return false };
-        let writes = tc.take_store_writes();
-        let durable = match (&mut h.durable, writes.is_empty()) {
-            (Some(sink), false) => sink(&writes).is_ok(),
-            _ => true,
-        };
-        for w in writes {
-            if let StoreWrite::Audit(a) = &w {
+    /// Counts a hub step's events and audit entries, queues the frames it released on the
+    /// coordinator's MAC and schedules the core's next timer.
+    fn after_step(&mut self, step: Step) {
+        for w in &step.writes {
+            if let StoreWrite::Audit(a) = w {
                 *self.stats.audit.entry(a.kind.clone()).or_default() += 1;
             }
-            h.store.apply(w);
         }
-        if !durable {
-            // Frames whose counter lease is not on disk must never go on air.
-            while tc.poll_transmit().is_some() {}
-        }
-        let mut replay = false;
-        let now = self.q.now;
-        while let Some(e) = tc.poll_event() {
-            if let Some(log) = &mut h.event_log {
-                log.push((now, e.clone()));
-            }
+        for e in &step.events {
             match e {
                 Event::RejoinDenied { .. } => self.stats.rejoins_denied += 1,
                 Event::SuspectedSpoof { .. } => self.stats.spoof_alerts += 1,
-                Event::ReplayDropped { .. } => {
-                    self.stats.replays_dropped += 1;
-                    replay = true;
-                }
+                Event::ReplayDropped { .. } => self.stats.replays_dropped += 1,
                 Event::StaleKeyRescue { .. } => self.stats.rescues += 1,
                 Event::DeviceJoined { .. } => self.stats.joins += 1,
                 Event::DeviceRejoined { .. } => self.stats.rejoins += 1,
@@ -559,25 +504,27 @@ impl World {
                 _ => {}
             }
         }
-        let mut out = Vec::new();
-        while let Some(t) = tc.poll_transmit() {
-            out.push(t);
-        }
-        let next = tc.next_timeout();
+        let h = self.hub();
+        let out = std::mem::take(&mut h.hub.radio_mut().frames);
+        let next = h.hub.tc().next_timeout();
         for t in out {
-            // A joiner only answers to its short address once it has fetched its association
-            // response: frames for that address wait with the response (as real coordinators
-            // hold the key until the association completes).
-            if t.indirect || self.awaiting_association(&t.psdu) {
-                self.send_indirect(0, t.psdu);
-            } else {
-                self.send(0, t.psdu, Tag::Plain);
-            }
+            self.coordinator_transmit(t);
         }
         if let Some(ms) = next {
             self.q.at(ms * 1000, Ev::TcTimeout);
         }
-        replay
+    }
+
+    /// Queues a frame the hub released on the coordinator's MAC.
+    pub fn coordinator_transmit(&mut self, t: zigtrust_tc::Transmit) {
+        // A joiner only answers to its short address once it has fetched its association
+        // response: frames for that address wait with the response (as real coordinators
+        // hold the key until the association completes).
+        if t.indirect || self.awaiting_association(&t.psdu) {
+            self.send_indirect(0, t.psdu);
+        } else {
+            self.send(0, t.psdu, Tag::Plain);
+        }
     }
 
     fn awaiting_association(&self, psdu: &[u8]) -> bool {
@@ -592,11 +539,11 @@ impl World {
     pub fn tc_timeout(&mut self) {
         let now_ms = self.now_ms();
         let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return };
-        let Some(tc) = &mut h.tc else { return };
-        if tc.next_timeout().is_some_and(|t| t <= now_ms) {
-            tc.handle_timeout(now_ms);
-            self.drain_tc();
+        if !h.up || !h.hub.tc().next_timeout().is_some_and(|t| t <= now_ms) {
+            return;
         }
+        let step = h.hub.handle_timeout(now_ms);
+        self.after_step(step);
     }
 
     /// Takes the hub offline (radio off, volatile state lost).
@@ -604,8 +551,7 @@ impl World {
         let n = &mut self.nodes[0];
         n.alive = false;
         n.mac = Mac::default();
-        let h = self.hub();
-        h.tc = None;
+        self.hub().up = false;
     }
 
     /// Restarts the Trust Center from its store.
@@ -614,16 +560,41 @@ impl World {
         let h = self.hub();
         h.reboots += 1;
         let mut r = Rng::new(h.seed ^ (h.reboots as u64).wrapping_mul(0x9e37_79b9));
-        let snap = h.store.snapshot();
-        h.tc = Some(TrustCenter::new(snap, r.bytes32(), now_ms));
+        let step = h.hub.restart(r.bytes32(), now_ms).unwrap_or_else(|e| match e {});
+        h.up = true;
         self.nodes[0].alive = true;
-        self.drain_tc();
+        self.after_step(step);
     }
 
     // ---- run loop -------------------------------------------------------------------------
 
     pub fn run_until(&mut self, until: Us, actions: &mut dyn FnMut(&mut World, usize)) {
         while let Some(e) = self.q.pop(until) {
+            self.dispatch(e, actions);
+        }
+        self.q.now = self.q.now.max(until);
+    }
+
+    /// Runs until `until`, or until a frame for an outside hub waits in the port's inbox
+    /// (returns true then, with the clock at that frame's arrival).
+    pub fn run_until_port_frame(
+        &mut self,
+        until: Us,
+        actions: &mut dyn FnMut(&mut World, usize),
+    ) -> bool {
+        loop {
+            if self.port().is_some_and(|p| !p.inbox.is_empty()) {
+                return true;
+            }
+            let Some(e) = self.q.pop(until) else { break };
+            self.dispatch(e, actions);
+        }
+        self.q.now = self.q.now.max(until);
+        false
+    }
+
+    fn dispatch(&mut self, e: Ev, actions: &mut dyn FnMut(&mut World, usize)) {
+        {
             match e {
                 Ev::Kick(n) => self.on_kick(n),
                 Ev::TxEnd(n, id) => self.on_tx_end(n, id),
@@ -637,12 +608,11 @@ impl World {
                 Ev::Action(i) => actions(self, i),
             }
         }
-        self.q.now = self.q.now.max(until);
     }
 
     /// Network key `seq` as the Trust Center holds it (for the realism checks only).
     pub fn tc_key(&self, seq: u8) -> Option<Key> {
-        let Kind::Coordinator(h) = &self.nodes[0].kind else { return None };
-        h.store.snap.network_keys.iter().find(|k| k.seq == seq).map(|k| k.key.clone())
+        let h = self.coordinator()?;
+        h.store().snap.network_keys.iter().find(|k| k.seq == seq).map(|k| k.key.clone())
     }
 }

@@ -936,3 +936,16 @@ mod tests {
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
     }
 }
+
+/// The hub's durable store: a step's writes in one SQLite transaction.
+impl zigtrust_tc::Durable for Store {
+    type Error = StoreError;
+
+    fn commit(&mut self, writes: &[StoreWrite]) -> Result<(), StoreError> {
+        self.apply(writes)
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Store::snapshot(self)
+    }
+}

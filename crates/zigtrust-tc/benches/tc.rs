@@ -1,4 +1,5 @@
-//! Benchmark (not a test): frames per second the Trust Center core handles — joins (association
+//! Benchmark (not a test): frames per second the Trust Center core handles, through the hub
+//! (store commit, report acks) with the in-memory store — joins (association
 //! and key transport), data frames with decryption and replay checks, secured rejoins — compared
 //! with what one 802.15.4 radio can carry (250 kbit/s), and memory per joined device (RSS growth
 //! while 20,000 devices join). Run: `cargo bench -p zigtrust-tc --bench tc`.
@@ -29,12 +30,11 @@ fn main() {
     let t = Instant::now();
     for d in devs.iter_mut() {
         let f = d.association_request();
-        h.tc.handle_frame(h.now, &f, RxMeta::default());
-        while let Some(tx) = h.tc.poll_transmit() {
+        let _ = h.hub.receive(h.now, &f, RxMeta::default());
+        for tx in std::mem::take(&mut h.hub.radio_mut().frames) {
             d.receive(&tx.psdu);
         }
-        let _ = h.tc.take_store_writes();
-        while h.tc.poll_event().is_some() {}
+        h.hub.store_mut().writes.clear();
     }
     let join_s = t.elapsed().as_secs_f64();
     let per_device = (rss() - rss0) as f64 / DEVICES as f64;
@@ -44,17 +44,17 @@ fn main() {
         (0..5).flat_map(|_| devs.iter_mut().map(|d| d.data()).collect::<Vec<_>>()).collect();
     let t = Instant::now();
     for (i, f) in data.iter().enumerate() {
-        h.tc.handle_frame(h.now + i as u64, f, RxMeta::default());
-        let _ = h.tc.take_store_writes();
+        let _ = h.hub.receive(h.now + i as u64, f, RxMeta::default());
+        h.hub.radio_mut().frames.clear();
+        h.hub.store_mut().writes.clear();
     }
     let data_s = t.elapsed().as_secs_f64();
     let rejoins: Vec<Vec<u8>> = devs.iter_mut().map(|d| d.rejoin_secured(None)).collect();
     let t = Instant::now();
     for f in &rejoins {
-        h.tc.handle_frame(h.now, f, RxMeta::default());
-        while h.tc.poll_transmit().is_some() {}
-        let _ = h.tc.take_store_writes();
-        while h.tc.poll_event().is_some() {}
+        let _ = h.hub.receive(h.now, f, RxMeta::default());
+        h.hub.radio_mut().frames.clear();
+        h.hub.store_mut().writes.clear();
     }
     let rejoin_s = t.elapsed().as_secs_f64();
 

@@ -1,8 +1,8 @@
 //! The zigtrust Trust Center as a sans-IO state machine (in the style of quinn-proto): feed it
 //! received frames ([`TrustCenter::handle_frame`]), time ([`TrustCenter::handle_timeout`]) and
-//! admin commands ([`TrustCenter::command`]); take frames to transmit
-//! ([`TrustCenter::poll_transmit`]), events ([`TrustCenter::poll_event`]) and durable writes
-//! ([`TrustCenter::take_store_writes`]). No sockets, threads, clocks or files inside; given its
+//! admin commands ([`TrustCenter::command`]); take each step's output as a [`Batch`]
+//! ([`TrustCenter::take_batch`]): store writes, frames and events, the frames released only by
+//! [`Batch::commit`] once the writes are durable ([`durable`]). No sockets, threads, clocks or files inside; given its
 //! inputs and RNG seed it is fully deterministic.
 //!
 //! # Threat model
@@ -153,7 +153,9 @@
 #![forbid(unsafe_code)]
 
 mod core;
+pub mod durable;
 pub mod model;
 pub mod rng;
 
 pub use crate::core::*;
+pub use crate::durable::{Batch, CommitFailed, Durable, MemStore, Released};

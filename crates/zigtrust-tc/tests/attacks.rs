@@ -30,7 +30,7 @@ fn tclk_update_under_public_keys_is_refused_so_it_cannot_be_hijacked() {
     let out = h.exchange(&mut attacker, f);
     assert_eq!(sent_what(&out, "transport-key-tclk"), 0, "no TCLK for the hijacker");
     assert!(h.has_event(|e| matches!(e, Event::TclkUpdateRefused { .. })));
-    let rec = h.tc.device(v.ieee).unwrap();
+    let rec = h.tc().device(v.ieee).unwrap();
     assert!(rec.tclk.is_none() && !rec.tclk_verified, "the record keeps the public key");
 
     // The genuine device is refused the same way and keeps working: a rotation reaches it.
@@ -40,9 +40,9 @@ fn tclk_update_under_public_keys_is_refused_so_it_cannot_be_hijacked() {
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
     let frames = h.sent.clone();
     take_rotation_key(&mut h, &mut v, &frames);
-    assert_eq!(h.tc.active_key_seq(), 1);
-    assert_eq!(v.nwk_keys.get(&1), Some(&h.tc.network_key(1).unwrap().key));
-    assert!(h.tc.network_key(1).unwrap().exposed, "sent to a public-link device: exposed");
+    assert_eq!(h.tc().active_key_seq(), 1);
+    assert_eq!(v.nwk_keys.get(&1), Some(&h.tc().network_key(1).unwrap().key));
+    assert!(h.tc().network_key(1).unwrap().exposed, "sent to a public-link device: exposed");
     h.tshark_check("tclk_update_under_public_keys_is_refused");
 }
 
@@ -93,7 +93,7 @@ fn aps_commands_must_come_from_the_device_they_concern() {
     let f = s.update_device(ExtAddr(0xb0aa), zigtrust_wire::ShortAddr(0x4242), 1);
     let out = h.exchange(&mut s, f);
     assert_eq!(sent_what(&out, "tunnel"), 0);
-    assert!(h.tc.device(ExtAddr(0xb0aa)).is_none(), "no device admitted on its word");
+    assert!(h.tc().device(ExtAddr(0xb0aa)).is_none(), "no device admitted on its word");
 
     // The genuine install-code device's own update works.
     let f = c.request_key();
@@ -114,8 +114,8 @@ fn a_removed_router_is_shut_out_and_the_network_moves_on() {
     let mut r = z30_joined(&mut h, 0xc002);
     let before = h.sent.len();
     h.admin(AdminCommand::RemoveDevice { ieee: r.ieee });
-    assert!(h.tc.network_key(0).unwrap().exposed, "the removed router holds key 0");
-    let (seq, pending) = h.tc.rotation_pending().expect("removing a router rotates");
+    assert!(h.tc().network_key(0).unwrap().exposed, "the removed router holds key 0");
+    let (seq, pending) = h.tc().rotation_pending().expect("removing a router rotates");
     assert_eq!(pending, vec![c.ieee], "the removed router is left out");
     let frames = h.sent[before..].to_vec();
     for t in &frames {
@@ -123,15 +123,15 @@ fn a_removed_router_is_shut_out_and_the_network_moves_on() {
     }
     assert!(!r.nwk_keys.contains_key(&seq), "the removed router cannot read the new key");
     take_rotation_key(&mut h, &mut c, &frames);
-    assert_eq!(h.tc.active_key_seq(), seq);
-    assert!(!h.tc.network_key(seq).unwrap().exposed);
+    assert_eq!(h.tc().active_key_seq(), seq);
+    assert!(!h.tc().network_key(seq).unwrap().exposed);
 
     // Its frames are dropped, its Update-Device is not acted on.
     open_join(&mut h);
     let f = r.update_device(ExtAddr(0xc0aa), zigtrust_wire::ShortAddr(0x4343), 1);
     let out = h.exchange(&mut r, f);
     assert!(out.is_empty());
-    assert!(h.tc.device(ExtAddr(0xc0aa)).is_none());
+    assert!(h.tc().device(ExtAddr(0xc0aa)).is_none());
     assert_eq!(h.audits(AuditKind::RemovedDeviceFrame), 1);
     h.tshark_check("a_removed_router_is_shut_out");
 }
@@ -152,7 +152,7 @@ fn a_join_in_a_known_devices_name_changes_nothing_until_proven() {
     assert!(c.tclk_confirmed);
     let f = c.data();
     h.exchange(&mut c, f);
-    let before = h.tc.device(c.ieee).unwrap().clone();
+    let before = h.tc().device(c.ieee).unwrap().clone();
 
     // A spoofer associates in its name: it gets nothing readable, the record stays.
     open_join(&mut h);
@@ -160,14 +160,14 @@ fn a_join_in_a_known_devices_name_changes_nothing_until_proven() {
     let f = spoof.association_request();
     h.exchange(&mut spoof, f);
     assert!(spoof.network_key().is_none());
-    assert_eq!(h.tc.device(c.ieee).unwrap(), &before, "a claim moved nothing");
+    assert_eq!(h.tc().device(c.ieee).unwrap(), &before, "a claim moved nothing");
     // The genuine device carries on as before: heard, nothing dropped.
     let n = h.events.len();
     h.advance(1_000);
     let f = c.data();
     h.exchange(&mut c, f);
     assert!(!h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
-    assert_eq!(h.tc.device(c.ieee).unwrap().last_seen, h.now, "still heard");
+    assert_eq!(h.tc().device(c.ieee).unwrap().last_seen, h.now, "still heard");
 
     // Factory reset: it keeps only its install code, and its counters start again.
     let mut reset = Device::new(c.ieee.0, Some(Key::from_bytes(IC_KEY)));
@@ -178,7 +178,7 @@ fn a_join_in_a_known_devices_name_changes_nothing_until_proven() {
     let f = reset.verify_key();
     h.exchange(&mut reset, f);
     assert!(reset.tclk_confirmed, "the re-paired device completed its TCLK update");
-    let rec = h.tc.device(c.ieee).unwrap();
+    let rec = h.tc().device(c.ieee).unwrap();
     assert_eq!(rec.short_addr, reset.short);
     assert_eq!(rec.tclk.as_ref(), reset.tclk.as_ref());
     let n = h.events.len();
@@ -203,9 +203,9 @@ fn frames_under_an_old_key_only_trigger_a_rescue() {
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
     let frames = h.sent.clone();
     take_rotation_key(&mut h, &mut d, &frames);
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
     h.advance(120_000);
-    let seen = h.tc.device(d.ieee).unwrap().last_seen;
+    let seen = h.tc().device(d.ieee).unwrap().last_seen;
     let n = h.events.len();
     let mut out = Vec::new();
     for f in old.iter().chain([&old_rejoin]) {
@@ -232,7 +232,7 @@ fn frames_under_an_old_key_only_trigger_a_rescue() {
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "rejoin-response"), 1);
     assert!(!h.events[n..].iter().any(|e| matches!(e, Event::DeviceRejoined { .. })));
-    assert_eq!(h.tc.device(d.ieee).unwrap().last_seen, seen, "no liveness from old keys");
+    assert_eq!(h.tc().device(d.ieee).unwrap().last_seen, seen, "no liveness from old keys");
     for t in &out {
         d.receive(&t.psdu);
     }
@@ -255,7 +255,7 @@ fn spoofed_rejoins_cannot_starve_or_move_genuine_devices_after_a_reboot() {
     }
     h.advance(300_000);
     h.restart(7); // the hub reboots: rate limits and liveness start empty
-    let shorts: Vec<_> = devs.iter().map(|d| h.tc.device(d.ieee).unwrap().short_addr).collect();
+    let shorts: Vec<_> = devs.iter().map(|d| h.tc().device(d.ieee).unwrap().short_addr).collect();
     for round in 0..60u64 {
         for d in &devs {
             let mut a = Device::new(d.ieee.0, None);
@@ -269,13 +269,13 @@ fn spoofed_rejoins_cannot_starve_or_move_genuine_devices_after_a_reboot() {
         h.rx(f);
     }
     for (d, s) in devs.iter().zip(&shorts) {
-        assert_eq!(h.tc.device(d.ieee).unwrap().short_addr, *s, "a spoof moved {}", d.ieee);
+        assert_eq!(h.tc().device(d.ieee).unwrap().short_addr, *s, "a spoof moved {}", d.ieee);
     }
     let n = h.events.len();
     for d in devs.iter_mut() {
         let f = d.rejoin_unsecured();
         h.exchange(d, f);
-        assert_eq!(d.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+        assert_eq!(d.network_key(), Some(&h.tc().network_key(0).unwrap().key));
     }
     let refused = h.events[n..]
         .iter()
@@ -325,7 +325,7 @@ fn a_spoof_just_before_a_genuine_rejoin_does_not_take_its_answer() {
         d.receive(&t.psdu);
     }
     assert_eq!(d.rejoin_status, Some(0));
-    assert_eq!(d.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+    assert_eq!(d.network_key(), Some(&h.tc().network_key(0).unwrap().key));
     h.tshark_check("a_spoof_just_before_a_genuine_rejoin");
 }
 
@@ -447,13 +447,13 @@ fn a_forged_high_counter_cannot_cut_a_device_off_for_good() {
     for t in &rest {
         c.receive(&t.psdu);
     }
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
     assert_eq!(c.active_seq, Some(1));
     let n = h.events.len();
     let f = c.data();
     h.exchange(&mut c, f);
     assert!(!h.events[n..].iter().any(|e| matches!(e, Event::ReplayDropped { .. })));
-    assert_eq!(h.tc.device(c.ieee).unwrap().last_key_seq, Some(1));
+    assert_eq!(h.tc().device(c.ieee).unwrap().last_key_seq, Some(1));
     h.tshark_check("a_forged_high_counter_cannot_cut_a_device_off");
 }
 
@@ -469,15 +469,15 @@ fn a_rotation_survives_a_restart_with_the_same_key() {
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
     let frames = h.sent[before..].to_vec();
     take_rotation_key(&mut h, &mut a, &frames);
-    let key1 = h.tc.network_key(1).unwrap().key.clone();
+    let key1 = h.tc().network_key(1).unwrap().key.clone();
     assert_eq!(a.nwk_keys.get(&1), Some(&key1));
     h.restart(8);
-    assert_eq!(h.tc.rotation_pending(), Some((1, vec![b.ieee])), "the rotation resumed");
+    assert_eq!(h.tc().rotation_pending(), Some((1, vec![b.ieee])), "the rotation resumed");
     assert_eq!(h.audits(AuditKind::KeyRotationResumed), 1);
     let frames = h.sent[before..].to_vec();
     take_rotation_key(&mut h, &mut b, &frames);
-    assert_eq!(h.tc.active_key_seq(), 1);
-    assert_eq!(h.tc.network_key(1).unwrap().key, key1, "same key under seq 1");
+    assert_eq!(h.tc().active_key_seq(), 1);
+    assert_eq!(h.tc().network_key(1).unwrap().key, key1, "same key under seq 1");
     assert_eq!(b.nwk_keys.get(&1), Some(&key1));
     h.tshark_check("a_rotation_survives_a_restart");
 }
@@ -495,16 +495,16 @@ fn a_held_key_is_named_by_number_and_hash() {
     h.advance(1);
     let frames = h.sent.clone();
     take_rotation_key(&mut h, &mut other, &frames);
-    let held = h.tc.device(ExtAddr(0x3001)).unwrap().clone();
-    assert_eq!(h.tc.held_key(&held), Some(0));
+    let held = h.tc().device(ExtAddr(0x3001)).unwrap().clone();
+    assert_eq!(h.tc().held_key(&held), Some(0));
     for _ in 0..256 {
         h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
         h.advance(1);
     }
-    assert_eq!(h.tc.active_key_seq(), 1);
-    let d = h.tc.device(ExtAddr(0x3001)).unwrap();
+    assert_eq!(h.tc().active_key_seq(), 1);
+    let d = h.tc().device(ExtAddr(0x3001)).unwrap();
     assert_eq!(d.last_key_seq, Some(0), "it acknowledged nothing since");
-    assert_eq!(h.tc.held_key(d), None, "seq 0 now names another key");
+    assert_eq!(h.tc().held_key(d), None, "seq 0 now names another key");
 }
 
 /// Finding 7: the outgoing NWK counter never wraps; near the top (e.g. after importing a
@@ -515,19 +515,19 @@ fn counter_exhaustion_rotates_and_never_wraps() {
     let mut h = Harness::new();
     open_join(&mut h);
     let mut d = z30_joined(&mut h, 0x2001);
-    h.writes.push(StoreWrite::CounterLease {
+    h.writes_mut().push(StoreWrite::CounterLease {
         kind: CounterKind::Nwk,
         until: NWK_COUNTER_ROTATE_AT + 5,
     });
     h.restart(9);
     let out = h.advance(10);
     assert_eq!(h.audits(AuditKind::CounterExhaustion), 1);
-    assert!(h.tc.rotation_pending().is_some());
+    assert!(h.tc().rotation_pending().is_some());
     take_rotation_key(&mut h, &mut d, &out);
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
     let f = d.data();
     h.exchange(&mut d, f);
-    let after = h.tc.send_application(h.now, d.ieee, &[0x00, 0x01]);
+    let after = h.send_application(d.ieee, &[0x00, 0x01]);
     assert!(after);
     let out = h.drain();
     let counters = nwk_counters(&out);
@@ -536,7 +536,7 @@ fn counter_exhaustion_rotates_and_never_wraps() {
     // key 0 ever used, also after a restart from the store.
     h.restart(10);
     assert!(h.snapshot().counter_restarts.contains(&(CounterKind::Nwk, 1)));
-    let mut s = Device::impersonating(&d, &[h.tc.network_key(0).unwrap().key.clone()]);
+    let mut s = Device::impersonating(&d, &[h.tc().network_key(0).unwrap().key.clone()]);
     s.active_seq = Some(0);
     s.nwk_fc = 1 << 20;
     let f = s.data();
@@ -552,10 +552,10 @@ fn counter_exhaustion_rotates_and_never_wraps() {
     let mut h = Harness::new();
     open_join(&mut h);
     let d = z30_joined(&mut h, 0x2002);
-    h.writes.push(StoreWrite::CounterLease { kind: CounterKind::Nwk, until: u32::MAX });
+    h.writes_mut().push(StoreWrite::CounterLease { kind: CounterKind::Nwk, until: u32::MAX });
     h.restart(11);
     for _ in 0..3 {
-        h.tc.send_application(h.now, d.ieee, &[0x00, 0x01]);
+        h.send_application(d.ieee, &[0x00, 0x01]);
     }
     let out = h.drain();
     assert!(nwk_counters(&out).iter().all(|c| *c >= NWK_COUNTER_ROTATE_AT), "no wrap to 0");

@@ -27,8 +27,8 @@ fn ha12_join_leaks_only_inside_the_window_and_marks_the_key_exposed() {
         Event::KeyDelivered { protection: KeyProtection::WellKnownKey, .. }
     )));
     assert_eq!(sniffer_keys(&h.sent).len(), 1, "legacy join inside the window: the sniffer has it");
-    assert!(h.tc.network_key(0).unwrap().exposed);
-    assert!(h.writes.iter().any(|w| matches!(w, StoreWrite::NetworkKey(k) if k.exposed)));
+    assert!(h.tc().network_key(0).unwrap().exposed);
+    assert!(h.writes().iter().any(|w| matches!(w, StoreWrite::NetworkKey(k) if k.exposed)));
     h.tshark_check("ha12_join_leaks_only_inside_the_window_and_marks_the_key_exposed");
 }
 
@@ -45,7 +45,7 @@ fn permit_join_closes_by_itself() {
     assert!(h.has_event(|e| matches!(e, Event::PermitJoinClosed)));
     // Windows longer than 254 s are capped.
     h.admin(AdminCommand::PermitJoin { duration_ms: 3_600_000, ieee: None });
-    assert!(h.tc.permit_join_remaining().unwrap() <= 254_000);
+    assert!(h.tc().permit_join_remaining().unwrap() <= 254_000);
     h.tshark_check("permit_join_closes_by_itself");
 }
 
@@ -69,12 +69,12 @@ fn install_code_join_and_tclk_update() {
         Event::KeyDelivered { protection: KeyProtection::InstallCodeKey, .. }
     )));
     tclk_update(&mut h, &mut d);
-    let rec = h.tc.device(d.ieee).unwrap();
+    let rec = h.tc().device(d.ieee).unwrap();
     assert!(rec.tclk_verified);
     assert_eq!(rec.tclk.as_ref(), d.tclk.as_ref());
     assert_ne!(d.tclk.as_ref().unwrap().as_bytes(), &IC_KEY, "a fresh unique key");
     assert!(sniffer_keys(&h.sent).is_empty(), "nothing readable with the well-known key");
-    assert!(!h.tc.network_key(0).unwrap().exposed);
+    assert!(!h.tc().network_key(0).unwrap().exposed);
     h.tshark_check("install_code_join_and_tclk_update");
 }
 
@@ -96,7 +96,7 @@ fn allow_and_deny_lists_and_tombstones_are_checked_before_any_key() {
     let f = ok.rejoin_secured(None);
     let out = h.exchange(&mut ok, f);
     assert!(out.is_empty(), "no answer to a removed device");
-    assert!(h.writes.iter().any(
+    assert!(h.writes().iter().any(
         |w| matches!(w, StoreWrite::Audit(a) if a.kind == AuditKind::RemovedDeviceFrame.as_str())
     ));
     let mut again = Device::new(0x6666, None);
@@ -159,7 +159,7 @@ fn stale_key_rescue_under_adaptive() {
     assert_eq!(acks.len(), 1);
     let f = awake.ack(acks[0]);
     h.exchange(&mut awake, f);
-    assert!(h.tc.rotation_pending().is_some(), "the sleepy device has not acknowledged");
+    assert!(h.tc().rotation_pending().is_some(), "the sleepy device has not acknowledged");
     let switch = h.advance(31_000);
     for t in &switch {
         awake.receive(&t.psdu);
@@ -173,9 +173,9 @@ fn stale_key_rescue_under_adaptive() {
     h.exchange(&mut asleep, f);
     assert!(h.has_event(|e| matches!(e, Event::StaleKeyRescue { from_seq: 0, to_seq: 1, .. })));
     assert_eq!(asleep.active_seq, Some(1));
-    assert_eq!(asleep.network_key(), Some(&h.tc.network_key(1).unwrap().key));
+    assert_eq!(asleep.network_key(), Some(&h.tc().network_key(1).unwrap().key));
     assert!(sniffer_keys(&h.sent).is_empty(), "nothing readable with the well-known key");
-    assert!(!h.tc.network_key(0).unwrap().exposed && !h.tc.network_key(1).unwrap().exposed);
+    assert!(!h.tc().network_key(0).unwrap().exposed && !h.tc().network_key(1).unwrap().exposed);
     h.tshark_check("stale_key_rescue_under_adaptive");
 }
 
@@ -188,8 +188,8 @@ fn rotation_to_legacy_devices_on_an_exposed_key_is_marked_exposed() {
     let mut d = Device::new(0x8891, None);
     join(&mut h, &mut d);
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 1_000 });
-    assert!(h.tc.network_key(0).unwrap().exposed);
-    assert!(h.tc.network_key(1).unwrap().exposed);
+    assert!(h.tc().network_key(0).unwrap().exposed);
+    assert!(h.tc().network_key(1).unwrap().exposed);
     h.tshark_check("rotation_to_legacy_devices_on_an_exposed_key_is_marked_exposed");
 }
 
@@ -229,8 +229,8 @@ fn deny_strands_allow_leaks() {
             _ => {
                 assert!(legacy.nwk_keys.contains_key(&1));
                 let leaked = sniffer_keys(&h.sent[sent_before..]);
-                assert!(leaked.is_empty() || leaked.contains(&h.tc.network_key(1).unwrap().key));
-                assert!(h.tc.network_key(1).unwrap().exposed, "allow leaked the new key");
+                assert!(leaked.is_empty() || leaked.contains(&h.tc().network_key(1).unwrap().key));
+                assert!(h.tc().network_key(1).unwrap().exposed, "allow leaked the new key");
             }
         }
         h.tshark_check(&format!("deny_strands_allow_leaks-{policy_kind:?}"));
@@ -288,11 +288,11 @@ fn spoofed_rejoin_of_legacy_device_under_adaptive() {
     for t in &out {
         d.receive(&t.psdu);
     }
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
     let f = d.data();
     h.exchange(&mut d, f);
     let before = h.sent.len();
-    let writes_before = h.writes.len();
+    let writes_before = h.writes().len();
     let mut attacker = Device::new(0xbbb1, None);
     attacker.short = d.short;
     let f = attacker.rejoin_unsecured();
@@ -301,7 +301,7 @@ fn spoofed_rejoin_of_legacy_device_under_adaptive() {
     // The answer is readable only under a key the genuine device holds: the spoofer gets nothing.
     assert!(attacker.network_key().is_none());
     assert!(sniffer_keys(&h.sent[before..]).is_empty(), "never under the well-known key");
-    let exposures = h.writes[writes_before..]
+    let exposures = h.writes()[writes_before..]
         .iter()
         .filter(|w| matches!(w, StoreWrite::Audit(a) if a.kind == "network-key-exposed"))
         .count();
@@ -344,32 +344,9 @@ fn restart_never_reuses_a_frame_counter() {
     let f = d.rejoin_secured(None);
     h.exchange(&mut d, f);
     // Rebuild the TC from what it wrote (as a store would hand back).
-    let mut snap = Snapshot::default();
-    for w in &h.writes {
-        match w {
-            StoreWrite::Network(n) => snap.network = Some(n.clone()),
-            StoreWrite::NetworkKey(k) => {
-                snap.network_keys.retain(|x| x.seq != k.seq);
-                snap.network_keys.push(k.clone());
-            }
-            StoreWrite::ActiveKeySeq(s) => snap.active_key_seq = Some(*s),
-            StoreWrite::Device(dr) => {
-                snap.devices.retain(|x| x.ieee != dr.ieee);
-                snap.devices.push(dr.clone());
-            }
-            StoreWrite::CounterLease { kind, until } => snap.counter_leases.push((*kind, *until)),
-            _ => {}
-        }
-    }
+    let snap = h.snapshot();
     let used_before = nwk_counters(&h.sent);
-    let mut h2 = Harness {
-        install_keys: vec![],
-        tc: zigtrust_tc::TrustCenter::new(snap, [9; 32], h.now),
-        now: h.now,
-        sent: vec![],
-        events: vec![],
-        writes: vec![],
-    };
+    let mut h2 = Harness::from_snapshot(snap, 9, h.now);
     let f = d.rejoin_secured(None);
     h2.exchange(&mut d, f);
     let used_after = nwk_counters(&h2.sent);
@@ -394,7 +371,7 @@ fn join_through_a_router_is_tunnelled() {
         replies.iter().find_map(|t| router.tunnelled(&t.psdu)).expect("a Tunnel to the router");
     assert_eq!(dst, child.ieee);
     child.receive_relayed(&inner);
-    assert_eq!(child.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+    assert_eq!(child.network_key(), Some(&h.tc().network_key(0).unwrap().key));
     assert!(
         h.has_event(|e| matches!(e, Event::DeviceJoined { parent, .. } if *parent == router.short))
     );
@@ -470,10 +447,10 @@ fn legacy_window_closing_rotates_the_exposed_key() {
     h.admin(AdminCommand::PermitJoin { duration_ms: 30_000, ieee: None });
     let mut d = Device::new(0xf201, None);
     join(&mut h, &mut d);
-    assert!(h.tc.network_key(0).unwrap().exposed);
+    assert!(h.tc().network_key(0).unwrap().exposed);
     h.advance(31_000);
     assert!(h.has_event(|e| matches!(e, Event::PermitJoinClosed)));
-    assert!(h.tc.rotation_pending().is_some(), "rotation started when the legacy window closed");
+    assert!(h.tc().rotation_pending().is_some(), "rotation started when the legacy window closed");
     h.tshark_check("legacy_window_closing_rotates_the_exposed_key");
 }
 
@@ -527,9 +504,9 @@ fn a_device_joining_during_a_rotation_gets_the_new_key() {
     let mut late = z30(&mut h, 0xee02);
     let req = late.association_request();
     h.exchange(&mut late, req);
-    assert_eq!(late.network_key(), Some(&h.tc.network_key(0).unwrap().key));
+    assert_eq!(late.network_key(), Some(&h.tc().network_key(0).unwrap().key));
     assert!(late.nwk_keys.contains_key(&1), "the joiner was not given the pending key");
-    let (seq, pending) = h.tc.rotation_pending().unwrap();
+    let (seq, pending) = h.tc().rotation_pending().unwrap();
     assert_eq!(seq, 1);
     assert!(pending.contains(&late.ieee));
     for dev in [&mut a, &mut late] {
@@ -542,11 +519,11 @@ fn a_device_joining_during_a_rotation_gets_the_new_key() {
             h.exchange(dev, f);
         }
     }
-    assert_eq!(h.tc.active_key_seq(), 1, "everyone acknowledged: the switch happens at once");
+    assert_eq!(h.tc().active_key_seq(), 1, "everyone acknowledged: the switch happens at once");
     assert!(h.has_event(
         |e| matches!(e, Event::KeySwitched { stragglers, .. } if stragglers.is_empty())
     ));
-    assert!(!h.tc.network_key(1).unwrap().exposed, "install-code devices only: never exposed");
+    assert!(!h.tc().network_key(1).unwrap().exposed, "install-code devices only: never exposed");
     h.tshark_check("a_device_joining_during_a_rotation_gets_the_new_key");
 }
 
@@ -563,12 +540,12 @@ fn relayed_frames_mark_the_originator_alive() {
     let tunnelled = out.iter().find_map(|t| router.tunnelled(&t.psdu)).expect("key tunnelled");
     child.short = zigtrust_wire::ShortAddr(0x4242);
     child.receive_relayed(&tunnelled.1);
-    let joined_at = h.tc.device(child.ieee).unwrap().last_seen;
+    let joined_at = h.tc().device(child.ieee).unwrap().last_seen;
     h.advance(5_000);
     // The child's report, as its parent re-secures and forwards it (aux source = router).
     let payload = child.data_payload();
     let f = router.relay_for(&child, &payload);
     h.exchange(&mut router, f);
-    assert!(h.tc.device(child.ieee).unwrap().last_seen >= joined_at + 5_000);
-    assert_eq!(h.tc.device(child.ieee).unwrap().last_key_seq, Some(0));
+    assert!(h.tc().device(child.ieee).unwrap().last_seen >= joined_at + 5_000);
+    assert_eq!(h.tc().device(child.ieee).unwrap().last_key_seq, Some(0));
 }

@@ -38,7 +38,7 @@ fn aps_inside(h: &Harness, t: &Transmit, seq: u8) -> Vec<u8> {
     let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).unwrap().body else { panic!("no NWK") };
     let (nh, hl) = NwkHeader::parse(nwk).unwrap();
     assert!(nh.security, "NWK-secured");
-    let key = h.tc.network_key(seq).unwrap().key.clone();
+    let key = h.tc().network_key(seq).unwrap().key.clone();
     open(&zigtrust_crypto::CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, hl, None).unwrap().plaintext
 }
 
@@ -80,7 +80,7 @@ fn slept_through_a_rotation() -> (Harness, Device, Device) {
     join(&mut h, &mut c);
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
     h.advance(60_001);
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
     h.advance(60_000);
     (h, r, c)
 }
@@ -102,7 +102,7 @@ fn an_old_key_data_frame_is_no_rejoin() {
 #[test]
 fn a_relayed_old_key_frame_rescues_its_originator_back_the_way_it_came() {
     let (mut h, mut r, c) = slept_through_a_rotation();
-    assert_eq!(h.tc.device(c.ieee).unwrap().parent, ShortAddr::COORDINATOR);
+    assert_eq!(h.tc().device(c.ieee).unwrap().parent, ShortAddr::COORDINATOR);
     let mut c = c;
     let aps = c.data_payload();
     let f = r.relay_for(&c, &aps);
@@ -133,15 +133,15 @@ fn frames_under_the_rotation_key_are_current_before_the_switch() {
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
     let frames = h.sent.clone();
     take_rotation_key(&mut h, &mut a, &frames);
-    let (seq, _) = h.tc.rotation_pending().expect("pending");
+    let (seq, _) = h.tc().rotation_pending().expect("pending");
     h.advance(10_000);
-    let seen = h.tc.device(a.ieee).unwrap().last_seen;
+    let seen = h.tc().device(a.ieee).unwrap().last_seen;
     let p = a.data_payload();
     let f = a.secured(NwkFrameType::Data, &p, Some(seq));
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "transport-key"), 0, "no rescue");
-    assert!(h.tc.device(a.ieee).unwrap().last_seen > seen, "heard");
-    assert_eq!(h.tc.device(a.ieee).unwrap().last_key_seq, Some(seq));
+    assert!(h.tc().device(a.ieee).unwrap().last_seen > seen, "heard");
+    assert_eq!(h.tc().device(a.ieee).unwrap().last_key_seq, Some(seq));
 }
 
 /// A device whose acknowledgement of the rotation key was lost is known to hold the new key
@@ -159,11 +159,11 @@ fn a_device_is_known_to_hold_the_key_it_speaks_under() {
     for t in h.advance(60_001) {
         a.receive(&t.psdu);
     }
-    assert_eq!((h.tc.active_key_seq(), a.active_seq), (1, Some(1)));
-    assert_eq!(h.tc.device(a.ieee).unwrap().last_key_seq, Some(0));
+    assert_eq!((h.tc().active_key_seq(), a.active_seq), (1, Some(1)));
+    assert_eq!(h.tc().device(a.ieee).unwrap().last_key_seq, Some(0));
     let f = a.data();
     h.rx(f);
-    assert_eq!(h.tc.device(a.ieee).unwrap().last_key_seq, Some(1));
+    assert_eq!(h.tc().device(a.ieee).unwrap().last_key_seq, Some(1));
 }
 
 /// Every APS frame the TC sends carries the next APS counter (receivers drop repeats as
@@ -198,12 +198,12 @@ fn a_restored_device_without_a_link_key_is_a_well_known_key_device() {
     open_join(&mut h);
     let mut d = legacy(&mut h, 0x7600);
     h.advance(300_000); // the permit-join window is long closed
-    let mut rec = h.tc.device(d.ieee).unwrap().clone();
+    let mut rec = h.tc().device(d.ieee).unwrap().clone();
     rec.join_method = JoinMethod::Restored;
     rec.tclk = None;
     rec.last_key_seq = None;
     rec.last_key_hash = None;
-    h.writes.push(StoreWrite::Device(rec));
+    h.writes_mut().push(StoreWrite::Device(rec));
     h.restart(3);
     let n = h.events.len();
     let f = d.rejoin_unsecured();
@@ -225,9 +225,9 @@ fn removing_an_end_device_does_not_rotate_by_default() {
     let _r = legacy(&mut h, 0x7701);
     let _stays = legacy(&mut h, 0x7702); // keeps a rotation pending once one starts
     h.admin(AdminCommand::RemoveDevice { ieee: d.ieee });
-    assert!(h.tc.rotation_pending().is_none());
+    assert!(h.tc().rotation_pending().is_none());
     h.admin(AdminCommand::RemoveDevice { ieee: ExtAddr(0x7701) });
-    assert!(h.tc.rotation_pending().is_some(), "a router's removal does");
+    assert!(h.tc().rotation_pending().is_some(), "a router's removal does");
 }
 
 /// Request-Key and Update-Device count only APS-secured under the sender's link key: with
@@ -260,10 +260,10 @@ fn key_requests_and_device_reports_need_aps_security() {
     };
     let f = report(false, &mut r);
     h.rx(f);
-    assert!(h.tc.device(ExtAddr(0x7802)).is_none(), "an unsecured report admits no one");
+    assert!(h.tc().device(ExtAddr(0x7802)).is_none(), "an unsecured report admits no one");
     let f = report(true, &mut r);
     h.rx(f);
-    assert!(h.tc.device(ExtAddr(0x7802)).is_some(), "the secured one does");
+    assert!(h.tc().device(ExtAddr(0x7802)).is_some(), "the secured one does");
 }
 
 /// The allow list admits exactly the devices on it; the deny list none of those on it.
@@ -308,7 +308,7 @@ fn addresses_follow_the_device_only_as_the_rules_say() {
     for (child, at) in [(ExtAddr(0x7a02), ShortAddr(0x4a02)), (d.ieee, ShortAddr(0x4a00))] {
         let f = r.update_device(child, at, 1);
         h.rx(f);
-        assert_eq!(h.tc.device(child).unwrap().short_addr, at, "{child}: the router's address");
+        assert_eq!(h.tc().device(child).unwrap().short_addr, at, "{child}: the router's address");
     }
 
     let mut m = z30_joined(&mut h, 0x7a03);
@@ -322,8 +322,8 @@ fn addresses_follow_the_device_only_as_the_rules_say() {
         let aps = m.data_payload();
         let f = r.relay_for(&m, &aps);
         h.rx(f);
-        assert_eq!(h.tc.device(m.ieee).unwrap().short_addr, expect, "rejoined at {to}");
-        m.short = h.tc.device(m.ieee).unwrap().short_addr;
+        assert_eq!(h.tc().device(m.ieee).unwrap().short_addr, expect, "rejoined at {to}");
+        m.short = h.tc().device(m.ieee).unwrap().short_addr;
         if expect == moved_to {
             assert_ne!(stored, moved_to);
         }
@@ -331,7 +331,7 @@ fn addresses_follow_the_device_only_as_the_rules_say() {
     // Its old address is free again: a Trust Center rejoin from there (another device that
     // took the address) is not taken for one from another device's address, and is answered.
     let old = ShortAddr(0x7a7a);
-    assert!(h.tc.devices().all(|x| x.short_addr != old));
+    assert!(h.tc().devices().all(|x| x.short_addr != old));
     let mut l = legacy(&mut h, 0x7a05);
     let mut n = z30_joined(&mut h, 0x7a06);
     let stored = n.short;
@@ -341,7 +341,7 @@ fn addresses_follow_the_device_only_as_the_rules_say() {
     let aps = n.data_payload();
     let f = r.relay_for(&n, &aps);
     h.rx(f);
-    assert_eq!(h.tc.device(n.ieee).unwrap().short_addr, old);
+    assert_eq!(h.tc().device(n.ieee).unwrap().short_addr, old);
     h.advance(5_000);
     l.short = stored;
     let f = l.rejoin_unsecured();
@@ -361,13 +361,13 @@ fn an_unknown_devices_rejoin_is_a_join() {
     n.short = taken;
     let f = n.rejoin_unsecured();
     h.rx(f);
-    let rec = h.tc.device(n.ieee).expect("admitted");
+    let rec = h.tc().device(n.ieee).expect("admitted");
     assert_ne!(rec.short_addr, taken, "not onto another device's address");
     let mut free = Device::new(0x7b02, None);
     free.short = ShortAddr(0x3b02);
     let f = free.rejoin_unsecured();
     h.rx(f);
-    assert_eq!(h.tc.device(free.ieee).unwrap().short_addr, ShortAddr(0x3b02), "its own");
+    assert_eq!(h.tc().device(free.ieee).unwrap().short_addr, ShortAddr(0x3b02), "its own");
     // Every new IEEE has a fresh per-device budget; the network-wide one holds: 30 a minute.
     let mut admitted = 2;
     for i in 0..40u64 {
@@ -375,7 +375,7 @@ fn an_unknown_devices_rejoin_is_a_join() {
         d.short = ShortAddr(0x3c00 + i as u16);
         let f = d.rejoin_unsecured();
         h.rx(f);
-        admitted += usize::from(h.tc.device(d.ieee).is_some());
+        admitted += usize::from(h.tc().device(d.ieee).is_some());
     }
     assert_eq!(admitted, zigtrust_tc::REJOINS_GLOBAL, "well-known-key keys: 30 a minute");
     for i in 0..5u64 {
@@ -383,7 +383,7 @@ fn an_unknown_devices_rejoin_is_a_join() {
         z.short = ShortAddr(0x3d00 + i as u16);
         let f = z.rejoin_unsecured();
         h.rx(f);
-        assert!(h.tc.device(z.ieee).is_some(), "install-code keys are never rate limited");
+        assert!(h.tc().device(z.ieee).is_some(), "install-code keys are never rate limited");
     }
 }
 
@@ -414,13 +414,13 @@ fn a_stored_next_key_is_reused_by_the_next_rotation() {
     let _d = legacy(&mut h, 0x7f00);
     let _e = legacy(&mut h, 0x7f01);
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
-    let key1 = h.tc.network_key(1).unwrap().key.clone();
-    h.writes.push(StoreWrite::Rotation(None));
+    let key1 = h.tc().network_key(1).unwrap().key.clone();
+    h.writes_mut().push(StoreWrite::Rotation(None));
     h.restart(4);
-    assert!(h.tc.rotation_pending().is_none(), "the record is gone");
+    assert!(h.tc().rotation_pending().is_none(), "the record is gone");
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
-    assert_eq!(h.tc.rotation_pending().unwrap().0, 1);
-    assert_eq!(h.tc.network_key(1).unwrap().key, key1, "same number, same key");
+    assert_eq!(h.tc().rotation_pending().unwrap().0, 1);
+    assert_eq!(h.tc().network_key(1).unwrap().key, key1, "same number, same key");
 }
 
 /// The Confirm-Key that ends a TC link key update is secured under the new key (the device
@@ -432,7 +432,7 @@ fn confirm_key_is_under_the_new_link_key() {
     let mut d = z30_joined(&mut h, 0x7f10);
     let old = d.tclk.clone().unwrap();
     tclk_update(&mut h, &mut d);
-    let new = h.tc.device(d.ieee).unwrap().tclk.clone().unwrap();
+    let new = h.tc().device(d.ieee).unwrap().tclk.clone().unwrap();
     assert_ne!(new, old);
     let ck = h.sent.iter().rev().find(|t| t.what == "confirm-key").expect("confirmed");
     let aps = aps_inside(&h, ck, 0);
@@ -457,7 +457,7 @@ fn confirm_key_is_under_the_new_link_key() {
     let aps = aps_inside(&h, ck, 0);
     let kept = e.tclk.clone().unwrap();
     assert!(aps_under(&h, &aps, &kept), "the failure is readable under the key the device keeps");
-    assert!(!h.tc.device(e.ieee).unwrap().tclk_verified);
+    assert!(!h.tc().device(e.ieee).unwrap().tclk_verified);
 }
 
 /// A genuine device that rejoins from a new address (it lost its own) just after a spoof in
@@ -541,7 +541,7 @@ fn older_keys_keep_their_marks() {
         let f = d.data();
         h.rx(f);
     }
-    assert_eq!(h.tc.active_key_seq(), 2);
+    assert_eq!(h.tc().active_key_seq(), 2);
     h.advance(60_000);
     let p = d.data_payload();
     let f = d.secured(NwkFrameType::Data, &p, Some(1)); // fresh, under key 1
@@ -567,7 +567,7 @@ fn a_re_paired_device_frees_its_old_address() {
     join(&mut h, &mut reset);
     let f = reset.request_key(); // proves the install-code key: the record is taken back
     h.rx(f);
-    assert_eq!(h.tc.device(c.ieee).unwrap().short_addr, reset.short);
+    assert_eq!(h.tc().device(c.ieee).unwrap().short_addr, reset.short);
     assert_ne!(reset.short, old);
     let mut l = legacy(&mut h, 0x7f61);
     h.advance(5_000);

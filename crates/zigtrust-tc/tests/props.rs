@@ -160,7 +160,7 @@ proptest! {
                     None
                 }
                 Action::Rotate => {
-                    let _ = h.tc.command(h.now, AdminCommand::RotateNetworkKey { deadline_ms: 5_000 });
+                    let _ = h.command(AdminCommand::RotateNetworkKey { deadline_ms: 5_000 });
                     h.drain();
                     None
                 }
@@ -179,7 +179,7 @@ proptest! {
                 }
                 last_frame = Some(f);
             }
-            let window_open = h.tc.permit_join_remaining().is_some() && legacy_allowed;
+            let window_open = h.tc().permit_join_remaining().is_some() && legacy_allowed;
             for t in &h.sent[before..] {
                 prop_assert!(
                     window_open || !leaks_under_well_known_key(&t.psdu),
@@ -212,7 +212,7 @@ proptest! {
                     h.events[n..].iter().any(|e| matches!(e, zigtrust_tc::Event::ReplayDropped { ieee, .. } if *ieee == me))
                 };
                 let current = |h: &Harness, d: &Device| {
-                    d.network_key() == h.tc.network_key(h.tc.active_key_seq()).map(|k| &k.key)
+                    d.network_key() == h.tc().network_key(h.tc().active_key_seq()).map(|k| &k.key)
                 };
                 if dropped(&h, n) || !current(&h, &devs[i]) {
                     let n = h.events.len();
@@ -237,7 +237,7 @@ proptest! {
         for d in devs.iter_mut().filter(|d| !d.nwk_keys.is_empty()) {
             prop_assert_eq!(
                 d.network_key(),
-                h.tc.network_key(h.tc.active_key_seq()).map(|k| &k.key),
+                h.tc().network_key(h.tc().active_key_seq()).map(|k| &k.key),
                 "device {} stranded", d.ieee
             );
             let f = d.data();
@@ -250,7 +250,7 @@ proptest! {
 
         let (read, _) = attacker_keys(&h.sent);
         for k in read {
-            let rec = (0..=255u8).filter_map(|s| h.tc.network_key(s)).find(|r| r.key == k);
+            let rec = (0..=255u8).filter_map(|s| h.tc().network_key(s)).find(|r| r.key == k);
             prop_assert!(rec.is_some_and(|r| r.exposed), "the attacker read a key the TC marks clean (a silent leak)");
         }
     }

@@ -84,7 +84,7 @@ fn a_rescue_is_repeated_after_thirty_seconds() {
     let mut d = z30_joined(&mut h, 0x5201);
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
     h.advance(1);
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
     let old = |d: &mut Device| {
         let p = d.data_payload();
         d.secured(NwkFrameType::Data, &p, Some(0))
@@ -109,10 +109,10 @@ fn a_rescue_is_repeated_after_thirty_seconds() {
     assert_eq!(d.active_seq, Some(1));
     let f = d.data();
     h.rx(f);
-    assert_eq!(h.tc.device(d.ieee).unwrap().last_key_seq, Some(1));
+    assert_eq!(h.tc().device(d.ieee).unwrap().last_key_seq, Some(1));
     let f = old(&mut d);
     h.rx(f);
-    assert_eq!(h.tc.device(d.ieee).unwrap().last_key_seq, Some(1));
+    assert_eq!(h.tc().device(d.ieee).unwrap().last_key_seq, Some(1));
 }
 
 /// Permit-join windows are capped at 254 s; a user rejoin window lasts what was asked.
@@ -121,20 +121,20 @@ fn windows_last_what_the_docs_say() {
     assert_eq!(MAX_PERMIT_JOIN_MS, 254_000);
     let mut h = Harness::new();
     h.admin(AdminCommand::PermitJoin { duration_ms: 600_000, ieee: None });
-    assert_eq!(h.tc.permit_join_remaining(), Some(254_000));
+    assert_eq!(h.tc().permit_join_remaining(), Some(254_000));
     h.advance(253_000);
-    assert!(h.tc.permit_join_remaining().is_some());
+    assert!(h.tc().permit_join_remaining().is_some());
     h.advance(1_000);
-    assert_eq!(h.tc.permit_join_remaining(), None);
-    assert_eq!(h.tc.rejoin_window_remaining(), None);
+    assert_eq!(h.tc().permit_join_remaining(), None);
+    assert_eq!(h.tc().rejoin_window_remaining(), None);
     h.admin(AdminCommand::OpenRejoinWindow { duration_ms: 600_000 });
     h.advance(100_000);
-    assert_eq!(h.tc.rejoin_window_remaining(), Some(500_000));
+    assert_eq!(h.tc().rejoin_window_remaining(), Some(500_000));
     h.advance(500_000);
-    assert_eq!(h.tc.rejoin_window_remaining(), None);
+    assert_eq!(h.tc().rejoin_window_remaining(), None);
     let p = Policy { rotate_after_legacy_window: true, ..Policy::default() };
     h.admin(AdminCommand::SetPolicy(p.clone()));
-    assert_eq!(h.tc.policy(), &p);
+    assert_eq!(h.tc().policy(), &p);
 }
 
 /// The NWK counter rotation starts at the threshold, not before.
@@ -144,25 +144,25 @@ fn counter_rotation_starts_at_the_threshold() {
     let mut h = Harness::new();
     open_join(&mut h);
     let _d = z30_joined(&mut h, 0x5301);
-    h.writes.push(StoreWrite::CounterLease {
+    h.writes_mut().push(StoreWrite::CounterLease {
         kind: CounterKind::Nwk,
         until: NWK_COUNTER_ROTATE_AT - 100,
     });
     h.restart(3);
     h.advance(10);
-    assert!(h.tc.rotation_pending().is_none(), "below the threshold nothing happens");
+    assert!(h.tc().rotation_pending().is_none(), "below the threshold nothing happens");
     for _ in 0..50 {
-        h.tc.send_application(h.now, ExtAddr(0x5301), &[0, 1]);
+        h.send_application(ExtAddr(0x5301), &[0, 1]);
     }
     h.drain();
     h.advance(10);
-    assert!(h.tc.rotation_pending().is_none());
+    assert!(h.tc().rotation_pending().is_none());
     for _ in 0..60 {
-        h.tc.send_application(h.now, ExtAddr(0x5301), &[0, 1]);
+        h.send_application(ExtAddr(0x5301), &[0, 1]);
     }
     h.drain();
     h.advance(10);
-    assert!(h.tc.rotation_pending().is_some(), "at the threshold the TC rotates");
+    assert!(h.tc().rotation_pending().is_some(), "at the threshold the TC rotates");
 }
 
 /// Unicasts ask for a MAC ack, broadcasts do not; frames for sleepy devices wait for their
@@ -181,7 +181,7 @@ fn frames_are_addressed_and_flagged_for_the_radio() {
     h.admin(AdminCommand::AddInstallCode { ieee: child, link_key: Key::from_bytes(IC_KEY) });
     let f = r.update_device(child, ShortAddr(0x7777), 1);
     h.exchange(&mut r, f);
-    assert_eq!(h.tc.device(child).unwrap().parent, r.short);
+    assert_eq!(h.tc().device(child).unwrap().parent, r.short);
     let before = h.sent.len();
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 0 });
     h.advance(1);
@@ -226,7 +226,7 @@ fn older_keys_counters_are_bounded() {
         let frames = h.sent[before..].to_vec();
         take_rotation_key(&mut h, &mut d, &frames);
     }
-    let rec = h.tc.device(d.ieee).unwrap();
+    let rec = h.tc().device(d.ieee).unwrap();
     assert_eq!(rec.last_key_seq, Some(10));
     assert_eq!(rec.stale_nwk_counters.len(), STALE_COUNTERS_KEPT);
 }
@@ -243,14 +243,14 @@ fn a_unique_key_obtained_under_public_keys_counts_as_public() {
     let tclk = Key::from_bytes([0x33; 16]);
     rec.tclk = Some(tclk.clone());
     rec.tclk_verified = true;
-    h.tc = zigtrust_tc::TrustCenter::new(snap, [4; 32], h.now);
+    h.restore(snap, 4);
     d.tclk = Some(tclk);
     let f = d.request_key();
     let out = h.exchange(&mut d, f);
     assert_eq!(sent_what(&out, "transport-key-tclk"), 0, "no update under public keys");
     h.drain();
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
-    assert!(h.tc.network_key(1).unwrap().exposed, "sent under an exposed link key");
+    assert!(h.tc().network_key(1).unwrap().exposed, "sent under an exposed link key");
 }
 
 /// The audit log's machine names round-trip, and the TC's own address has the zigtrust
@@ -262,11 +262,7 @@ fn names_and_addresses() {
     }
     assert_eq!(AuditKind::parse("no-such-kind"), None);
     let a = Harness::new().tc_ieee();
-    let mut h2 = Harness::new();
-    h2.tc = zigtrust_tc::TrustCenter::new(Snapshot::default(), [8; 32], 0);
-    h2.tc
-        .command(0, AdminCommand::FormNetwork { pan_id: PAN, extended_pan_id: 1, channel: 15 })
-        .unwrap();
+    let h2 = Harness::with_seed(8);
     let b = h2.tc_ieee();
     for x in [a, b] {
         assert_eq!(x.0 >> 32, 0x0d6f, "{x}");
@@ -290,15 +286,15 @@ fn a_device_keeps_its_address_and_is_followed_to_a_new_parent_once_it_speaks() {
     let out = h.exchange(&mut d, f);
     assert_eq!(d.short, old, "told to keep its stored address");
     assert_eq!(sent_what(&out, "transport-key"), 1);
-    assert_eq!(h.tc.device(d.ieee).unwrap().short_addr, old);
+    assert_eq!(h.tc().device(d.ieee).unwrap().short_addr, old);
     // It moves behind the router (secured rejoin there, reported by the router).
     let f = r.update_device(d.ieee, old, 0);
     h.exchange(&mut r, f);
-    assert_eq!(h.tc.device(d.ieee).unwrap().parent, ShortAddr::COORDINATOR, "a report alone");
+    assert_eq!(h.tc().device(d.ieee).unwrap().parent, ShortAddr::COORDINATOR, "a report alone");
     let aps = d.data_payload();
     let f = r.relay_for(&d, &aps);
     h.rx(f);
-    assert_eq!(h.tc.device(d.ieee).unwrap().parent, r.short, "followed once it speaks");
+    assert_eq!(h.tc().device(d.ieee).unwrap().parent, r.short, "followed once it speaks");
 }
 
 /// Refusals provoked by a spoofer have their own budget: they do not use up the answers a
@@ -327,7 +323,7 @@ fn refusals_do_not_spend_a_devices_answers() {
     assert!(refusals <= 4, "{refusals}");
     // A removed device gets no application frames either.
     h.admin(AdminCommand::RemoveDevice { ieee: l.ieee });
-    assert!(!h.tc.send_application(h.now, l.ieee, &[0, 1]));
+    assert!(!h.send_application(l.ieee, &[0, 1]));
 }
 
 /// Short addresses the TC hands out are unicast addresses, distinct, and a router's report of
@@ -343,12 +339,12 @@ fn short_addresses_are_valid_and_distinct() {
         assert!(seen.insert(d.short), "{:?} given twice", d.short);
     }
     let mut r = z30_joined(&mut h, 0x6100);
-    let taken = h.tc.device(ExtAddr(0x6000)).unwrap().short_addr;
+    let taken = h.tc().device(ExtAddr(0x6000)).unwrap().short_addr;
     let f = r.update_device(ExtAddr(0x6101), taken, 1);
     h.exchange(&mut r, f);
-    let child = h.tc.device(ExtAddr(0x6101)).expect("the child joined");
+    let child = h.tc().device(ExtAddr(0x6101)).expect("the child joined");
     assert_ne!(child.short_addr, taken);
-    assert_eq!(h.tc.device(ExtAddr(0x6000)).unwrap().short_addr, taken);
+    assert_eq!(h.tc().device(ExtAddr(0x6000)).unwrap().short_addr, taken);
 }
 
 /// A legacy device that joins again (its record has nothing secret to protect) is taken at
@@ -365,7 +361,7 @@ fn a_legacy_device_joining_again_is_heard_at_once() {
     h.advance(1_000);
     let f = again.data();
     h.rx(f);
-    assert_eq!(h.tc.device(d.ieee).unwrap().last_seen, h.now, "heard");
+    assert_eq!(h.tc().device(d.ieee).unwrap().last_seen, h.now, "heard");
 }
 
 /// `spoof_response = ignore` sends nothing to a suspected spoof; `deny` sends a refusal.
@@ -397,7 +393,7 @@ fn the_spoof_response_policy_is_followed() {
             }));
             let mut snap = h.snapshot();
             snap.devices.iter_mut().for_each(|r| r.last_key_seq = None); // nothing held
-            h.tc = zigtrust_tc::TrustCenter::new(snap, [9; 32], h.now);
+            h.restore(snap, 9);
             let f = quiet.rejoin_unsecured();
             let out = h.rx(f);
             assert_eq!(sent_what(&out, "rejoin-response"), 1, "{resp:?} {p:?}: refused aloud");
@@ -409,12 +405,12 @@ fn the_spoof_response_policy_is_followed() {
 #[test]
 fn next_timeout_names_the_next_deadline() {
     let mut h = Harness::new();
-    assert_eq!(h.tc.next_timeout(), None);
+    assert_eq!(h.tc().next_timeout(), None);
     h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
-    assert_eq!(h.tc.next_timeout(), Some(h.now + 60_000));
+    assert_eq!(h.tc().next_timeout(), Some(h.now + 60_000));
     let _d = z30_joined(&mut h, 0x6400);
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 30_000 });
-    assert_eq!(h.tc.next_timeout(), Some(h.now + 30_000));
+    assert_eq!(h.tc().next_timeout(), Some(h.now + 30_000));
 }
 
 /// A device joining while a rotation runs on a secret network gets the new key without
@@ -429,10 +425,10 @@ fn rotation_keys_stay_secret_where_they_can() {
     h.admin(AdminCommand::RemoveDevice { ieee: l.ieee });
     h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: Some(ExtAddr(0x6502)) });
     let _b = z30_joined(&mut h, 0x6502);
-    let (seq, _) = h.tc.rotation_pending().expect("removal rotates");
-    assert!(!h.tc.network_key(seq).unwrap().exposed, "a late joiner does not expose it");
+    let (seq, _) = h.tc().rotation_pending().expect("removal rotates");
+    assert!(!h.tc().network_key(seq).unwrap().exposed, "a late joiner does not expose it");
     h.advance(10 * 60 * 1000 + 1);
-    assert_eq!(h.tc.active_key_seq(), seq);
+    assert_eq!(h.tc().active_key_seq(), seq);
     // `a` slept through it and speaks under key 0, which the removed device holds.
     let p = a.data_payload();
     let f = a.secured(zigtrust_wire::nwk::NwkFrameType::Data, &p, Some(0));
@@ -447,13 +443,14 @@ fn a_finished_rotation_record_is_not_resumed() {
     let mut h = Harness::new();
     open_join(&mut h);
     let _d = z30_joined(&mut h, 0x6600);
-    h.writes.push(StoreWrite::Rotation(Some(RotationRecord {
+    let deadline = h.now + 1_000;
+    h.writes_mut().push(StoreWrite::Rotation(Some(RotationRecord {
         seq: 0,
-        deadline: h.now + 1_000,
+        deadline,
         pending: vec![ExtAddr(0x6600)],
     })));
     h.restart(12);
-    assert_eq!(h.tc.rotation_pending(), None);
+    assert_eq!(h.tc().rotation_pending(), None);
     assert_eq!(h.snapshot().rotation, None);
 }
 
@@ -470,7 +467,7 @@ fn the_rejoin_window_is_the_way_back_for_a_legacy_device_without_a_key() {
         r.last_key_seq = None;
         r.last_key_hash = None;
     });
-    h.tc = zigtrust_tc::TrustCenter::new(snap, [5; 32], h.now);
+    h.restore(snap, 5);
     let f = d.rejoin_unsecured();
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "transport-key"), 0);
@@ -493,15 +490,15 @@ fn automatic_rotations_switch_after_ten_minutes() {
     let mut h = Harness::new();
     open_join(&mut h);
     let _d = z30_joined(&mut h, 0x6800);
-    h.writes
+    h.writes_mut()
         .push(StoreWrite::CounterLease { kind: CounterKind::Nwk, until: NWK_COUNTER_ROTATE_AT });
     h.restart(13);
     h.advance(1);
-    assert!(h.tc.rotation_pending().is_some());
+    assert!(h.tc().rotation_pending().is_some());
     h.advance(599_000);
-    assert_eq!(h.tc.active_key_seq(), 0, "still waiting");
+    assert_eq!(h.tc().active_key_seq(), 0, "still waiting");
     h.advance(1_000);
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
 }
 
 /// The same rejoin answer goes to the same place at most once per 2 s; a request inside the
@@ -521,7 +518,7 @@ fn a_repeated_rejoin_is_answered_again_after_two_seconds() {
     let t0 = h.now;
     h.advance(1_500);
     assert_eq!(answers(&mut h, &mut d), 0, "not at once");
-    assert_eq!(h.tc.next_timeout(), Some(t0 + 2_000), "but when the interval ends");
+    assert_eq!(h.tc().next_timeout(), Some(t0 + 2_000), "but when the interval ends");
     assert_eq!(answers(&mut h, &mut d), 0);
     let out = h.advance(2_000 - 1_520 - 1);
     assert_eq!(sent_what(&out, "transport-key"), 0);
@@ -558,11 +555,11 @@ fn a_claimed_parent_is_followed_for_a_minute() {
     assert_eq!(sent_what(&out, "tunnel"), 1, "answered through the router");
     let mac_dst = |t: &zigtrust_tc::Transmit| MacFrame::parse(&t.psdu).unwrap().header.dst_addr;
     h.now = claimed + 60_000 - 1;
-    h.tc.send_application(h.now, d.ieee, &[0, 1]);
+    h.send_application(d.ieee, &[0, 1]);
     let out = h.drain();
     assert_eq!(mac_dst(&out[0]), Address::Short(r.short), "still through the router");
     h.now = claimed + 60_000;
-    h.tc.send_application(h.now, d.ieee, &[0, 1]);
+    h.send_application(d.ieee, &[0, 1]);
     let out = h.drain();
     assert_eq!(mac_dst(&out[0]), Address::Short(d.short), "back to the stored route");
 }
@@ -570,7 +567,7 @@ fn a_claimed_parent_is_followed_for_a_minute() {
 /// Someone holding the active key forges a frame with counter 0xFFFFFFFE in `c`'s name; `c`'s
 /// next two frames are dropped; then `c` does a Trust Center rejoin. Returns the TC's answer.
 fn poison_and_rejoin(h: &mut Harness, c: &mut Device) -> Vec<zigtrust_tc::Transmit> {
-    let key = h.tc.network_key(h.tc.active_key_seq()).unwrap().key.clone();
+    let key = h.tc().network_key(h.tc().active_key_seq()).unwrap().key.clone();
     let mut a = Device::impersonating(c, &[key]);
     a.nwk_fc = u32::MAX - 1;
     let f = a.data();
@@ -621,7 +618,7 @@ fn drops_under_a_replaced_key_do_not_resync() {
     let mut h = Harness::new();
     open_join(&mut h);
     let mut c = z30_joined(&mut h, 0x6c00);
-    let key0 = h.tc.network_key(0).unwrap().key.clone();
+    let key0 = h.tc().network_key(0).unwrap().key.clone();
     let mut a = Device::impersonating(&c, &[key0]);
     a.nwk_fc = 1000;
     let f = a.data();
@@ -634,12 +631,12 @@ fn drops_under_a_replaced_key_do_not_resync() {
     // A rotation the device sleeps through: it never receives key 1.
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
     h.advance(60_001);
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
     let f = c.rejoin_unsecured();
     let out = h.rx(f);
     assert_eq!(sent_what(&out, "transport-key"), 1, "the genuine device gets key 1");
     assert_eq!(h.audits(AuditKind::CounterResync), 0, "its counter under key 1 is fresh");
-    assert!(h.tc.rotation_pending().is_none());
+    assert!(h.tc().rotation_pending().is_none());
 }
 
 /// A frame at exactly the last accepted counter is a retransmission (its MAC ack was lost):
@@ -703,9 +700,9 @@ fn a_rejoin_during_a_rotation_is_answered_under_the_active_key() {
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
     let frames = h.sent.clone();
     take_rotation_key(&mut h, &mut d, &frames);
-    let (seq, pending) = h.tc.rotation_pending().expect("rotating");
+    let (seq, pending) = h.tc().rotation_pending().expect("rotating");
     assert!(!pending.contains(&d.ieee), "it acknowledged key {seq}");
-    assert_eq!(h.tc.held_key(h.tc.device(d.ieee).unwrap()), Some(seq));
+    assert_eq!(h.tc().held_key(h.tc().device(d.ieee).unwrap()), Some(seq));
     let f = d.rejoin_unsecured();
     let out = h.rx(f);
     assert!(sent_what(&out, "transport-key") >= 1, "answered: {:?}", out.iter().map(|t| t.what));
@@ -755,11 +752,11 @@ fn resync_rotations_switch_after_a_minute() {
     poison_and_rejoin(&mut h, &mut c);
     let started = h.now;
     assert_eq!(h.audits(AuditKind::CounterResync), 1);
-    assert_eq!(h.tc.next_timeout(), Some(started + 60_000));
+    assert_eq!(h.tc().next_timeout(), Some(started + 60_000));
     h.advance(60_000 - 1);
-    assert_eq!(h.tc.active_key_seq(), 0);
+    assert_eq!(h.tc().active_key_seq(), 0);
     h.advance(1);
-    assert_eq!(h.tc.active_key_seq(), 1);
+    assert_eq!(h.tc().active_key_seq(), 1);
 }
 
 /// A rejoin window's remaining time runs out exactly at its end; the device list is the
@@ -770,20 +767,20 @@ fn small_things_the_api_shows() {
     open_join(&mut h);
     let _a = legacy(&mut h, 0x7200);
     let _b = z30_joined(&mut h, 0x7201);
-    let mut ieees: Vec<ExtAddr> = h.tc.devices().map(|d| d.ieee).collect();
+    let mut ieees: Vec<ExtAddr> = h.tc().devices().map(|d| d.ieee).collect();
     ieees.sort();
     assert_eq!(ieees, vec![ExtAddr(0x7200), ExtAddr(0x7201)]);
     h.admin(AdminCommand::OpenRejoinWindow { duration_ms: 10_000 });
     let opened = h.now;
     h.now = opened + 9_999;
-    h.tc.handle_timeout(h.now);
-    assert_eq!(h.tc.rejoin_window_remaining(), Some(1));
+    h.timeout();
+    assert_eq!(h.tc().rejoin_window_remaining(), Some(1));
     h.now = opened + 10_000;
     // Moves the core's clock without running its timers: the window reads as over by itself.
-    h.tc.send_application(h.now, ExtAddr(0x7200), &[0, 1]);
+    h.send_application(ExtAddr(0x7200), &[0, 1]);
     h.drain();
-    assert_eq!(h.tc.rejoin_window_remaining(), None);
-    let e = h.tc.command(h.now, AdminCommand::RemoveDevice { ieee: ExtAddr(0x99) }).unwrap_err();
+    assert_eq!(h.tc().rejoin_window_remaining(), None);
+    let e = h.command(AdminCommand::RemoveDevice { ieee: ExtAddr(0x99) }).unwrap_err();
     assert_eq!(e.to_string(), "unknown device 00:00:00:00:00:00:00:99");
     let e = zigtrust_tc::AdminError::InvalidChannel(5).to_string();
     assert!(e.contains("channel 5") && e.contains("11-26"), "{e}");

@@ -69,7 +69,7 @@ fn tshark_reads_everything_the_trust_center_sends() {
 
     // Keys an observer with full knowledge has.
     let mut keys: Vec<String> =
-        (0..=1).filter_map(|s| h.tc.network_key(s)).map(|k| k.key.to_hex()).collect();
+        (0..=1).filter_map(|s| h.tc().network_key(s)).map(|k| k.key.to_hex()).collect();
     keys.push(WELL_KNOWN.into());
     keys.push(ic.to_hex());
     for d in &devices {

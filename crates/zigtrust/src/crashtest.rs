@@ -1,15 +1,17 @@
-//! `zigtrust tc-crash-child --db FILE` (hidden): a hub and one scripted device in a loop, for
-//! the crash test. The device keeps sending secured rejoins and Request-Keys; every frame the
+//! `zigtrust tc-crash-child --db FILE` (hidden): the daemon's hub (`zigtrust_hub::Hub` on the
+//! SQLite store) and one scripted device in a loop, for the crash test. The device keeps sending secured rejoins and Request-Keys; every frame the
 //! hub releases (after its store writes are committed) is reported on stdout as `NWK <counter>`
 //! / `APS <counter>`. The test kills this process with SIGKILL at random points and checks that
 //! no counter is ever reported twice across restarts.
 
 use crate::exit;
-use crate::hub::{os_seed, Hub};
 use std::io::Write;
 use std::path::PathBuf;
 use zigtrust_crypto::Key;
+use zigtrust_hub::{os_seed, Hub, Outbox};
+use zigtrust_store::Store;
 use zigtrust_tc::AdminCommand;
+use zigtrust_tc::RxMeta;
 use zigtrust_wire::aps::{ApsCommand, ApsHeader, KeyType};
 use zigtrust_wire::mac::{Address, MacBody, MacFrame, MacHeader};
 use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
@@ -97,28 +99,41 @@ pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
     }
 }
 
+type CrashHub = Hub<Store, Outbox>;
+
+/// Reports what the hub released in the last step; a store failure ends the run (its frames
+/// were dropped unsent, as the daemon drops them).
+fn released(hub: &mut CrashHub, out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(e) = hub.store_error() {
+        return Err(e.to_string().into());
+    }
+    let frames = std::mem::take(&mut hub.radio_mut().frames);
+    Ok(report(out, &frames, hub.tc())?)
+}
+
 fn run_inner(args: &Args, out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>> {
-    let mut hub = Hub::open(&args.db, os_seed()?, now_ms())?;
-    if hub.tc.network().is_none() {
-        hub.tc.command(
+    let mut hub = Hub::open(Store::open(&args.db)?, Outbox::default(), os_seed()?, now_ms())?;
+    if hub.tc().network().is_none() {
+        hub.command(
             now_ms(),
             AdminCommand::FormNetwork { pan_id: PanId(0x1a62), extended_pan_id: 1, channel: 15 },
         )?;
-        hub.flush()?;
+        released(&mut hub, out)?;
     }
-    let pan = hub.tc.network().map(|n| n.pan_id).unwrap_or_default();
+    let pan = hub.tc().network().map(|n| n.pan_id).unwrap_or_default();
     // An install-code device: the Trust Center answers its Request-Keys (APS-secured frames
     // for the counter check), which it refuses to a device with a public link key.
     let link = Key::from_bytes([0x5a; 16]);
-    if hub.tc.device(DEVICE).is_none() {
-        hub.tc.command(
+    if hub.tc().device(DEVICE).is_none() {
+        hub.command(
             now_ms(),
             AdminCommand::AddInstallCode { ieee: DEVICE, link_key: link.clone() },
         )?;
-        hub.tc.command(
+        hub.command(
             now_ms(),
             AdminCommand::PermitJoin { duration_ms: 60_000, ieee: Some(DEVICE) },
         )?;
+        released(&mut hub, out)?;
         let mut req = Vec::new();
         MacFrame::association_request(
             1,
@@ -128,13 +143,13 @@ fn run_inner(args: &Args, out: &mut dyn Write) -> Result<(), Box<dyn std::error:
             CapabilityInfo::ROUTER,
         )
         .emit(&mut req);
-        let (frames, _) = hub.receive(now_ms(), &req)?;
-        report(out, &frames, &hub.tc)?;
+        hub.receive(now_ms(), &req, RxMeta::default());
+        released(&mut hub, out)?;
     }
-    let short = hub.tc.device(DEVICE).map(|d| d.short_addr).ok_or("device did not join")?;
+    let short = hub.tc().device(DEVICE).map(|d| d.short_addr).ok_or("device did not join")?;
     for i in 0u32.. {
-        let seq = hub.tc.active_key_seq();
-        let key: Key = hub.tc.network_key(seq).map(|k| k.key.clone()).ok_or("no network key")?;
+        let seq = hub.tc().active_key_seq();
+        let key: Key = hub.tc().network_key(seq).map(|k| k.key.clone()).ok_or("no network key")?;
         let mut h =
             NwkHeader::new(NwkFrameType::Command, ShortAddr::COORDINATOR, short, 30, i as u8);
         h.src_ieee = Some(DEVICE);
@@ -162,8 +177,8 @@ fn run_inner(args: &Args, out: &mut dyn Write) -> Result<(), Box<dyn std::error:
         };
         let aux = AuxHeader::nwk(device_counter(), DEVICE, seq);
         let nwk = secure_nwk(&h, &aux, &payload, &key, ZIGBEE_PRO_LEVEL)?;
-        let (frames, _) = hub.receive(now_ms(), &mac(pan, short, i as u8, &nwk))?;
-        report(out, &frames, &hub.tc)?;
+        hub.receive(now_ms(), &mac(pan, short, i as u8, &nwk), RxMeta::default());
+        released(&mut hub, out)?;
     }
     Ok(())
 }

@@ -17,7 +17,6 @@ pub mod cli;
 pub mod corpus;
 pub mod crashtest;
 pub mod decode;
-pub mod hub;
 pub mod installcode;
 pub mod json;
 pub mod serve;

@@ -189,13 +189,17 @@ impl TrustCenter {
         let _ = self.start_rotation(RESYNC_ROTATION_DEADLINE_MS);
     }
 
+    /// Whether the outgoing NWK counter is near its end with no rotation under way yet.
+    pub(super) fn counter_exhausted(&self) -> bool {
+        self.network.is_some()
+            && self.rotation.is_none()
+            && self.nwk_fc.next >= NWK_COUNTER_ROTATE_AT
+    }
+
     /// Starts a rotation when the outgoing NWK counter nears its end (also right after a
     /// restore from a backup whose counters are near the top).
     pub(super) fn check_counter_exhaustion(&mut self) {
-        if self.network.is_none()
-            || self.rotation.is_some()
-            || self.nwk_fc.next < NWK_COUNTER_ROTATE_AT
-        {
+        if !self.counter_exhausted() {
             return;
         }
         self.audit(

@@ -366,9 +366,9 @@ struct Volatile {
     pending_join: Option<DeviceRecord>,
 }
 
-/// The Trust Center. Feed it frames, time and admin commands; take transmits, events and store
-/// writes. Apply each batch of [`TrustCenter::take_store_writes`] before sending the frames of
-/// the same step: counter leases must be durable before a counter is used on air.
+/// The Trust Center. Feed it frames, time and admin commands; take each step's output with
+/// [`TrustCenter::take_batch`], whose frames are released only once its store writes are
+/// committed: counter leases must be durable before a counter is used on air.
 pub struct TrustCenter {
     now: Millis,
     network: Option<NetworkConfig>,
@@ -474,18 +474,15 @@ impl TrustCenter {
         tc
     }
 
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
-    }
-
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    /// Durable writes produced since the last call, in order. Persist them (atomically) before
-    /// transmitting the frames produced in the same step.
-    pub fn take_store_writes(&mut self) -> Vec<StoreWrite> {
-        std::mem::take(&mut self.writes)
+    /// Everything the core produced since the last call: store writes, frames and events.
+    /// Its frames come out only through [`Batch::commit`](crate::Batch::commit), after the
+    /// writes are durable (see [`crate::durable`]).
+    pub fn take_batch(&mut self) -> crate::Batch {
+        crate::Batch::new(
+            std::mem::take(&mut self.writes),
+            self.transmits.drain(..).collect(),
+            self.events.drain(..).collect(),
+        )
     }
 
     pub fn network(&self) -> Option<&NetworkConfig> {

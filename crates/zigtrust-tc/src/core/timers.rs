@@ -8,6 +8,8 @@ impl TrustCenter {
             self.rejoin_window_until,
             self.rotation.as_ref().map(|r| r.deadline),
             self.deferred_answers.values().map(|d| d.at).min(),
+            // A counter near its end (e.g. after a restore) rotates at the next timeout: due now.
+            self.counter_exhausted().then_some(self.now),
         ]
         .into_iter()
         .flatten()

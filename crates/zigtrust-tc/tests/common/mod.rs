@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use zigtrust_crypto::{verify_key_hash, CcmStar, Key};
+use zigtrust_hub::{Hub, Outbox, Step};
 use zigtrust_tc::model::{Snapshot, StoreWrite};
-use zigtrust_tc::{AdminCommand, Event, RxMeta, Transmit, TrustCenter};
+use zigtrust_tc::{AdminCommand, AdminError, Durable, Event, RxMeta, Transmit, TrustCenter};
 use zigtrust_wire::aps::{ApsCommand, ApsFrameType, ApsHeader, KeyType, TransportKeyBody};
 use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame, MacHeader};
 use zigtrust_wire::nwk::{NwkCommand, NwkFrameType, NwkHeader};
@@ -16,27 +17,47 @@ use zigtrust_wire::{CapabilityInfo, ExtAddr, PanId, ShortAddr};
 
 pub const PAN: PanId = PanId(0x1a62);
 
-/// The Trust Center plus everything it said, for assertions and pcap output.
+/// The harness's store: every write the core committed, in order, over a base snapshot (a
+/// test may add writes of its own, as a tampered or older store would hold).
+#[derive(Default)]
+pub struct Log {
+    pub base: Snapshot,
+    pub writes: Vec<StoreWrite>,
+    /// Writes before this index predate `base` (kept for assertions, not folded).
+    pub from: usize,
+}
+
+impl Durable for Log {
+    type Error = std::convert::Infallible;
+    fn commit(&mut self, w: &[StoreWrite]) -> Result<(), Self::Error> {
+        self.writes.extend_from_slice(w);
+        Ok(())
+    }
+    fn snapshot(&self) -> Result<Snapshot, Self::Error> {
+        Ok(fold(self.base.clone(), &self.writes[self.from..]))
+    }
+}
+
+/// The Trust Center in the hub every shell uses, plus everything it said, for assertions and
+/// pcap output.
 pub struct Harness {
-    pub tc: TrustCenter,
+    pub hub: Hub<Log, Outbox>,
     pub now: u64,
     pub sent: Vec<Transmit>,
     pub events: Vec<Event>,
-    pub writes: Vec<StoreWrite>,
     /// Install-code keys handed to the TC (for the tshark check).
     pub install_keys: Vec<Key>,
 }
 
 impl Harness {
     pub fn new() -> Harness {
-        let mut h = Harness {
-            tc: TrustCenter::new(Snapshot::default(), [3; 32], 0),
-            now: 1_000,
-            sent: vec![],
-            events: vec![],
-            writes: vec![],
-            install_keys: vec![],
-        };
+        Harness::with_seed(3)
+    }
+
+    /// A formed network, its core seeded with `seed`.
+    pub fn with_seed(seed: u8) -> Harness {
+        let mut h = Harness::from_snapshot(Snapshot::default(), seed, 0);
+        h.now = 1_000;
         h.admin(AdminCommand::FormNetwork {
             pan_id: PAN,
             extended_pan_id: 0xdddd_0000_0000_0001,
@@ -45,37 +66,77 @@ impl Harness {
         h
     }
 
+    /// A hub restored from `snap` at `now`.
+    pub fn from_snapshot(snap: Snapshot, seed: u8, now: u64) -> Harness {
+        let log = Log { base: snap, ..Log::default() };
+        let hub = Hub::open(log, Outbox::default(), [seed; 32], now).unwrap_or_else(|e| match e {});
+        Harness { hub, now, sent: vec![], events: vec![], install_keys: vec![] }
+    }
+
+    pub fn tc(&self) -> &TrustCenter {
+        self.hub.tc()
+    }
+
+    /// Every write committed (and added by the test) so far.
+    pub fn writes(&self) -> &[StoreWrite] {
+        &self.hub.store().writes
+    }
+
+    /// Adds writes as if the store held them (a later [`Harness::restart`] restores them).
+    pub fn writes_mut(&mut self) -> &mut Vec<StoreWrite> {
+        &mut self.hub.store_mut().writes
+    }
+
+    fn absorb(&mut self, step: Step) {
+        self.events.extend(step.events);
+    }
+
+    /// The frames the hub released since the last call.
     pub fn drain(&mut self) -> Vec<Transmit> {
-        self.writes.extend(self.tc.take_store_writes());
-        while let Some(e) = self.tc.poll_event() {
-            self.events.push(e);
-        }
-        let mut out = Vec::new();
-        while let Some(t) = self.tc.poll_transmit() {
-            out.push(t.clone());
-            self.sent.push(t);
-        }
+        let out = std::mem::take(&mut self.hub.radio_mut().frames);
+        self.sent.extend(out.iter().cloned());
         out
     }
 
-    pub fn admin(&mut self, c: AdminCommand) {
+    pub fn command(&mut self, c: AdminCommand) -> Result<(), AdminError> {
         if let AdminCommand::AddInstallCode { link_key, .. } = &c {
             self.install_keys.push(link_key.clone());
         }
-        self.tc.command(self.now, c).unwrap();
+        let step = self.hub.command(self.now, c)?;
+        self.absorb(step);
+        Ok(())
+    }
+
+    pub fn admin(&mut self, c: AdminCommand) {
+        self.command(c).unwrap();
         self.drain();
+    }
+
+    /// Runs the core's due timers now (frames stay for [`Harness::drain`]).
+    pub fn timeout(&mut self) {
+        let step = self.hub.handle_timeout(self.now);
+        self.absorb(step);
     }
 
     pub fn advance(&mut self, ms: u64) -> Vec<Transmit> {
         self.now += ms;
-        self.tc.handle_timeout(self.now);
+        self.timeout();
         self.drain()
+    }
+
+    /// An application frame to `dst`; false if the core would not send it.
+    pub fn send_application(&mut self, dst: ExtAddr, aps: &[u8]) -> bool {
+        let step = self.hub.send_application(self.now, dst, aps);
+        let sent = step.sent > 0;
+        self.absorb(step);
+        sent
     }
 
     /// Delivers a device frame to the TC and returns what the TC sent back.
     pub fn rx(&mut self, psdu: Vec<u8>) -> Vec<Transmit> {
         self.now += 10;
-        self.tc.handle_frame(self.now, &psdu, RxMeta::default());
+        let step = self.hub.receive(self.now, &psdu, RxMeta::default());
+        self.absorb(step);
         self.drain()
     }
 
@@ -95,10 +156,10 @@ impl Harness {
     pub fn tshark_check(&self, name: &str) -> Vec<usize> {
         use zigtrust_capture::{PcapWriter, Timestamp};
         let mut keys: Vec<String> =
-            (0..=255u8).filter_map(|s| self.tc.network_key(s)).map(|k| k.key.to_hex()).collect();
+            (0..=255u8).filter_map(|s| self.tc().network_key(s)).map(|k| k.key.to_hex()).collect();
         keys.push(Key::well_known_tc_link_key().to_hex());
         keys.extend(self.install_keys.iter().map(|k| k.to_hex()));
-        keys.extend(self.tc.devices().filter_map(|d| d.tclk.as_ref()).map(|k| k.to_hex()));
+        keys.extend(self.tc().devices().filter_map(|d| d.tclk.as_ref()).map(|k| k.to_hex()));
         keys.sort();
         keys.dedup();
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -133,56 +194,36 @@ impl Harness {
             .collect()
     }
 
-    /// What a store would hand back after applying every write so far.
+    /// What the store would hand back now.
     pub fn snapshot(&self) -> Snapshot {
-        let mut snap = Snapshot::default();
-        for w in &self.writes {
-            match w.clone() {
-                StoreWrite::Network(n) => snap.network = Some(n),
-                StoreWrite::NetworkKey(k) => {
-                    snap.network_keys.retain(|x| x.seq != k.seq);
-                    snap.network_keys.push(k);
-                }
-                StoreWrite::ActiveKeySeq(s) => snap.active_key_seq = Some(s),
-                StoreWrite::Device(dr) => {
-                    snap.devices.retain(|x| x.ieee != dr.ieee);
-                    snap.devices.push(dr);
-                }
-                StoreWrite::InstallCode { ieee, key } => {
-                    snap.install_codes.retain(|(i, _)| *i != ieee);
-                    snap.install_codes.push((ieee, key));
-                }
-                StoreWrite::CounterLease { kind, until } => snap.counter_leases.push((kind, until)),
-                StoreWrite::CounterRestart { kind, key_seq } => {
-                    snap.counter_leases.retain(|(k, _)| *k != kind);
-                    snap.counter_restarts.retain(|(k, _)| *k != kind);
-                    snap.counter_restarts.push((kind, key_seq));
-                }
-                StoreWrite::Policy(p) => snap.policy = Some(p),
-                StoreWrite::Rotation(r) => snap.rotation = r,
-                _ => {}
-            }
-        }
-        snap
+        self.hub.store().snapshot().unwrap_or_else(|e| match e {})
     }
 
     /// The hub restarts: a new core from the durable state (frames sent before are kept).
     pub fn restart(&mut self, seed: u8) {
-        let snap = self.snapshot();
-        self.tc = TrustCenter::new(snap, [seed; 32], self.now);
+        let step = self.hub.restart([seed; 32], self.now).unwrap_or_else(|e| match e {});
+        self.absorb(step);
         self.drain();
+    }
+
+    /// The hub restarts from `snap` (an edited store), the log so far kept for assertions.
+    pub fn restore(&mut self, snap: Snapshot, seed: u8) {
+        let log = self.hub.store_mut();
+        log.base = snap;
+        log.from = log.writes.len();
+        self.restart(seed);
     }
 
     /// Audit entries of this kind written so far.
     pub fn audits(&self, kind: zigtrust_tc::model::AuditKind) -> usize {
-        self.writes
+        self.writes()
             .iter()
             .filter(|w| matches!(w, StoreWrite::Audit(a) if a.kind == kind.as_str()))
             .count()
     }
 
     pub fn tc_ieee(&self) -> ExtAddr {
-        self.tc.network().unwrap().tc_ieee
+        self.tc().network().unwrap().tc_ieee
     }
 
     pub fn has_event(&self, f: impl Fn(&Event) -> bool) -> bool {
@@ -609,7 +650,7 @@ pub fn join(h: &mut Harness, dev: &mut Device) {
     let req = dev.association_request();
     h.exchange(dev, req);
     assert!(dev.network_key().is_some(), "device did not get the network key");
-    assert_eq!(dev.network_key(), Some(&h.tc.network_key(h.tc.active_key_seq()).unwrap().key));
+    assert_eq!(dev.network_key(), Some(&h.tc().network_key(h.tc().active_key_seq()).unwrap().key));
 }
 
 /// A Zigbee 3.0 device whose install code the TC was given (not joined yet).
@@ -672,4 +713,38 @@ pub fn nwk_counters(frames: &[Transmit]) -> Vec<u32> {
                 .flatten()
         })
         .collect()
+}
+
+/// `writes` applied over `snap`, as a store folds them.
+pub fn fold(mut snap: Snapshot, writes: &[StoreWrite]) -> Snapshot {
+    for w in writes {
+        match w.clone() {
+            StoreWrite::Network(n) => snap.network = Some(n),
+            StoreWrite::NetworkKey(k) => {
+                snap.network_keys.retain(|x| x.seq != k.seq);
+                snap.network_keys.push(k);
+            }
+            StoreWrite::ActiveKeySeq(s) => snap.active_key_seq = Some(s),
+            StoreWrite::Device(dr) => {
+                snap.devices.retain(|x| x.ieee != dr.ieee);
+                snap.devices.push(dr);
+            }
+            StoreWrite::DeleteDevice(i) => snap.devices.retain(|x| x.ieee != i),
+            StoreWrite::InstallCode { ieee, key } => {
+                snap.install_codes.retain(|(i, _)| *i != ieee);
+                snap.install_codes.push((ieee, key));
+            }
+            StoreWrite::RemoveInstallCode(i) => snap.install_codes.retain(|(x, _)| *x != i),
+            StoreWrite::CounterLease { kind, until } => snap.counter_leases.push((kind, until)),
+            StoreWrite::CounterRestart { kind, key_seq } => {
+                snap.counter_leases.retain(|(k, _)| *k != kind);
+                snap.counter_restarts.retain(|(k, _)| *k != kind);
+                snap.counter_restarts.push((kind, key_seq));
+            }
+            StoreWrite::Policy(p) => snap.policy = Some(p),
+            StoreWrite::Rotation(r) => snap.rotation = r,
+            StoreWrite::Audit(_) => {}
+        }
+    }
+    snap
 }

@@ -128,7 +128,7 @@ pub fn handle(
 ) -> Response {
     let mut r = route(st, method, path, query, body);
     if r.is_ok() && method != "GET" {
-        if let Some(e) = st.store_error.borrow().as_ref() {
+        if let Some(e) = st.store_error() {
             // The core took the change but the store refused it: nothing was sent, and a
             // restart would forget it. Say so rather than report success.
             r = Err(error(503, format!("the change could not be stored: {e}"), None));
@@ -163,7 +163,7 @@ fn route(st: &mut HubState, method: &str, path: &str, query: &str, body: Option<
         (["install-codes"], _) => Err(method_not_allowed("GET, POST")),
         (["install-codes", ieee], "DELETE") => remove_install_code(st, ieee),
         (["install-codes", _], _) => Err(method_not_allowed("DELETE")),
-        (["policy"], "GET") => Ok((200, policy_view(st.radio.tc_ref().policy()))),
+        (["policy"], "GET") => Ok((200, policy_view(st.tc().policy()))),
         (["policy"], "PUT" | "POST") => set_policy(st, &body),
         (["policy"], _) => Err(method_not_allowed("GET, PUT, POST")),
         (["network-key", "rotate"], "GET") => Ok((200, st.rotation_view())),
@@ -188,17 +188,13 @@ fn no_sim() -> ApiError {
 fn device(st: &mut HubState, method: &str, ieee_text: &str) -> Res {
     let ieee = parse_ieee(ieee_text)
         .ok_or_else(|| error(404, format!("\"{ieee_text}\" is not an IEEE address"), None))?;
-    let Some(rec) = st.radio.tc_ref().device(ieee).cloned() else {
+    let Some(rec) = st.tc().device(ieee).cloned() else {
         return Err(error(404, format!("unknown device {ieee}"), None));
     };
     match method {
         "GET" => Ok((200, st.device_view(&rec))),
         "DELETE" => {
-            st.radio
-                .tc()
-                .command(now_ms(), AdminCommand::RemoveDevice { ieee })
-                .map_err(admin_err)?;
-            st.after_command();
+            st.command(AdminCommand::RemoveDevice { ieee }).map_err(admin_err)?;
             Ok((200, json!({"removed": ieee.to_string()})))
         }
         _ => Err(method_not_allowed("GET, DELETE")),
@@ -216,12 +212,9 @@ fn permit_join(st: &mut HubState, body: &Option<Value>) -> Res {
         ));
     }
     let ieee = opt_ieee(&m, "ieee")?;
-    st.radio
-        .tc()
-        .command(now_ms(), AdminCommand::PermitJoin { duration_ms: secs * 1000, ieee })
-        .map_err(admin_err)?;
+    st.command(AdminCommand::PermitJoin { duration_ms: secs * 1000, ieee }).map_err(admin_err)?;
     st.permit_ieee = if secs > 0 { ieee } else { None };
-    st.after_command();
+    st.touch();
     Ok((200, st.permit_view()))
 }
 
@@ -236,17 +229,13 @@ fn rejoin_window(st: &mut HubState, body: &Option<Value>) -> Res {
     if secs > 600 {
         return Err(bad("duration_s must be 0-600 seconds", "duration_s"));
     }
-    st.radio
-        .tc()
-        .command(now_ms(), AdminCommand::OpenRejoinWindow { duration_ms: secs * 1000 })
-        .map_err(admin_err)?;
-    st.after_command();
+    st.command(AdminCommand::OpenRejoinWindow { duration_ms: secs * 1000 }).map_err(admin_err)?;
     Ok((200, st.rejoin_window_view()))
 }
 
 fn install_codes(st: &HubState) -> Res {
-    let snap = st.store.borrow().snapshot().map_err(|e| error(503, e.to_string(), None))?;
-    let tc = st.radio.tc_ref();
+    let snap = st.store().snapshot().map_err(|e| error(503, e.to_string(), None))?;
+    let tc = st.tc();
     let list: Vec<Value> = snap
         .install_codes
         .iter()
@@ -296,11 +285,7 @@ fn add_install_code(st: &mut HubState, body: &Option<Value>) -> Res {
         }
     };
     let link_key = payload.code.link_key();
-    st.radio
-        .tc()
-        .command(now_ms(), AdminCommand::AddInstallCode { ieee, link_key })
-        .map_err(admin_err)?;
-    st.after_command();
+    st.command(AdminCommand::AddInstallCode { ieee, link_key }).map_err(admin_err)?;
     Ok((
         201,
         json!({"ieee": ieee.to_string(), "format": payload.format.name(), "code_bytes": payload.code.secret_len()}),
@@ -310,12 +295,11 @@ fn add_install_code(st: &mut HubState, body: &Option<Value>) -> Res {
 fn remove_install_code(st: &mut HubState, ieee_text: &str) -> Res {
     let ieee = parse_ieee(ieee_text)
         .ok_or_else(|| error(404, format!("\"{ieee_text}\" is not an IEEE address"), None))?;
-    let snap = st.store.borrow().snapshot().map_err(|e| error(503, e.to_string(), None))?;
+    let snap = st.store().snapshot().map_err(|e| error(503, e.to_string(), None))?;
     if !snap.install_codes.iter().any(|(i, _)| *i == ieee) {
         return Err(error(404, format!("no install code stored for {ieee}"), None));
     }
-    st.radio.tc().command(now_ms(), AdminCommand::RemoveInstallCode { ieee }).map_err(admin_err)?;
-    st.after_command();
+    st.command(AdminCommand::RemoveInstallCode { ieee }).map_err(admin_err)?;
     Ok((200, json!({"removed": ieee.to_string()})))
 }
 
@@ -331,7 +315,7 @@ fn set_policy(st: &mut HubState, body: &Option<Value>) -> Res {
             "rotate_after_removal",
         ],
     )?;
-    let mut p = st.radio.tc_ref().policy().clone();
+    let mut p = st.tc().policy().clone();
     if let Some(v) = opt_str(&m, "legacy_join")? {
         p.legacy_join = match v {
             "allowed-while-permit-join" | "legacy-allowed-while-permit-join" => LegacyJoinPolicy::AllowedWhilePermitJoin,
@@ -387,9 +371,8 @@ fn set_policy(st: &mut HubState, body: &Option<Value>) -> Res {
             }
         };
     }
-    st.radio.tc().command(now_ms(), AdminCommand::SetPolicy(p)).map_err(admin_err)?;
-    st.after_command();
-    Ok((200, policy_view(st.radio.tc_ref().policy())))
+    st.command(AdminCommand::SetPolicy(p)).map_err(admin_err)?;
+    Ok((200, policy_view(st.tc().policy())))
 }
 
 fn rotate(st: &mut HubState, body: &Option<Value>) -> Res {
@@ -399,16 +382,16 @@ fn rotate(st: &mut HubState, body: &Option<Value>) -> Res {
     if !(5..=86_400).contains(&deadline_s) {
         return Err(bad("deadline_s must be 5-86400 seconds", "deadline_s"));
     }
-    let tc = st.radio.tc();
+    let tc = st.tc();
     if tc.rotation_pending().is_some() {
         return Err(error(409, "a key rotation is already in progress", None));
     }
     let from = tc.active_key_seq();
     let devices: Vec<ExtAddr> = tc.devices().filter(|d| !d.tombstoned).map(|d| d.ieee).collect();
     let now = now_ms();
-    tc.command(now, AdminCommand::RotateNetworkKey { deadline_ms: deadline_s * 1000 })
+    st.command(AdminCommand::RotateNetworkKey { deadline_ms: deadline_s * 1000 })
         .map_err(admin_err)?;
-    let to = tc.rotation_pending().map_or(from.wrapping_add(1), |(s, _)| s);
+    let to = st.tc().rotation_pending().map_or(from.wrapping_add(1), |(s, _)| s);
     st.rotation = Some(Rotation {
         from,
         to,
@@ -417,13 +400,12 @@ fn rotate(st: &mut HubState, body: &Option<Value>) -> Res {
         devices,
         switched: None,
     });
-    st.after_command();
     Ok((202, st.rotation_view()))
 }
 
 fn alerts(st: &HubState, query: &str) -> Res {
     let limit = query_u64(query, "limit")?.unwrap_or(100).clamp(1, 1000) as usize;
-    let store = st.store.borrow();
+    let store = st.store();
     let mut out = Vec::new();
     let mut before = None;
     // Alerts are the warning/alert lines of the audit log; scan at most 20 pages back.
@@ -447,15 +429,14 @@ fn alerts(st: &HubState, query: &str) -> Res {
 fn audit_log(st: &HubState, query: &str) -> Res {
     let limit = query_u64(query, "limit")?.unwrap_or(100).clamp(1, 1000) as usize;
     let before = query_u64(query, "before")?.map(|b| b.min(i64::MAX as u64) as i64);
-    let page =
-        st.store.borrow().audit_log(limit, before).map_err(|e| error(503, e.to_string(), None))?;
+    let page = st.store().audit_log(limit, before).map_err(|e| error(503, e.to_string(), None))?;
     let entries: Vec<Value> = page.iter().map(|(id, e)| audit_view(*id, e)).collect();
     Ok((200, json!({"entries": entries})))
 }
 
 /// `GET /api/backup`: the Open ZigBee Coordinator Backup, as an attachment.
 pub fn backup_response(st: &HubState) -> Response {
-    let snap = match st.store.borrow().snapshot() {
+    let snap = match st.store().snapshot() {
         Ok(s) => s,
         Err(e) => return error_response(&error(503, e.to_string(), None)),
     };
@@ -481,7 +462,7 @@ fn attacker(st: &mut HubState, body: &Option<Value>) -> Res {
     let home = st.home_mut().ok_or_else(no_sim)?;
     home.set_attacker(on);
     st.save_home(true);
-    st.after_command();
+    st.touch();
     Ok((200, st.sim_view().unwrap_or(Value::Null)))
 }
 

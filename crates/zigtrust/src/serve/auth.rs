@@ -5,11 +5,11 @@
 
 use super::api::{error, error_response};
 use super::http::{Request, Response};
-use crate::hub::os_seed;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use zigtrust_hub::os_seed;
 use zigtrust_store::Store;
 
 const TOKEN_SETTING: &str = "admin_token_sha256";

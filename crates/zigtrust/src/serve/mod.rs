@@ -7,22 +7,20 @@ pub mod api;
 pub mod auth;
 pub mod http;
 pub mod state;
-pub mod zep;
 
 use crate::exit;
-use crate::hub::os_seed;
 use auth::{Auth, Credential};
 use http::{Reply, Request, Response};
 use serde_json::Value;
-use state::{now_ms, HubState, Radio, SIM_HOME_SETTING};
-use std::cell::RefCell;
+use state::{now_ms, DaemonRadio, HubState, SIM_HOME_SETTING};
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use zigtrust_hub::radio::zep::ZepRadio;
+use zigtrust_hub::{os_seed, Hub, RadioSpec};
 use zigtrust_sim::live::{HomeNv, LiveHome};
 use zigtrust_store::Store;
 use zigtrust_tc::model::Snapshot;
@@ -59,11 +57,13 @@ struct Started {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
-    let radio_spec = a.radio.clone();
-    if radio_spec != "sim" && !radio_spec.starts_with("zep:") {
-        eprintln!("zigtrust serve: --radio must be `sim` or `zep:ADDR:PORT`, not `{radio_spec}`");
-        return exit::BAD_INPUT;
-    }
+    let radio_spec: RadioSpec = match a.radio.parse() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zigtrust serve: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
     let listener = match TcpListener::bind(&a.listen) {
         Ok(l) => l,
         Err(e) => {
@@ -126,7 +126,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
 
 fn hub_thread(
     db: PathBuf,
-    radio_spec: String,
+    radio_spec: RadioSpec,
     reset_token: bool,
     start: Sender<Result<Started, String>>,
     jobs: Receiver<(Job, Sender<Response>)>,
@@ -167,7 +167,11 @@ fn hub_thread(
 
 type Opened = (HubState, Option<String>, [u8; 32], String);
 
-fn open_hub(db: &std::path::Path, radio_spec: &str, reset_token: bool) -> Result<Opened, String> {
+fn open_hub(
+    db: &std::path::Path,
+    radio_spec: &RadioSpec,
+    reset_token: bool,
+) -> Result<Opened, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
     open_hub_on(store, &db.display().to_string(), radio_spec, reset_token)
 }
@@ -177,21 +181,20 @@ fn open_hub(db: &std::path::Path, radio_spec: &str, reset_token: bool) -> Result
 /// [`HubState::step`]).
 pub fn in_memory_hub() -> Result<HubState, String> {
     let store = Store::open_in_memory().map_err(|e| e.to_string())?;
-    open_hub_on(store, ":memory:", "sim", false).map(|o| o.0)
+    open_hub_on(store, ":memory:", &RadioSpec::Sim, false).map(|o| o.0)
 }
 
 fn open_hub_on(
     mut store: Store,
     db_name: &str,
-    radio_spec: &str,
+    radio_spec: &RadioSpec,
     reset_token: bool,
 ) -> Result<Opened, String> {
     let (token, token_hash) = auth::ensure_token(&mut store, reset_token)?;
     let seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let now = now_ms();
-    let mut snap = store.snapshot().map_err(|e| e.to_string())?;
-    if snap.network.is_none() {
-        let pan = if radio_spec == "sim" {
+    if store.snapshot().map_err(|e| e.to_string())?.network.is_none() {
+        let pan = if *radio_spec == RadioSpec::Sim {
             zigtrust_sim::world::PAN
         } else {
             zigtrust_wire::PanId(u16::from_le_bytes([seed[0], seed[1]]) & 0x3fff | 0x0100)
@@ -203,58 +206,56 @@ fn open_hub_on(
             AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel: 15 },
         )
         .map_err(|e| e.to_string())?;
-        store.apply(&tc.take_store_writes()).map_err(|e| e.to_string())?;
-        snap = store.snapshot().map_err(|e| e.to_string())?;
+        // Nothing goes on air before the network is stored.
+        let _ = tc.take_batch().commit(&mut store).map_err(|f| f.error.to_string())?;
     }
     let mut tc_seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
-    let store = Rc::new(RefCell::new(store));
-    let store_error: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
-    let (radio, radio_name, summary) = if radio_spec == "sim" {
-        let saved: Option<HomeNv> = match store.borrow().setting(SIM_HOME_SETTING).map_err(|e| e.to_string())? {
-            Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
-                format!("{db_name}: the simulated home's saved state is unreadable ({e}); use another --db")
-            })?),
-            None => None,
-        };
-        let home_seed =
-            saved.as_ref().map_or(u64::from(u16::from_le_bytes([seed[2], seed[3]])), |h| h.seed);
-        let (sink_store, sink_err) = (store.clone(), store_error.clone());
-        let sink: zigtrust_sim::world::DurableSink = Box::new(move |writes| {
-            let r = sink_store.borrow_mut().apply(writes).map_err(|e| e.to_string());
-            *sink_err.borrow_mut() = r.as_ref().err().cloned();
-            r
-        });
-        let mut home = LiveHome::new(home_seed, snap, tc_seed, sink, now * 1000, saved.as_ref())?;
-        if !home.paired_once {
-            // First start: pair the starter home (its Z3.0 devices by install code).
-            for (ieee, link_key) in home.starter_install_codes() {
-                home.tc()
-                    .command(now, AdminCommand::AddInstallCode { ieee, link_key })
-                    .map_err(|e| e.to_string())?;
+    let (radio, summary) = match radio_spec {
+        RadioSpec::Sim => {
+            let saved: Option<HomeNv> = match store.setting(SIM_HOME_SETTING).map_err(|e| e.to_string())? {
+                Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+                    format!("{db_name}: the simulated home's saved state is unreadable ({e}); use another --db")
+                })?),
+                None => None,
+            };
+            let home_seed = saved
+                .as_ref()
+                .map_or(u64::from(u16::from_le_bytes([seed[2], seed[3]])), |h| h.seed);
+            let mut home = LiveHome::new(home_seed, now * 1000, saved.as_ref())?;
+            for (ieee, _) in store.snapshot().map_err(|e| e.to_string())?.install_codes {
+                home.install_code_known(ieee);
             }
-            home.tc()
-                .command(now, AdminCommand::PermitJoin { duration_ms: 120_000, ieee: None })
-                .map_err(|e| e.to_string())?;
-            home.power_up_starter_devices();
-            home.drain();
+            let summary = format!(
+                "zigtrust serve: Trust Center on a simulated home of {} devices (radio sim), store {db_name}",
+                home.devices.len()
+            );
+            (DaemonRadio::Sim(Box::new(home)), summary)
         }
-        let summary = format!(
-            "zigtrust serve: Trust Center on a simulated home of {} devices (radio sim), store {db_name}",
-            home.devices.len()
-        );
-        (Radio::Sim(Box::new(home)), "sim".to_string(), summary)
-    } else {
-        let target = zep::parse_target(&radio_spec["zep:".len()..])?;
-        let tc = TrustCenter::new(snap, tc_seed, now);
-        let z = zep::ZepRadio::open(tc, store.clone(), store_error.clone(), target)?;
-        let summary = format!(
-            "zigtrust serve: Trust Center on ZEP v2 to {target} (listening on UDP port {}), store {db_name}",
-            target.port()
-        );
-        (Radio::Zep(Box::new(z)), radio_spec.to_string(), summary)
+        RadioSpec::Zep { peer } => {
+            let z = ZepRadio::open(*peer).map_err(|e| e.to_string())?;
+            let summary = format!(
+                "zigtrust serve: Trust Center on ZEP v2 to {peer} (listening on UDP port {}), store {db_name}",
+                peer.port()
+            );
+            (DaemonRadio::Zep(Box::new(z)), summary)
+        }
     };
+    let hub = Hub::open(store, radio, tc_seed, now).map_err(|e| e.to_string())?;
     tc_seed.fill(0);
-    let mut st = HubState::new(radio, radio_name, store, store_error);
+    let mut st = HubState::new(hub, radio_spec.to_string());
+    if st.home().is_some_and(|h| !h.paired_once) {
+        // First start: pair the starter home (its Z3.0 devices by install code).
+        let codes = st.home().map(LiveHome::starter_install_codes).unwrap_or_default();
+        for (ieee, link_key) in codes {
+            st.command(AdminCommand::AddInstallCode { ieee, link_key })
+                .map_err(|e| e.to_string())?;
+        }
+        st.command(AdminCommand::PermitJoin { duration_ms: 120_000, ieee: None })
+            .map_err(|e| e.to_string())?;
+        if let Some(home) = st.home_mut() {
+            home.power_up_starter_devices();
+        }
+    }
     st.save_home(true);
     Ok((st, token, token_hash, summary))
 }

@@ -2,13 +2,12 @@
 //! the store, key-rotation progress, and the live-update broadcast. Everything here runs on
 //! one thread; HTTP threads send it jobs.
 
-use super::zep::ZepRadio;
 use serde_json::{json, Value};
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use zigtrust_hub::radio::zep::ZepRadio;
+use zigtrust_hub::{Hub, Radio, RadioConfig, RadioError, Received};
 use zigtrust_sim::device::Role as SimRole;
 use zigtrust_sim::live::{HomeNv, LiveHome, COUNTER_MARGIN};
 use zigtrust_store::Store;
@@ -16,7 +15,7 @@ use zigtrust_tc::model::{
     DeviceRecord, InsecureRejoinPolicy, JoinMethod, LegacyJoinPolicy, Millis, Policy,
     RemovalRotation, Severity, SpoofResponse,
 };
-use zigtrust_tc::{Event, TrustCenter};
+use zigtrust_tc::{AdminCommand, AdminError, Event, Transmit, TrustCenter};
 use zigtrust_wire::{CapabilityInfo, ExtAddr};
 
 pub const SIM_HOME_SETTING: &str = "sim_home";
@@ -25,56 +24,41 @@ pub fn now_ms() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-pub enum Radio {
+/// The daemon's radios: the live simulated home (its devices only) or ZEP over UDP.
+pub enum DaemonRadio {
     Sim(Box<LiveHome>),
     Zep(Box<ZepRadio>),
 }
 
-impl Radio {
-    pub fn tc(&mut self) -> &mut TrustCenter {
+impl Radio for DaemonRadio {
+    fn configure(&mut self, config: &RadioConfig) -> Result<(), RadioError> {
         match self {
-            Radio::Sim(h) => h.tc(),
-            Radio::Zep(z) => &mut z.tc,
+            DaemonRadio::Sim(h) => h.configure(config),
+            DaemonRadio::Zep(z) => z.configure(config),
         }
     }
-
-    pub fn tc_ref(&self) -> &TrustCenter {
+    fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), RadioError> {
         match self {
-            Radio::Sim(h) => h.tc_ref(),
-            Radio::Zep(z) => &z.tc,
+            DaemonRadio::Sim(h) => h.transmit(now, frame),
+            DaemonRadio::Zep(z) => z.transmit(now, frame),
         }
     }
-
-    /// Commits the core's writes and sends its frames (after an admin command).
-    pub fn drain(&mut self, now: Millis) {
+    fn receive(&mut self, now: Millis) -> Result<Option<Received>, RadioError> {
         match self {
-            Radio::Sim(h) => h.drain(),
-            Radio::Zep(z) => z.drain(now),
+            DaemonRadio::Sim(h) => h.receive(now),
+            DaemonRadio::Zep(z) => z.receive(now),
         }
     }
-
-    fn advance(&mut self, now: Millis) {
-        match self {
-            Radio::Sim(h) => h.advance(now * 1000),
-            Radio::Zep(z) => z.advance(now),
-        }
-    }
-
-    fn take_events(&mut self) -> Vec<Event> {
-        match self {
-            Radio::Sim(h) => h.take_events().into_iter().map(|(_, e)| e).collect(),
-            Radio::Zep(z) => std::mem::take(&mut z.events).into_iter().map(|(_, e)| e).collect(),
-        }
-    }
-
-    /// When the radio next needs the thread (Unix ms).
     fn next_wake(&self) -> Option<Millis> {
         match self {
-            Radio::Sim(h) => h.next_event_at().map(|us| us.div_ceil(1000)),
-            Radio::Zep(z) => z.tc.next_timeout(),
+            DaemonRadio::Sim(h) => h.next_wake(),
+            DaemonRadio::Zep(z) => z.next_wake(),
         }
     }
 }
+
+/// The daemon's hub: the SQLite store and one of its radios.
+pub type DaemonHub = Hub<Store, DaemonRadio>;
 
 /// A key rotation started from the API, and how far it got.
 pub struct Rotation {
@@ -87,11 +71,10 @@ pub struct Rotation {
 }
 
 pub struct HubState {
-    pub radio: Radio,
+    pub hub: DaemonHub,
     pub radio_name: String,
-    pub store: Rc<RefCell<Store>>,
-    /// The last error of the durable sink (the radio is mute while the store fails).
-    pub store_error: Rc<RefCell<Option<String>>>,
+    /// Events of admin commands, handled with the radio's at the next step.
+    events: Vec<Event>,
     pub rotation: Option<Rotation>,
     /// The device the open permit-join window is for, if one was named.
     pub permit_ieee: Option<ExtAddr>,
@@ -106,27 +89,17 @@ pub struct HubState {
 }
 
 impl HubState {
-    pub fn new(
-        radio: Radio,
-        radio_name: String,
-        store: Rc<RefCell<Store>>,
-        store_error: Rc<RefCell<Option<String>>>,
-    ) -> HubState {
-        let last_alert_id = store
-            .borrow()
-            .audit_log(1, None)
-            .ok()
-            .and_then(|v| v.first().map(|e| e.0))
-            .unwrap_or(0);
-        let saved_counter = match &radio {
-            Radio::Sim(h) => h.max_counter(),
-            Radio::Zep(_) => 0,
+    pub fn new(hub: DaemonHub, radio_name: String) -> HubState {
+        let last_alert_id =
+            hub.store().audit_log(1, None).ok().and_then(|v| v.first().map(|e| e.0)).unwrap_or(0);
+        let saved_counter = match hub.radio() {
+            DaemonRadio::Sim(h) => h.max_counter(),
+            DaemonRadio::Zep(_) => 0,
         };
         HubState {
-            radio,
+            hub,
             radio_name,
-            store,
-            store_error,
+            events: Vec::new(),
             rotation: None,
             permit_ieee: None,
             sse: Arc::new(Mutex::new(Vec::new())),
@@ -141,22 +114,50 @@ impl HubState {
     }
 
     pub fn home(&self) -> Option<&LiveHome> {
-        match &self.radio {
-            Radio::Sim(h) => Some(h),
-            Radio::Zep(_) => None,
+        match self.hub.radio() {
+            DaemonRadio::Sim(h) => Some(h),
+            DaemonRadio::Zep(_) => None,
         }
     }
 
     pub fn home_mut(&mut self) -> Option<&mut LiveHome> {
-        match &mut self.radio {
-            Radio::Sim(h) => Some(h),
-            Radio::Zep(_) => None,
+        match self.hub.radio_mut() {
+            DaemonRadio::Sim(h) => Some(h),
+            DaemonRadio::Zep(_) => None,
         }
     }
 
-    /// After an admin command: commit, send, and refresh the live views.
-    pub fn after_command(&mut self) {
-        self.radio.drain(now_ms());
+    /// The Trust Center, for reads.
+    pub fn tc(&self) -> &TrustCenter {
+        self.hub.tc()
+    }
+
+    pub fn store(&self) -> &Store {
+        self.hub.store()
+    }
+
+    /// The last store failure (the radio is mute while the store fails).
+    pub fn store_error(&self) -> Option<String> {
+        self.hub.store_error().map(str::to_string)
+    }
+
+    /// An admin command through the hub (committed, then sent), and the live views refreshed.
+    pub fn command(&mut self, cmd: AdminCommand) -> Result<(), AdminError> {
+        let added = match &cmd {
+            AdminCommand::AddInstallCode { ieee, .. } => Some(*ieee),
+            _ => None,
+        };
+        let step = self.hub.command(now_ms(), cmd)?;
+        self.events.extend(step.events);
+        if let (Some(ieee), Some(home)) = (added, self.home_mut()) {
+            home.install_code_known(ieee);
+        }
+        self.touch();
+        Ok(())
+    }
+
+    /// Something changed outside the radio's steps: refresh the live views.
+    pub fn touch(&mut self) {
         self.dirty = true;
         self.check_alerts = true;
         self.step();
@@ -165,17 +166,31 @@ impl HubState {
     /// When the hub thread must wake next at the latest (ms from now).
     pub fn wait_ms(&self) -> u64 {
         let now = now_ms();
-        let radio = self.radio.next_wake().map_or(100, |t| t.saturating_sub(now));
+        let radio = self.hub.next_wake().map_or(100, |t| t.saturating_sub(now));
         // ZEP input is polled; live views are pushed at most every 250 ms.
-        let cap = if matches!(self.radio, Radio::Zep(_)) || self.dirty { 20 } else { 100 };
+        let zep = matches!(self.hub.radio(), DaemonRadio::Zep(_));
+        let cap = if zep || self.dirty { 20 } else { 100 };
         radio.min(cap)
     }
 
     /// Runs the radio up to now and publishes what changed.
     pub fn step(&mut self) {
         let now = now_ms();
-        self.radio.advance(now);
-        let events = self.radio.take_events();
+        let mut events = std::mem::take(&mut self.events);
+        // Step by step to the next wake-up (the simulated home's next event, the core's next
+        // timer), so the core's timers run on time between the home's frames.
+        let mut last = None;
+        loop {
+            let mut t = self.hub.next_wake().map_or(now, |w| w.min(now));
+            if last.is_some_and(|l| t <= l) {
+                t = now; // everything due at `last` ran; a timer still due must not spin
+            }
+            events.extend(self.hub.poll(t).events);
+            if t >= now {
+                break;
+            }
+            last = Some(t);
+        }
         if !events.is_empty() {
             self.dirty = true;
             self.check_alerts = true;
@@ -201,7 +216,7 @@ impl HubState {
     }
 
     fn publish_alerts(&mut self) {
-        let Ok(entries) = self.store.borrow().audit_log(50, None) else { return };
+        let Ok(entries) = self.store().audit_log(50, None) else { return };
         let mut fresh: Vec<Value> = entries
             .iter()
             .filter(|(id, e)| *id > self.last_alert_id && e.severity >= Severity::Warning)
@@ -224,7 +239,7 @@ impl HubState {
     /// Saves the simulated devices' memory: at once when something other than counters
     /// changed, else every 5 s, and always before counters could pass the restore margin.
     pub fn save_home(&mut self, force: bool) {
-        let Radio::Sim(h) = &self.radio else { return };
+        let DaemonRadio::Sim(h) = self.hub.radio() else { return };
         let nv = h.nv();
         let counter = h.max_counter();
         let structural = self.saved_home.as_ref().is_none_or(|s| !same_but_counters(s, &nv));
@@ -236,7 +251,7 @@ impl HubState {
             return;
         }
         let Ok(text) = serde_json::to_vec(&nv) else { return };
-        if self.store.borrow_mut().set_setting(SIM_HOME_SETTING, &text).is_ok() {
+        if self.hub.store_mut().set_setting(SIM_HOME_SETTING, &text).is_ok() {
             self.saved_home = Some(nv);
             self.saved_home_at = Instant::now();
             self.saved_counter = counter;
@@ -246,14 +261,14 @@ impl HubState {
     // ---- views ------------------------------------------------------------------------
 
     pub fn permit_view(&self) -> Value {
-        let tc = self.radio.tc_ref();
+        let tc = self.tc();
         let rem = tc.permit_join_remaining().unwrap_or(0);
         let ieee = self.permit_ieee.filter(|_| rem > 0).map(|i| i.to_string());
         json!({"open": rem > 0, "remaining_s": rem.div_ceil(1000), "ieee": ieee})
     }
 
     pub fn rejoin_window_view(&self) -> Value {
-        let rem = self.radio.tc_ref().rejoin_window_remaining().unwrap_or(0);
+        let rem = self.tc().rejoin_window_remaining().unwrap_or(0);
         json!({"open": rem > 0, "remaining_s": rem.div_ceil(1000)})
     }
 
@@ -270,11 +285,10 @@ impl HubState {
     }
 
     fn network_view_of(&self, devices: &[Value]) -> Value {
-        let tc = self.radio.tc_ref();
+        let tc = self.tc();
         let at_risk = devices.iter().filter(|d| d["stranded_risk"] == "high").count();
         let alerts = self
-            .store
-            .borrow()
+            .store()
             .audit_log(200, None)
             .map(|v| v.iter().filter(|(_, e)| e.severity >= Severity::Alert).count())
             .unwrap_or(0);
@@ -316,14 +330,15 @@ impl HubState {
             "devices": devices.iter().filter(|d| d["removed"] == false).count(),
             "devices_at_risk": at_risk,
             "alerts": alerts,
-            "store_error": self.store_error.borrow().clone(),
+            "store_error": self.store_error(),
+            "radio_error": self.hub.radio_error(),
             "now": now_ms(),
         })
     }
 
     pub fn rotation_view(&self) -> Value {
         let Some(r) = &self.rotation else { return Value::Null };
-        let tc = self.radio.tc_ref();
+        let tc = self.tc();
         let pending: Vec<ExtAddr> = match tc.rotation_pending() {
             Some((seq, p)) if seq == r.to => p,
             _ => Vec::new(),
@@ -350,11 +365,11 @@ impl HubState {
     }
 
     pub fn device_views(&self) -> Vec<Value> {
-        self.radio.tc_ref().devices().map(|d| self.device_view(d)).collect()
+        self.tc().devices().map(|d| self.device_view(d)).collect()
     }
 
     pub fn device_view(&self, d: &DeviceRecord) -> Value {
-        let tc = self.radio.tc_ref();
+        let tc = self.tc();
         let active = tc.active_key_seq();
         let cap = d.capability;
         let role = if cap & CapabilityInfo::FULL_FUNCTION_DEVICE != 0 {

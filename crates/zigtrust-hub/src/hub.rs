@@ -1,0 +1,309 @@
+//! The [`Hub`]: the Trust Center core, its store and its radio, stepped together.
+
+use crate::app;
+use crate::radio::{Radio, RadioConfig};
+use zigtrust_tc::model::{Millis, StoreWrite};
+use zigtrust_tc::{AdminCommand, AdminError, Durable, Event, RxMeta, TrustCenter};
+use zigtrust_wire::ExtAddr;
+
+/// What one step of the hub did: the core's events, and the writes that were committed.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// The core's events, in order (kept even when the commit failed).
+    pub events: Vec<Event>,
+    /// The committed writes (empty when the commit failed).
+    pub writes: Vec<StoreWrite>,
+    /// Frames handed to the radio.
+    pub sent: usize,
+    /// False when the store refused the step's writes and its frames were dropped unsent.
+    pub committed: bool,
+}
+
+impl Step {
+    fn absorb(&mut self, other: Step) {
+        self.events.extend(other.events);
+        self.writes.extend(other.writes);
+        self.sent += other.sent;
+        self.committed &= other.committed;
+    }
+}
+
+/// The hub (see the crate docs). Every method that can make the core produce frames ends by
+/// committing the step's writes to the store and only then handing the frames to the radio.
+pub struct Hub<S: Durable, R: Radio> {
+    tc: TrustCenter,
+    store: S,
+    radio: R,
+    configured: Option<RadioConfig>,
+    store_error: Option<String>,
+    radio_error: Option<String>,
+}
+
+impl<S: Durable, R: Radio> Hub<S, R> {
+    /// Restores the Trust Center from `store` (`seed`: fresh OS entropy in production).
+    pub fn open(store: S, radio: R, seed: [u8; 32], now: Millis) -> Result<Hub<S, R>, S::Error> {
+        let snapshot = store.snapshot()?;
+        Ok(Hub::new(TrustCenter::new(snapshot, seed, now), store, radio))
+    }
+
+    /// A hub around a Trust Center already restored from `store`.
+    pub fn new(tc: TrustCenter, store: S, radio: R) -> Hub<S, R> {
+        let mut h =
+            Hub { tc, store, radio, configured: None, store_error: None, radio_error: None };
+        h.sync_radio();
+        h
+    }
+
+    /// The Trust Center, for reads. Changes go through the hub so their frames are released
+    /// in order.
+    pub fn tc(&self) -> &TrustCenter {
+        &self.tc
+    }
+
+    /// The store (reads, and settings of the hub's own outside the core's state).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, mutably (never for the core's state: that goes through steps).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The radio.
+    pub fn radio(&self) -> &R {
+        &self.radio
+    }
+
+    /// The radio, mutably (for a radio's own controls, e.g. the simulated home's devices).
+    pub fn radio_mut(&mut self) -> &mut R {
+        &mut self.radio
+    }
+
+    /// The last store failure, until a commit succeeds (the radio is mute meanwhile).
+    pub fn store_error(&self) -> Option<&str> {
+        self.store_error.as_deref()
+    }
+
+    /// The last radio failure, until a frame goes out again.
+    pub fn radio_error(&self) -> Option<&str> {
+        self.radio_error.as_deref()
+    }
+
+    /// Takes the store and radio back, dropping the core's volatile state (a power cut).
+    pub fn into_parts(self) -> (S, R) {
+        (self.store, self.radio)
+    }
+
+    /// Restarts the Trust Center from the store, as after a crash: everything volatile is lost.
+    pub fn restart(&mut self, seed: [u8; 32], now: Millis) -> Result<Step, S::Error> {
+        let snapshot = self.store.snapshot()?;
+        self.tc = TrustCenter::new(snapshot, seed, now);
+        self.configured = None;
+        Ok(self.release(now))
+    }
+
+    /// One received frame: the core's answer, and the hub application's ack of a report that
+    /// asks for one (unless the core dropped the frame as a replay).
+    pub fn receive(&mut self, now: Millis, psdu: &[u8], meta: RxMeta) -> Step {
+        let ack = app::report_ack(&self.tc, psdu);
+        self.tc.handle_frame(now, psdu, meta);
+        let mut step = self.release(now);
+        let replay = step.events.iter().any(|e| matches!(e, Event::ReplayDropped { .. }));
+        if let (Some((ieee, aps)), false) = (ack, replay) {
+            step.absorb(self.send_application(now, ieee, &aps));
+        }
+        step
+    }
+
+    /// Passes time to the core: its clock moves to `now` (so windows read their true remaining
+    /// time) and every timer due by then runs.
+    pub fn handle_timeout(&mut self, now: Millis) -> Step {
+        self.tc.handle_timeout(now);
+        self.release(now)
+    }
+
+    /// An admin command.
+    pub fn command(&mut self, now: Millis, cmd: AdminCommand) -> Result<Step, AdminError> {
+        let r = self.tc.command(now, cmd);
+        // A refused command may still have produced output (timers it ran first).
+        let step = self.release(now);
+        r.map(|()| step)
+    }
+
+    /// An application frame (APS header and payload) to `dst` under the active network key.
+    pub fn send_application(&mut self, now: Millis, dst: ExtAddr, aps: &[u8]) -> Step {
+        if !self.tc.send_application(now, dst, aps) {
+            return Step { committed: true, ..Step::default() };
+        }
+        self.release(now)
+    }
+
+    /// Drives the radio: every frame it received up to `now`, then the core's due timers.
+    /// Returns the events of it all.
+    pub fn poll(&mut self, now: Millis) -> Step {
+        let mut step = Step { committed: true, ..Step::default() };
+        loop {
+            match self.radio.receive(now) {
+                Ok(Some(rx)) => step.absorb(self.receive(now, &rx.psdu, rx.meta)),
+                Ok(None) => break,
+                Err(e) => {
+                    self.radio_error = Some(e.0);
+                    break;
+                }
+            }
+        }
+        step.absorb(self.handle_timeout(now));
+        step
+    }
+
+    /// When the hub next needs [`Hub::poll`]: the core's next timer or the radio's next event.
+    pub fn next_wake(&self) -> Option<Millis> {
+        match (self.tc.next_timeout(), self.radio.next_wake()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The one place frames are released: commit the core's batch, then transmit its frames.
+    fn release(&mut self, now: Millis) -> Step {
+        let step = match self.tc.take_batch().commit(&mut self.store) {
+            Ok(r) => {
+                self.store_error = None;
+                let mut sent = 0;
+                for t in r.transmits {
+                    match self.radio.transmit(now, t) {
+                        Ok(()) => {
+                            sent += 1;
+                            self.radio_error = None;
+                        }
+                        Err(e) => self.radio_error = Some(e.0),
+                    }
+                }
+                Step { events: r.events, writes: r.writes, sent, committed: true }
+            }
+            Err(f) => {
+                self.store_error = Some(f.error.to_string());
+                Step { events: f.events, writes: Vec::new(), sent: 0, committed: false }
+            }
+        };
+        self.sync_radio();
+        step
+    }
+
+    /// Keeps the radio's configuration in step with the core (a network formed or restored,
+    /// permit join opened or closed).
+    fn sync_radio(&mut self) {
+        let Some(net) = self.tc.network() else { return };
+        let permit = self.tc.permit_join_remaining().is_some_and(|r| r > 0);
+        let want = RadioConfig::of(net, permit);
+        if self.configured == Some(want) {
+            return;
+        }
+        match self.radio.configure(&want) {
+            Ok(()) => self.configured = Some(want),
+            Err(e) => self.radio_error = Some(e.0),
+        }
+    }
+}
+
+impl<S: Durable, R: Radio> std::fmt::Debug for Hub<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("configured", &self.configured)
+            .field("store_error", &self.store_error)
+            .field("radio_error", &self.radio_error)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::radio::Outbox;
+    use zigtrust_tc::model::{CounterKind, Snapshot};
+    use zigtrust_tc::MemStore;
+    use zigtrust_wire::PanId;
+
+    /// A store that refuses every commit while `failing`.
+    #[derive(Default)]
+    struct Flaky {
+        inner: MemStore,
+        failing: bool,
+    }
+
+    impl Durable for Flaky {
+        type Error = String;
+        fn commit(&mut self, w: &[StoreWrite]) -> Result<(), String> {
+            if self.failing {
+                return Err("disk full".into());
+            }
+            self.inner.commit(w).map_err(|e| match e {})
+        }
+        fn snapshot(&self) -> Result<Snapshot, String> {
+            self.inner.snapshot().map_err(|e| match e {})
+        }
+    }
+
+    fn formed(store: Flaky) -> Hub<Flaky, Outbox> {
+        let mut h = Hub::open(store, Outbox::default(), [7; 32], 1_000).unwrap();
+        let form = AdminCommand::FormNetwork {
+            pan_id: PanId(0x1234),
+            extended_pan_id: 0xdddd_0000_0000_0001,
+            channel: 15,
+        };
+        h.command(1_000, form).unwrap();
+        h
+    }
+
+    #[test]
+    fn frames_of_a_step_whose_writes_fail_never_reach_the_radio() {
+        let mut h = formed(Flaky::default());
+        assert_eq!(h.radio().config.map(|c| c.channel), Some(15), "the radio was configured");
+        h.store_mut().failing = true;
+        let step = h.command(2_000, rotate()).unwrap();
+        assert!(step.events.iter().any(|e| matches!(e, Event::KeySwitched { .. })), "{step:?}");
+        assert!(!step.committed);
+        assert_eq!(step.sent, 0);
+        assert!(h.radio().frames.is_empty(), "nothing went on air");
+        assert_eq!(h.store_error(), Some("disk full"));
+        // A later step does not release the dropped frames either.
+        h.store_mut().failing = false;
+        let step = h.handle_timeout(2_500);
+        assert!(step.committed);
+        assert!(h.radio().frames.is_empty());
+        assert_eq!(h.store_error(), None);
+    }
+
+    #[test]
+    fn every_released_counter_was_leased_before_it_went_out() {
+        let mut h = formed(Flaky::default());
+        let open = AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None };
+        h.command(2_000, open).unwrap();
+        assert!(h.radio().config.is_some_and(|c| c.permit_join), "beacons say permit join");
+        h.command(2_000, rotate()).unwrap();
+        assert!(!h.radio().frames.is_empty(), "the rotation's broadcasts");
+        let lease = h.store().inner.lease(CounterKind::Nwk);
+        for t in &h.radio().frames {
+            let counter = nwk_counter(&t.psdu).expect("a secured NWK frame");
+            assert!(counter < lease, "counter {counter} beyond the durable lease {lease}");
+        }
+        // Closing the window reaches the radio's beacons.
+        h.handle_timeout(62_001);
+        assert!(h.radio().config.is_some_and(|c| !c.permit_join));
+    }
+
+    fn rotate() -> AdminCommand {
+        AdminCommand::RotateNetworkKey { deadline_ms: 0 }
+    }
+
+    fn nwk_counter(psdu: &[u8]) -> Option<u32> {
+        use zigtrust_wire::mac::{MacBody, MacFrame};
+        use zigtrust_wire::nwk::NwkHeader;
+        use zigtrust_wire::security::AuxHeader;
+        let MacBody::Data(nwk) = MacFrame::parse(psdu).ok()?.body else { return None };
+        let (h, n) = NwkHeader::parse(nwk).ok()?;
+        h.security.then_some(())?;
+        Some(AuxHeader::parse(&nwk[n..]).ok()?.0.frame_counter)
+    }
+}

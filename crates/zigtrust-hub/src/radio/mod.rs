@@ -1,0 +1,164 @@
+//! The hub's radio: what the Trust Center needs of an IEEE 802.15.4 radio and its MAC, whatever
+//! carries the frames (the simulated home, ZEP over UDP, next a serial RCP).
+//!
+//! A radio answers beacon requests, sends acknowledgements where it can, holds frames marked
+//! [`Transmit::indirect`] for a sleepy child's data request, and hands every other received
+//! frame to the hub. Radio configuration is parsed once, from `--radio`, into a [`RadioSpec`].
+
+pub mod zep;
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
+use zigtrust_tc::model::{Millis, NetworkConfig};
+use zigtrust_tc::{RxMeta, Transmit};
+use zigtrust_wire::{ExtAddr, PanId};
+
+/// What the radio must know about the network it serves as coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RadioConfig {
+    /// 802.15.4 channel (11–26).
+    pub channel: u8,
+    /// PAN identifier.
+    pub pan_id: PanId,
+    /// Extended PAN id, for beacons.
+    pub extended_pan_id: u64,
+    /// The coordinator's own IEEE address.
+    pub ieee: ExtAddr,
+    /// NWK update id, for beacons.
+    pub nwk_update_id: u8,
+    /// Whether beacons advertise permit join.
+    pub permit_join: bool,
+}
+
+impl RadioConfig {
+    /// The configuration for `net`, with the permit-join bit.
+    pub fn of(net: &NetworkConfig, permit_join: bool) -> RadioConfig {
+        RadioConfig {
+            channel: net.channel,
+            pan_id: net.pan_id,
+            extended_pan_id: net.extended_pan_id,
+            ieee: net.tc_ieee,
+            nwk_update_id: net.nwk_update_id,
+            permit_join,
+        }
+    }
+}
+
+/// A frame the radio received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// MAC frame without FCS.
+    pub psdu: Vec<u8>,
+    /// Signal metadata, where the radio reports it.
+    pub meta: RxMeta,
+}
+
+/// A radio failure. The hub records it and carries on: a frame that failed to go out is lost
+/// (its counters are never reused), as on air.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadioError(pub String);
+
+impl fmt::Display for RadioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RadioError {}
+
+/// An IEEE 802.15.4 radio with the coordinator's MAC duties (see the module docs).
+pub trait Radio {
+    /// Applies the network's parameters; called at start and whenever they change.
+    fn configure(&mut self, config: &RadioConfig) -> Result<(), RadioError>;
+    /// Sends one frame now, or holds it for its destination's data request when
+    /// `frame.indirect`.
+    fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), RadioError>;
+    /// The next frame received up to `now` that is for the hub, if any.
+    fn receive(&mut self, now: Millis) -> Result<Option<Received>, RadioError>;
+    /// When the radio next needs [`Radio::receive`] called, if it knows (e.g. its next
+    /// simulated event); `None` lets the caller poll at its own pace.
+    fn next_wake(&self) -> Option<Millis> {
+        None
+    }
+}
+
+/// A radio that only collects what the hub sends, for shells that move frames themselves (the
+/// simulator's medium) and for tests.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Frames released by the hub, oldest first.
+    pub frames: Vec<Transmit>,
+    /// The last configuration applied.
+    pub config: Option<RadioConfig>,
+}
+
+impl Radio for Outbox {
+    fn configure(&mut self, config: &RadioConfig) -> Result<(), RadioError> {
+        self.config = Some(*config);
+        Ok(())
+    }
+    fn transmit(&mut self, _now: Millis, frame: Transmit) -> Result<(), RadioError> {
+        self.frames.push(frame);
+        Ok(())
+    }
+    fn receive(&mut self, _now: Millis) -> Result<Option<Received>, RadioError> {
+        Ok(None)
+    }
+}
+
+/// `--radio`, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RadioSpec {
+    /// `sim`: the live simulated home.
+    Sim,
+    /// `zep:ADDR:PORT`: 802.15.4 frames as ZEP v2 over UDP to `peer`, listening on its port.
+    Zep {
+        /// Where frames are sent.
+        peer: SocketAddr,
+    },
+}
+
+impl FromStr for RadioSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RadioSpec, String> {
+        if s == "sim" {
+            return Ok(RadioSpec::Sim);
+        }
+        if let Some(target) = s.strip_prefix("zep:") {
+            let peer = target
+                .to_socket_addrs()
+                .map_err(|e| format!("--radio zep:{target}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("--radio zep:{target}: no address"))?;
+            return Ok(RadioSpec::Zep { peer });
+        }
+        Err(format!("--radio must be `sim` or `zep:ADDR:PORT`, not `{s}`"))
+    }
+}
+
+impl fmt::Display for RadioSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RadioSpec::Sim => f.write_str("sim"),
+            RadioSpec::Zep { peer } => write!(f, "zep:{peer}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn radio_specs_parse_once_into_their_type() {
+        assert_eq!("sim".parse::<RadioSpec>(), Ok(RadioSpec::Sim));
+        let z: RadioSpec = "zep:127.0.0.1:17754".parse().unwrap();
+        assert_eq!(z, RadioSpec::Zep { peer: "127.0.0.1:17754".parse().unwrap() });
+        assert_eq!(z.to_string(), "zep:127.0.0.1:17754");
+        for bad in ["", "zep:", "zep:127.0.0.1", "spinel", "SIM"] {
+            assert!(bad.parse::<RadioSpec>().is_err(), "{bad:?}");
+        }
+    }
+}
