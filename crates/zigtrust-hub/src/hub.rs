@@ -2,9 +2,27 @@
 
 use crate::app;
 use crate::radio::{Radio, RadioConfig};
+use std::collections::HashMap;
 use zigtrust_tc::model::{Millis, StoreWrite};
 use zigtrust_tc::{AdminCommand, AdminError, Durable, Event, RxMeta, TrustCenter};
-use zigtrust_wire::ExtAddr;
+use zigtrust_wire::mac::{Address, MacFrame};
+use zigtrust_wire::{ExtAddr, ShortAddr};
+
+/// At most this many neighbours' links are kept (the oldest heard is forgotten first), so a
+/// flood of frames from forged source addresses cannot grow the map without bound.
+pub const MAX_LINKS: usize = 1024;
+
+/// What the coordinator's radio last reported about a frame it heard directly from a neighbour
+/// (the MAC source): the link, not the route a multi-hop frame took.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LinkQuality {
+    /// Link quality indicator of the last frame (0-255), when the radio reports it.
+    pub lqi: Option<u8>,
+    /// Received signal strength of the last frame (dBm), when the radio reports it.
+    pub rssi: Option<f32>,
+    /// When it was heard (Unix ms).
+    pub heard_at: Millis,
+}
 
 /// What one step of the hub did: the core's events, and the writes that were committed.
 #[derive(Debug, Default)]
@@ -37,6 +55,7 @@ pub struct Hub<S: Durable, R: Radio> {
     configured: Option<RadioConfig>,
     store_error: Option<String>,
     radio_error: Option<String>,
+    links: HashMap<ShortAddr, LinkQuality>,
 }
 
 impl<S: Durable, R: Radio> Hub<S, R> {
@@ -48,8 +67,15 @@ impl<S: Durable, R: Radio> Hub<S, R> {
 
     /// A hub around a Trust Center already restored from `store`.
     pub fn new(tc: TrustCenter, store: S, radio: R) -> Hub<S, R> {
-        let mut h =
-            Hub { tc, store, radio, configured: None, store_error: None, radio_error: None };
+        let mut h = Hub {
+            tc,
+            store,
+            radio,
+            configured: None,
+            store_error: None,
+            radio_error: None,
+            links: HashMap::new(),
+        };
         h.sync_radio();
         h
     }
@@ -90,6 +116,18 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         self.radio_error.as_deref()
     }
 
+    /// The last link quality heard directly from the neighbour with MAC short address `short`
+    /// (`None` if nothing was heard from it since the hub started, e.g. a device only reached
+    /// through a router).
+    pub fn link(&self, short: ShortAddr) -> Option<&LinkQuality> {
+        self.links.get(&short)
+    }
+
+    /// Every neighbour's last link quality, by MAC short address (at most [`MAX_LINKS`]).
+    pub fn links(&self) -> impl Iterator<Item = (ShortAddr, &LinkQuality)> {
+        self.links.iter().map(|(s, l)| (*s, l))
+    }
+
     /// Takes the store and radio back, dropping the core's volatile state (a power cut).
     pub fn into_parts(self) -> (S, R) {
         (self.store, self.radio)
@@ -106,6 +144,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
     /// One received frame: the core's answer, and the hub application's ack of a report that
     /// asks for one (unless the core dropped the frame as a replay).
     pub fn receive(&mut self, now: Millis, psdu: &[u8], meta: RxMeta) -> Step {
+        self.note_link(now, psdu, meta);
         let ack = app::report_ack(&self.tc, psdu);
         self.tc.handle_frame(now, psdu, meta);
         let mut step = self.release(now);
@@ -189,6 +228,24 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         };
         self.sync_radio();
         step
+    }
+
+    /// Records the radio's metadata against the frame's MAC source: the neighbour that actually
+    /// transmitted it (frames from farther away arrive with their last router as MAC source).
+    /// Frames with an extended MAC source (association requests) have no short address yet.
+    fn note_link(&mut self, now: Millis, psdu: &[u8], meta: RxMeta) {
+        let Ok(frame) = MacFrame::parse(psdu) else { return };
+        let Address::Short(src) = frame.header.src_addr else { return };
+        if src.0 >= 0xfff8 {
+            return; // broadcast or reserved: no device has it
+        }
+        if self.links.len() >= MAX_LINKS && !self.links.contains_key(&src) {
+            if let Some(oldest) = self.links.iter().min_by_key(|(_, l)| l.heard_at).map(|(s, _)| *s)
+            {
+                self.links.remove(&oldest);
+            }
+        }
+        self.links.insert(src, LinkQuality { lqi: meta.lqi, rssi: meta.rssi, heard_at: now });
     }
 
     /// Keeps the radio's configuration in step with the core (a network formed or restored,
@@ -291,6 +348,36 @@ mod tests {
         // Closing the window reaches the radio's beacons.
         h.handle_timeout(62_001);
         assert!(h.radio().config.is_some_and(|c| !c.permit_join));
+    }
+
+    #[test]
+    fn the_link_of_each_frames_mac_source_is_kept_and_bounded() {
+        use zigtrust_wire::mac::Address;
+        let mut h = formed(Flaky::default());
+        let poll = |src: Address| {
+            let mut b = Vec::new();
+            MacFrame::data_request(1, PanId(0x1234), Address::Short(ShortAddr(0)), src)
+                .emit(&mut b);
+            b
+        };
+        let meta = RxMeta { rssi: Some(-61.0), lqi: Some(180) };
+        h.receive(3_000, &poll(Address::Short(ShortAddr(0x1a2b))), meta);
+        let l = h.link(ShortAddr(0x1a2b)).copied();
+        assert_eq!(l, Some(LinkQuality { lqi: Some(180), rssi: Some(-61.0), heard_at: 3_000 }));
+        // A later frame replaces it; a radio without metadata still records when.
+        h.receive(4_000, &poll(Address::Short(ShortAddr(0x1a2b))), RxMeta::default());
+        let l = h.link(ShortAddr(0x1a2b)).copied();
+        assert_eq!(l, Some(LinkQuality { lqi: None, rssi: None, heard_at: 4_000 }));
+        // An extended source has no short address to file it under.
+        h.receive(5_000, &poll(Address::Extended(ExtAddr(9))), meta);
+        assert_eq!(h.links().count(), 1);
+        // Forged sources cannot grow the map past the bound; the oldest goes first.
+        for i in 0..MAX_LINKS as u16 + 10 {
+            h.receive(6_000 + u64::from(i), &poll(Address::Short(ShortAddr(0x2000 + i))), meta);
+        }
+        assert_eq!(h.links().count(), MAX_LINKS);
+        assert!(h.link(ShortAddr(0x1a2b)).is_none(), "the oldest link was forgotten");
+        assert!(h.link(ShortAddr(0x2000 + MAX_LINKS as u16 + 9)).is_some());
     }
 
     fn rotate() -> AdminCommand {

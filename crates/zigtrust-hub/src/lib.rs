@@ -17,7 +17,7 @@ mod app;
 mod hub;
 pub mod radio;
 
-pub use hub::{Hub, Step};
+pub use hub::{Hub, LinkQuality, Step, MAX_LINKS};
 pub use radio::{Outbox, Radio, RadioConfig, RadioError, RadioSpec, Received};
 pub use zigtrust_tc::{Durable, MemStore};
 

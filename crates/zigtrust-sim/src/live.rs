@@ -344,6 +344,38 @@ impl LiveHome {
         self.world.q.peek_time()
     }
 
+    /// What the coordinator's radio would measure for a frame it heard: derived from the
+    /// simulated link between the frame's MAC source and the coordinator (node 0). The medium
+    /// models a link only by its loss, so each link also gets a fixed, seeded attenuation (the
+    /// devices sit at different distances), plus a little per-frame jitter from the MAC
+    /// sequence number. A spoofed frame is measured as its claimed sender's link: the port only
+    /// sees the bytes. Nothing when the source is unknown or not a neighbour of the coordinator.
+    fn link_meta(&self, psdu: &[u8]) -> RxMeta {
+        use zigtrust_wire::mac::{Address, MacFrame};
+        let Ok(frame) = MacFrame::parse(psdu) else { return RxMeta::default() };
+        let src = frame.header.src_addr;
+        let node = self.world.nodes.iter().enumerate().skip(1).find_map(|(i, n)| {
+            let known = match src {
+                Address::Short(s) => n.short() == Some(s),
+                Address::Extended(e) => n.ieee() == Some(e),
+                Address::Absent => false,
+            };
+            (known && !matches!(n.kind, Kind::Attacker)).then_some(i)
+        });
+        let Some(node) = node else { return RxMeta::default() };
+        let Some(&(_, loss_ppm)) = self.world.topo.neighbours[0].iter().find(|l| l.0 == node)
+        else {
+            return RxMeta::default();
+        };
+        let attenuation = Rng::new(self.seed ^ 0x6c71_6900 ^ node as u64).below(90) as i32;
+        let jitter = frame.header.sequence.map_or(0, |q| i32::from(q % 7) - 3);
+        let from_loss = (u64::from(loss_ppm.min(1_000_000)) * 255 / 1_000_000) as i32;
+        let lqi = (250 - attenuation - from_loss + jitter).clamp(0, 255);
+        // A typical 2.4 GHz transceiver's mapping: LQI 0-255 over about -100 to -20 dBm.
+        let rssi = -100.0 + lqi as f32 * 80.0 / 255.0;
+        RxMeta { lqi: Some(lqi as u8), rssi: Some(rssi.round()) }
+    }
+
     fn port(&mut self) -> &mut Port {
         self.world.port().expect("node 0 is the hub's port")
     }
@@ -373,7 +405,9 @@ impl Radio for LiveHome {
         if self.port().inbox.is_empty() {
             self.run(now * 1000);
         }
-        Ok(self.port().inbox.pop_front().map(|psdu| Received { psdu, meta: RxMeta::default() }))
+        let Some(psdu) = self.port().inbox.pop_front() else { return Ok(None) };
+        let meta = self.link_meta(&psdu);
+        Ok(Some(Received { psdu, meta }))
     }
 
     fn next_wake(&self) -> Option<Millis> {
@@ -445,6 +479,18 @@ mod tests {
         assert_eq!(joined, 6);
         assert!(h.tc().rotation_pending().is_none(), "the rotation finished");
         assert!(h.tc().active_key_seq() != 0, "on the new key");
+        // The coordinator measured every device it hears directly (its children), and only
+        // those: a device behind a router is heard through the router.
+        let direct: Vec<_> = h.tc().devices().filter(|d| d.parent.0 == 0).collect();
+        assert!(direct.len() >= 2, "{} direct children", direct.len());
+        for d in &direct {
+            let l = h.link(d.short_addr).unwrap_or_else(|| panic!("no link for {}", d.ieee));
+            let (lqi, rssi) = (l.lqi.expect("lqi"), l.rssi.expect("rssi"));
+            assert!(lqi > 100 && (-100.0..=-20.0).contains(&rssi), "{lqi} {rssi}");
+        }
+        for d in h.tc().devices().filter(|d| d.parent.0 != 0) {
+            assert!(h.link(d.short_addr).is_none(), "{} heard directly", d.ieee);
+        }
         let nv = home.nv();
         let rejoins_before: u32 =
             home.devices.iter().map(|d| home.world.dev(d.node).unwrap().rejoins).sum();

@@ -403,6 +403,9 @@ impl HubState {
         // The very key: same sequence number and key hash (numbers wrap after 256 rotations).
         let has_active = tc.held_key(d) == Some(active);
         let (risk, reason) = stranded_risk(tc, d, has_active, unique_link);
+        // What the coordinator's radio last heard directly from this short address (a device
+        // heard only through a router has none).
+        let link = self.hub.link(d.short_addr);
         let name = self.home().and_then(|h| {
             h.devices.iter().find(|x| h.ieee(x) == d.ieee).map(|x| x.name.to_string())
         });
@@ -424,6 +427,11 @@ impl HubState {
             "stranded_risk": risk,
             "stranded_reason": reason,
             "removed": d.tombstoned,
+            "link": {
+                "lqi": link.and_then(|l| l.lqi),
+                "rssi": link.and_then(|l| l.rssi),
+                "heard_at": link.map(|l| l.heard_at),
+            },
         })
     }
 
