@@ -539,7 +539,7 @@ impl World {
     pub fn tc_timeout(&mut self) {
         let now_ms = self.now_ms();
         let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return };
-        if !h.up || !h.hub.tc().next_timeout().is_some_and(|t| t <= now_ms) {
+        if !h.up || h.hub.tc().next_timeout().is_none_or(|t| t > now_ms) {
             return;
         }
         let step = h.hub.handle_timeout(now_ms);

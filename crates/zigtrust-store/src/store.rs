@@ -890,6 +890,19 @@ impl Cols<'_, '_> {
     }
 }
 
+/// The hub's durable store: a step's writes in one SQLite transaction.
+impl zigtrust_tc::Durable for Store {
+    type Error = StoreError;
+
+    fn commit(&mut self, writes: &[StoreWrite]) -> Result<(), StoreError> {
+        self.apply(writes)
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Store::snapshot(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -934,18 +947,5 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         s.migrate().unwrap(); // nothing left to apply
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
-    }
-}
-
-/// The hub's durable store: a step's writes in one SQLite transaction.
-impl zigtrust_tc::Durable for Store {
-    type Error = StoreError;
-
-    fn commit(&mut self, writes: &[StoreWrite]) -> Result<(), StoreError> {
-        self.apply(writes)
-    }
-
-    fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Store::snapshot(self)
     }
 }

@@ -55,12 +55,21 @@ fn authentication_sessions_and_csrf() {
     );
     let cookie = cookie_line.split(';').next().unwrap().to_string();
     let csrf = serde_json::from_str::<Value>(&body).unwrap()["csrf"].as_str().unwrap().to_string();
+    assert!(cookie.starts_with(&format!("zt_session_{}=", d.port)), "{cookie}");
+    // The cookie is sent to every port on the host: alone it authenticates nothing, not even
+    // the session check that would hand out the CSRF half.
     let (st, _, body) = d.raw("GET", "/api/session", &[("Cookie", &cookie)], None);
-    assert_eq!(st, 200);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["csrf"], csrf.as_str());
+    assert_eq!(st, 401, "{body}");
+    assert!(!body.contains(&csrf));
+    let with_csrf = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let (st, _, body) = d.raw("GET", "/api/session", &with_csrf, None);
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["authenticated"], true);
 
-    // Reads with the cookie work; writes need the CSRF header and a same-origin Origin.
+    // Reads and writes need the cookie, the CSRF header and, when sent, a same-origin Origin.
     let (st, _, _) = d.raw("GET", "/api/network", &[("Cookie", &cookie)], None);
+    assert_eq!(st, 403);
+    let (st, _, _) = d.raw("GET", "/api/network", &with_csrf, None);
     assert_eq!(st, 200);
     let before = d.get("/api/policy");
     let deny = Some(r#"{"insecure_rejoin":"deny"}"#);
@@ -87,7 +96,7 @@ fn authentication_sessions_and_csrf() {
     // Logout ends the session.
     let (st, _, _) = d.raw("DELETE", "/api/session", &[("Cookie", &cookie)], None);
     assert_eq!(st, 200);
-    let (st, _, _) = d.raw("GET", "/api/network", &[("Cookie", &cookie)], None);
+    let (st, _, _) = d.raw("GET", "/api/network", &with_csrf, None);
     assert_eq!(st, 401);
 
     // The token is printed once: a restart on the same store prints none, and the old one works.
@@ -382,17 +391,23 @@ fn every_endpoint_with_good_and_bad_input() {
     // Live updates: the state now, as an SSE event.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     use std::io::{Read, Write};
-    write!(s, "GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n").unwrap();
+    write!(s, "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {auth}\r\n\r\n", d.port).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains("\n\nevent: state") && got.len() < 1 << 20 {
+    // (The stream is chunked: each event arrives whole inside one chunk.)
+    while !String::from_utf8_lossy(&got).contains("event: state\ndata: {") && got.len() < 1 << 20 {
         let n = s.read(&mut buf).unwrap();
         assert!(n > 0);
         got.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 200") && text.contains("text/event-stream"), "{text}");
+    assert!(text.contains("retry: 2000"), "{text}");
+    // HEAD has no stream to hold open.
+    let (st, h, _) = d.raw("HEAD", "/api/events", &[("Authorization", &auth)], None);
+    assert_eq!(st, 405);
+    assert_eq!(header(&h, "cache-control"), Some("no-store"));
 }
 
 #[test]

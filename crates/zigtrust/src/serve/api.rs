@@ -1,51 +1,96 @@
-//! The `/api/` resources (docs/api.md, docs/openapi.json), run on the hub thread. Every
-//! handler validates its whole input before it changes anything, so a refused request leaves
-//! the Trust Center and the store as they were.
+//! The `/api/` resources (docs/api.md; the OpenAPI document is generated from this file, see
+//! [`ApiDoc`]). Request bodies are typed (unknown fields refused, the failing field's path in
+//! the error); each handler runs on the hub thread and validates its whole input before it
+//! changes anything, so a refused request leaves the Trust Center and the store as they were.
 
-use super::http::Response;
 use super::state::{audit_view, now_ms, policy_view, HubState, Rotation};
-use serde_json::{json, Map, Value};
+use super::{App, BODY_TIMEOUT};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::{OpenApi, ToSchema};
 use zigtrust_crypto::{InstallCodeError, InstallCodePayload};
 use zigtrust_store::backup;
-use zigtrust_tc::model::{InsecureRejoinPolicy, LegacyJoinPolicy, Severity, SpoofResponse};
+use zigtrust_tc::model::{
+    InsecureRejoinPolicy, LegacyJoinPolicy, RemovalRotation, Severity, SpoofResponse,
+};
 use zigtrust_tc::{AdminCommand, AdminError};
 use zigtrust_wire::ExtAddr;
 
+/// The largest request body taken from an authenticated client.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// The largest login body (read before the client is known).
+pub const MAX_LOGIN_BODY: usize = 4 * 1024;
+
 /// A refused request: status, message, and the request field at fault.
+#[derive(Debug)]
 pub struct ApiError {
     pub status: u16,
     pub message: String,
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
+}
+
+/// The JSON body of every 4xx/5xx answer.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // a schema only: errors are built by `ApiError`
+pub struct ErrorBody {
+    /// What was wrong, for people.
+    error: String,
+    /// The request field at fault, when one was.
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into(), field: None }
+    }
+
+    fn bad(message: impl Into<String>, field: &str) -> ApiError {
+        ApiError { status: 400, message: message.into(), field: Some(field.to_string()) }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut v = json!({"error": self.message});
+        if let Some(f) = self.field {
+            v["field"] = json!(f);
+        }
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, axum::Json(v)).into_response();
+        if self.status == 401 {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"zigtrust\""),
+            );
+        }
+        r
+    }
 }
 
 type Res = Result<(u16, Value), ApiError>;
 
-pub fn error(status: u16, message: impl Into<String>, field: Option<&'static str>) -> ApiError {
-    ApiError { status, message: message.into(), field }
-}
-
-fn bad(message: impl Into<String>, field: &'static str) -> ApiError {
-    error(400, message, Some(field))
-}
-
-pub fn json_response(status: u16, v: &Value) -> Response {
-    Response::new(status, "application/json", v.to_string()).header("Cache-Control", "no-store")
-}
-
-pub fn error_response(e: &ApiError) -> Response {
-    let mut v = json!({"error": e.message});
-    if let Some(f) = e.field {
-        v["field"] = json!(f);
+fn reply(r: Res) -> Response {
+    match r {
+        Ok((status, v)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            (status, axum::Json(v)).into_response()
+        }
+        Err(e) => e.into_response(),
     }
-    json_response(e.status, &v)
 }
 
 fn admin_err(e: AdminError) -> ApiError {
     match e {
-        AdminError::UnknownDevice(_) => error(404, e.to_string(), None),
-        AdminError::RotationInProgress => error(409, e.to_string(), None),
-        AdminError::NetworkNotFormed | AdminError::AlreadyFormed => error(409, e.to_string(), None),
-        AdminError::InvalidChannel(_) => error(400, e.to_string(), None),
+        AdminError::UnknownDevice(_) => ApiError::new(404, e.to_string()),
+        AdminError::RotationInProgress => ApiError::new(409, e.to_string()),
+        AdminError::NetworkNotFormed | AdminError::AlreadyFormed => {
+            ApiError::new(409, e.to_string())
+        }
+        AdminError::InvalidChannel(_) => ApiError::new(400, e.to_string()),
     }
 }
 
@@ -56,424 +101,726 @@ pub fn parse_ieee(s: &str) -> Option<ExtAddr> {
     Some(ExtAddr(u64::from_be_bytes(arr)))
 }
 
-fn body_object(body: &Option<Value>) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        None => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m.clone()),
-        Some(_) => Err(error(400, "the request body must be a JSON object", None)),
+// ---- typed request bodies -------------------------------------------------------------------
+
+/// A JSON request body of type `T`, at most `LIMIT` bytes, read within [`BODY_TIMEOUT`] (the
+/// guard has checked the client's credentials before any of it is read). An empty body is
+/// `{}`; anything but an object, an unknown field or a bad value is a 400 naming the field.
+pub struct ApiJson<T, const LIMIT: usize = MAX_BODY>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S> for ApiJson<T, LIMIT> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > LIMIT as u64) {
+            return Err(ApiError::new(
+                413,
+                format!("request body larger than {} KiB", LIMIT / 1024),
+            ));
+        }
+        let read = axum::body::to_bytes(req.into_body(), LIMIT);
+        let bytes = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    408,
+                    format!("request body not received within {} s", BODY_TIMEOUT.as_secs()),
+                ))
+            }
+            Ok(Err(e)) if e.to_string().contains("length limit") => {
+                return Err(ApiError::new(
+                    413,
+                    format!("request body larger than {} KiB", LIMIT / 1024),
+                ))
+            }
+            Ok(Err(_)) => return Err(ApiError::new(400, "request body cut short")),
+            Ok(Ok(b)) => b,
+        };
+        parse_body(&bytes).map(ApiJson)
     }
 }
 
-fn only_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
-    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(error(
-            400,
-            format!("unknown field \"{k}\" (expected: {})", allowed.join(", ")),
-            None,
-        )),
-        None => Ok(()),
+/// Parses a request body as `T` (see [`ApiJson`]).
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let v: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::new(400, format!("malformed JSON body: {e}")))?
+    };
+    if !v.is_object() {
+        return Err(ApiError::new(400, "the request body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        // serde names a missing field only in its message; the path is then the root.
+        let field = if path != "." {
+            Some(path)
+        } else {
+            msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()).map(String::from)
+        };
+        ApiError { status: 400, message: msg, field }
+    })
+}
+
+/// An IEEE address in a request body (any form [`parse_ieee`] reads).
+#[derive(Debug, Clone, Copy)]
+pub struct Ieee(pub ExtAddr);
+
+impl<'de> Deserialize<'de> for Ieee {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Ieee, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_ieee(&s).map(Ieee).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "\"{s}\" is not an IEEE address (8 bytes as hex, e.g. 00:12:4b:00:01:02:03:04)"
+            ))
+        })
     }
 }
 
-fn opt_str<'a>(m: &'a Map<String, Value>, k: &'static str) -> Result<Option<&'a str>, ApiError> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(bad(format!("\"{k}\" must be a string"), k)),
-    }
+/// `POST /api/permit-join`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermitJoinBody {
+    /// 0-254 seconds (the Zigbee limit); 0 closes; default 180 (capped at 254).
+    #[schema(minimum = 0, maximum = 254)]
+    duration_s: Option<u64>,
+    /// Admit only this device (its IEEE address).
+    #[schema(value_type = Option<String>, example = "00:0d:6f:00:00:00:00:01")]
+    ieee: Option<Ieee>,
 }
 
-fn opt_u64(m: &Map<String, Value>, k: &'static str) -> Result<Option<u64>, ApiError> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| bad(format!("\"{k}\" must be a non-negative integer"), k)),
-    }
+/// `POST /api/rejoin-window`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejoinWindowBody {
+    /// 0-600 seconds; 0 closes.
+    #[schema(minimum = 0, maximum = 600)]
+    duration_s: Option<u64>,
 }
 
-fn opt_ieee(m: &Map<String, Value>, k: &'static str) -> Result<Option<ExtAddr>, ApiError> {
-    match opt_str(m, k)? {
-        None => Ok(None),
-        Some(s) => parse_ieee(s).map(Some).ok_or_else(|| {
-            bad(
-                format!(
-                    "\"{s}\" is not an IEEE address (8 bytes as hex, e.g. 00:12:4b:00:01:02:03:04)"
-                ),
-                k,
-            )
-        }),
-    }
+/// `POST /api/install-codes`: either `qr` (a label payload) or `install_code` (with `ieee`
+/// unless the code's text carries it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallCodeBody {
+    #[schema(value_type = Option<String>, example = "00:0d:6f:00:00:00:00:01")]
+    ieee: Option<Ieee>,
+    /// Hex, with or without separators, or any text form the install-code parser reads.
+    #[schema(example = "83FE D340 7A93 9723 A5C6 39B2 6916 D505 C3B5")]
+    install_code: Option<String>,
+    /// A QR or text label payload, e.g. `Z:000D6F0000000001$I:83FE…`.
+    qr: Option<String>,
 }
 
-fn query_u64(q: &str, name: &str) -> Result<Option<u64>, ApiError> {
+/// `legacy_join` values.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegacyJoin {
+    #[serde(alias = "legacy-allowed-while-permit-join")]
+    AllowedWhilePermitJoin,
+    InstallCodeRequired,
+}
+
+/// `insecure_rejoin` values.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InsecureRejoin {
+    Allow,
+    Deny,
+    Adaptive,
+}
+
+/// `spoof_response` values.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpoofAnswer {
+    Deny,
+    Ignore,
+}
+
+/// `rotate_after_removal` values.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemovalAnswer {
+    Never,
+    Routers,
+    Always,
+}
+
+/// `PUT /api/policy`: the fields to change; the others keep their values.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    legacy_join: Option<LegacyJoin>,
+    insecure_rejoin: Option<InsecureRejoin>,
+    spoof_response: Option<SpoofAnswer>,
+    rotate_after_legacy_window: Option<bool>,
+    rotate_after_removal: Option<RemovalAnswer>,
+}
+
+/// `POST /api/network-key/rotate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {
+    /// 5-86400 seconds until the switch; default 60.
+    #[schema(minimum = 5, maximum = 86400)]
+    deadline_s: Option<u64>,
+}
+
+/// `POST /api/sim/attacker`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttackerBody {
+    enabled: bool,
+}
+
+/// `POST /api/session`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// The admin token printed at first start.
+    token: String,
+}
+
+// ---- handlers -------------------------------------------------------------------------------
+
+/// Runs a read on the hub thread.
+async fn read(app: &App, f: impl FnOnce(&mut HubState) -> Res + Send + 'static) -> Response {
+    reply(app.hub.run(f).await.and_then(|r| r))
+}
+
+/// Runs a change on the hub thread. When the core took it but the store refused it, nothing
+/// was sent and a restart would forget it: that is a 503, not a success.
+async fn write(app: &App, f: impl FnOnce(&mut HubState) -> Res + Send + 'static) -> Response {
+    let r = app.hub.run(move |st| {
+        let r = f(st);
+        match (r, st.store_error()) {
+            (Ok(_), Some(e)) => {
+                Err(ApiError::new(503, format!("the change could not be stored: {e}")))
+            }
+            (r, _) => r,
+        }
+    });
+    reply(r.await.and_then(|r| r))
+}
+
+/// The network: keys and their exposure, the radio, windows, policy, rotation, alerts.
+#[utoipa::path(get, path = "/api/network", tag = "network",
+    responses((status = 200, description = "The network", body = Object)))]
+pub async fn network(State(app): State<App>) -> Response {
+    read(&app, |st| Ok((200, st.network_view()))).await
+}
+
+/// Every device the Trust Center knows.
+#[utoipa::path(get, path = "/api/devices", tag = "devices",
+    responses((status = 200, description = "`{\"devices\": [Device]}`", body = Object)))]
+pub async fn devices(State(app): State<App>) -> Response {
+    read(&app, |st| Ok((200, json!({"devices": st.device_views()})))).await
+}
+
+fn device_of(st: &HubState, ieee_text: &str) -> Result<zigtrust_tc::model::DeviceRecord, ApiError> {
+    let ieee = parse_ieee(ieee_text)
+        .ok_or_else(|| ApiError::new(404, format!("\"{ieee_text}\" is not an IEEE address")))?;
+    st.tc()
+        .device(ieee)
+        .cloned()
+        .ok_or_else(|| ApiError::new(404, format!("unknown device {ieee}")))
+}
+
+/// One device.
+#[utoipa::path(get, path = "/api/devices/{ieee}", tag = "devices",
+    params(("ieee" = String, Path, description = "IEEE address")),
+    responses((status = 200, description = "Device", body = Object),
+              (status = 404, description = "Unknown device", body = ErrorBody)))]
+pub async fn device_get(State(app): State<App>, Path(ieee): Path<String>) -> Response {
+    read(&app, move |st| device_of(st, &ieee).map(|rec| (200, st.device_view(&rec)))).await
+}
+
+/// Removes a device (and, by policy, rotates the key away from it).
+#[utoipa::path(delete, path = "/api/devices/{ieee}", tag = "devices",
+    params(("ieee" = String, Path, description = "IEEE address")),
+    responses((status = 200, description = "`{\"removed\": ieee}`", body = Object),
+              (status = 404, description = "Unknown device", body = ErrorBody)))]
+pub async fn device_delete(State(app): State<App>, Path(ieee): Path<String>) -> Response {
+    write(&app, move |st| {
+        let rec = device_of(st, &ieee)?;
+        st.command(AdminCommand::RemoveDevice { ieee: rec.ieee }).map_err(admin_err)?;
+        Ok((200, json!({"removed": rec.ieee.to_string()})))
+    })
+    .await
+}
+
+/// The permit-join window.
+#[utoipa::path(get, path = "/api/permit-join", tag = "joining",
+    responses((status = 200, description = "`{open, remaining_s, ieee}`", body = Object)))]
+pub async fn permit_get(State(app): State<App>) -> Response {
+    read(&app, |st| Ok((200, st.permit_view()))).await
+}
+
+/// Opens (or with 0 closes) the permit-join window.
+#[utoipa::path(post, path = "/api/permit-join", tag = "joining", request_body = PermitJoinBody,
+    responses((status = 200, description = "The window", body = Object),
+              (status = 400, description = "Bad value", body = ErrorBody)))]
+pub async fn permit_set(State(app): State<App>, ApiJson(b): ApiJson<PermitJoinBody>) -> Response {
+    write(&app, move |st| {
+        let secs = b.duration_s.unwrap_or(180);
+        if secs > 254 {
+            return Err(ApiError::bad(
+                "duration_s must be 0-254 seconds (Zigbee permit-join limit)",
+                "duration_s",
+            ));
+        }
+        let ieee = b.ieee.map(|i| i.0);
+        st.command(AdminCommand::PermitJoin { duration_ms: secs * 1000, ieee })
+            .map_err(admin_err)?;
+        st.permit_ieee = if secs > 0 { ieee } else { None };
+        st.touch();
+        Ok((200, st.permit_view()))
+    })
+    .await
+}
+
+/// The user's rejoin window for legacy devices that lost the network key.
+#[utoipa::path(get, path = "/api/rejoin-window", tag = "joining",
+    responses((status = 200, description = "`{open, remaining_s}`", body = Object)))]
+pub async fn rejoin_get(State(app): State<App>) -> Response {
+    read(&app, |st| Ok((200, st.rejoin_window_view()))).await
+}
+
+/// Opens a window in which legacy devices that lost their network key may rejoin with the
+/// well-known key: their way back without a factory reset, at the price the window makes
+/// explicit (the key goes out readable by any sniffer while it is open).
+#[utoipa::path(post, path = "/api/rejoin-window", tag = "joining", request_body = RejoinWindowBody,
+    responses((status = 200, description = "The window", body = Object),
+              (status = 400, description = "Bad value", body = ErrorBody)))]
+pub async fn rejoin_set(State(app): State<App>, ApiJson(b): ApiJson<RejoinWindowBody>) -> Response {
+    write(&app, move |st| {
+        let secs = b.duration_s.ok_or_else(|| {
+            ApiError::bad("missing \"duration_s\" (0-600; 0 closes)", "duration_s")
+        })?;
+        if secs > 600 {
+            return Err(ApiError::bad("duration_s must be 0-600 seconds", "duration_s"));
+        }
+        st.command(AdminCommand::OpenRejoinWindow { duration_ms: secs * 1000 })
+            .map_err(admin_err)?;
+        Ok((200, st.rejoin_window_view()))
+    })
+    .await
+}
+
+/// Stored install codes (never the codes themselves).
+#[utoipa::path(get, path = "/api/install-codes", tag = "joining",
+    responses((status = 200, description = "`{\"install_codes\": [{ieee, joined}]}`", body = Object)))]
+pub async fn install_codes(State(app): State<App>) -> Response {
+    read(&app, |st| {
+        let snap = st.store().snapshot().map_err(|e| ApiError::new(503, e.to_string()))?;
+        let tc = st.tc();
+        let list: Vec<Value> = snap
+            .install_codes
+            .iter()
+            .map(|(i, _)| {
+                let joined = tc.device(*i).is_some_and(|d| !d.tombstoned);
+                json!({"ieee": i.to_string(), "joined": joined})
+            })
+            .collect();
+        Ok((200, json!({"install_codes": list})))
+    })
+    .await
+}
+
+fn ic_error(e: InstallCodeError, field: &str) -> ApiError {
+    let f = if matches!(e, InstallCodeError::BadIeee(_)) && field != "qr" { "ieee" } else { field };
+    ApiError::bad(e.to_string(), f)
+}
+
+/// Adds an install code (from a label's QR/text payload or typed with the IEEE address).
+#[utoipa::path(post, path = "/api/install-codes", tag = "joining", request_body = InstallCodeBody,
+    responses((status = 201, description = "`{ieee, format, code_bytes}`", body = Object),
+              (status = 400, description = "Bad code (CRC, length) or address", body = ErrorBody)))]
+pub async fn install_code_add(
+    State(app): State<App>,
+    ApiJson(b): ApiJson<InstallCodeBody>,
+) -> Response {
+    write(&app, move |st| {
+        let (payload, field) = match (&b.qr, &b.install_code) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::new(400, "send either \"qr\" or \"install_code\", not both"))
+            }
+            (Some(q), None) => (InstallCodePayload::parse(q).map_err(|e| ic_error(e, "qr"))?, "qr"),
+            (None, Some(c)) => (
+                InstallCodePayload::parse(c).map_err(|e| ic_error(e, "install_code"))?,
+                "install_code",
+            ),
+            (None, None) => {
+                return Err(ApiError::bad(
+                    "missing \"install_code\" (with \"ieee\") or \"qr\"",
+                    "install_code",
+                ))
+            }
+        };
+        let in_payload = payload.ieee.map(ExtAddr);
+        let ieee = match (b.ieee.map(|i| i.0), in_payload) {
+            (Some(a), Some(p)) if a != p => {
+                return Err(ApiError::bad(
+                    format!("\"ieee\" {a} differs from the address in the {field} payload ({p})"),
+                    "ieee",
+                ))
+            }
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => {
+                return Err(ApiError::bad(
+                    format!("missing \"ieee\": this {field} carries no device address"),
+                    "ieee",
+                ))
+            }
+        };
+        let link_key = payload.code.link_key();
+        st.command(AdminCommand::AddInstallCode { ieee, link_key }).map_err(admin_err)?;
+        let v = json!({"ieee": ieee.to_string(), "format": payload.format.name(), "code_bytes": payload.code.secret_len()});
+        Ok((201, v))
+    })
+    .await
+}
+
+/// Forgets a stored install code.
+#[utoipa::path(delete, path = "/api/install-codes/{ieee}", tag = "joining",
+    params(("ieee" = String, Path, description = "IEEE address")),
+    responses((status = 200, description = "`{\"removed\": ieee}`", body = Object),
+              (status = 404, description = "No code stored", body = ErrorBody)))]
+pub async fn install_code_remove(
+    State(app): State<App>,
+    Path(ieee_text): Path<String>,
+) -> Response {
+    write(&app, move |st| {
+        let ieee = parse_ieee(&ieee_text)
+            .ok_or_else(|| ApiError::new(404, format!("\"{ieee_text}\" is not an IEEE address")))?;
+        let snap = st.store().snapshot().map_err(|e| ApiError::new(503, e.to_string()))?;
+        if !snap.install_codes.iter().any(|(i, _)| *i == ieee) {
+            return Err(ApiError::new(404, format!("no install code stored for {ieee}")));
+        }
+        st.command(AdminCommand::RemoveInstallCode { ieee }).map_err(admin_err)?;
+        Ok((200, json!({"removed": ieee.to_string()})))
+    })
+    .await
+}
+
+/// The security policy.
+#[utoipa::path(get, path = "/api/policy", tag = "policy",
+    responses((status = 200, description = "Policy", body = Object)))]
+pub async fn policy_get(State(app): State<App>) -> Response {
+    read(&app, |st| Ok((200, policy_view(st.tc().policy())))).await
+}
+
+/// Changes the security policy (PUT and POST alike).
+#[utoipa::path(put, path = "/api/policy", tag = "policy", request_body = PolicyBody,
+    responses((status = 200, description = "Policy", body = Object),
+              (status = 400, description = "Bad value", body = ErrorBody)))]
+pub async fn policy_set(State(app): State<App>, ApiJson(b): ApiJson<PolicyBody>) -> Response {
+    write(&app, move |st| {
+        let mut p = st.tc().policy().clone();
+        if let Some(v) = b.legacy_join {
+            p.legacy_join = match v {
+                LegacyJoin::AllowedWhilePermitJoin => LegacyJoinPolicy::AllowedWhilePermitJoin,
+                LegacyJoin::InstallCodeRequired => LegacyJoinPolicy::InstallCodeRequired,
+            };
+        }
+        if let Some(v) = b.insecure_rejoin {
+            p.insecure_rejoin = match v {
+                InsecureRejoin::Allow => InsecureRejoinPolicy::AllowLeakingKey,
+                InsecureRejoin::Deny => InsecureRejoinPolicy::Deny,
+                InsecureRejoin::Adaptive => InsecureRejoinPolicy::Adaptive,
+            };
+        }
+        if let Some(v) = b.spoof_response {
+            p.spoof_response = match v {
+                SpoofAnswer::Deny => SpoofResponse::Deny,
+                SpoofAnswer::Ignore => SpoofResponse::Ignore,
+            };
+        }
+        if let Some(v) = b.rotate_after_legacy_window {
+            p.rotate_after_legacy_window = v;
+        }
+        if let Some(v) = b.rotate_after_removal {
+            p.rotate_after_removal = match v {
+                RemovalAnswer::Never => RemovalRotation::Never,
+                RemovalAnswer::Routers => RemovalRotation::Routers,
+                RemovalAnswer::Always => RemovalRotation::Always,
+            };
+        }
+        st.command(AdminCommand::SetPolicy(p)).map_err(admin_err)?;
+        Ok((200, policy_view(st.tc().policy())))
+    })
+    .await
+}
+
+/// The network-key rotation in progress, if any.
+#[utoipa::path(get, path = "/api/network-key/rotate", tag = "network",
+    responses((status = 200, description = "Rotation progress or null", body = Object)))]
+pub async fn rotate_get(State(app): State<App>) -> Response {
+    read(&app, |st| Ok((200, st.rotation_view()))).await
+}
+
+/// Starts a network-key rotation.
+#[utoipa::path(post, path = "/api/network-key/rotate", tag = "network", request_body = RotateBody,
+    responses((status = 202, description = "Started: rotation progress", body = Object),
+              (status = 409, description = "A rotation is already running", body = ErrorBody)))]
+pub async fn rotate_start(State(app): State<App>, ApiJson(b): ApiJson<RotateBody>) -> Response {
+    write(&app, move |st| {
+        let deadline_s = b.deadline_s.unwrap_or(60);
+        if !(5..=86_400).contains(&deadline_s) {
+            return Err(ApiError::bad("deadline_s must be 5-86400 seconds", "deadline_s"));
+        }
+        let tc = st.tc();
+        if tc.rotation_pending().is_some() {
+            return Err(ApiError::new(409, "a key rotation is already in progress"));
+        }
+        let from = tc.active_key_seq();
+        let devices: Vec<ExtAddr> =
+            tc.devices().filter(|d| !d.tombstoned).map(|d| d.ieee).collect();
+        let now = now_ms();
+        st.command(AdminCommand::RotateNetworkKey { deadline_ms: deadline_s * 1000 })
+            .map_err(admin_err)?;
+        let to = st.tc().rotation_pending().map_or(from.wrapping_add(1), |(s, _)| s);
+        st.rotation = Some(Rotation {
+            from,
+            to,
+            started: now,
+            deadline: now + deadline_s * 1000,
+            devices,
+            switched: None,
+        });
+        Ok((202, st.rotation_view()))
+    })
+    .await
+}
+
+fn query_u64(q: &Option<String>, name: &str) -> Result<Option<u64>, ApiError> {
+    let q = q.as_deref().unwrap_or("");
     let v =
         q.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v);
     match v {
         None => Ok(None),
         Some(v) => v.parse().map(Some).map_err(|_| {
-            error(400, format!("query parameter {name} must be a non-negative integer"), None)
+            ApiError::new(400, format!("query parameter {name} must be a non-negative integer"))
         }),
     }
 }
 
-/// Runs one API request on the hub thread. `path` is below `/api/`.
-pub fn handle(
-    st: &mut HubState,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: Option<Value>,
-) -> Response {
-    let mut r = route(st, method, path, query, body);
-    if r.is_ok() && method != "GET" {
-        if let Some(e) = st.store_error() {
-            // The core took the change but the store refused it: nothing was sent, and a
-            // restart would forget it. Say so rather than report success.
-            r = Err(error(503, format!("the change could not be stored: {e}"), None));
+/// Alerts: the warning and alert lines of the audit log, newest first.
+#[utoipa::path(get, path = "/api/alerts", tag = "audit",
+    params(("limit" = Option<u64>, Query, description = "1-1000, default 100")),
+    responses((status = 200, description = "`{\"alerts\": [Alert]}`", body = Object)))]
+pub async fn alerts(State(app): State<App>, RawQuery(q): RawQuery) -> Response {
+    read(&app, move |st| {
+        let limit = query_u64(&q, "limit")?.unwrap_or(100).clamp(1, 1000) as usize;
+        let store = st.store();
+        let mut out = Vec::new();
+        let mut before = None;
+        // Scan at most 20 pages back.
+        for _ in 0..20 {
+            let page =
+                store.audit_log(500, before).map_err(|e| ApiError::new(503, e.to_string()))?;
+            let Some((last, _)) = page.last() else { break };
+            before = Some(*last);
+            out.extend(
+                page.iter()
+                    .filter(|(_, e)| e.severity >= Severity::Warning)
+                    .map(|(id, e)| audit_view(*id, e)),
+            );
+            if out.len() >= limit {
+                break;
+            }
         }
-    }
-    match r {
-        Ok((status, v)) => json_response(status, &v),
-        Err(e) => error_response(&e),
-    }
+        out.truncate(limit);
+        Ok((200, json!({"alerts": out})))
+    })
+    .await
 }
 
-fn method_not_allowed(allowed: &str) -> ApiError {
-    error(405, format!("method not allowed here (allowed: {allowed})"), None)
+/// The audit log, newest first, paged by id.
+#[utoipa::path(get, path = "/api/audit-log", tag = "audit",
+    params(("limit" = Option<u64>, Query, description = "1-1000, default 100"),
+           ("before" = Option<u64>, Query, description = "only entries with a smaller id")),
+    responses((status = 200, description = "`{\"entries\": [Entry]}`", body = Object),
+              (status = 400, description = "Bad query", body = ErrorBody)))]
+pub async fn audit_log(State(app): State<App>, RawQuery(q): RawQuery) -> Response {
+    read(&app, move |st| {
+        let limit = query_u64(&q, "limit")?.unwrap_or(100).clamp(1, 1000) as usize;
+        let before = query_u64(&q, "before")?.map(|b| b.min(i64::MAX as u64) as i64);
+        let page =
+            st.store().audit_log(limit, before).map_err(|e| ApiError::new(503, e.to_string()))?;
+        let entries: Vec<Value> = page.iter().map(|(id, e)| audit_view(*id, e)).collect();
+        Ok((200, json!({"entries": entries})))
+    })
+    .await
 }
 
-fn route(st: &mut HubState, method: &str, path: &str, query: &str, body: Option<Value>) -> Res {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (segs.as_slice(), method) {
-        (["network"], "GET") => Ok((200, st.network_view())),
-        (["network"], _) => Err(method_not_allowed("GET")),
-        (["devices"], "GET") => Ok((200, json!({"devices": st.device_views()}))),
-        (["devices"], _) => Err(method_not_allowed("GET")),
-        (["devices", ieee], m) => device(st, m, ieee),
-        (["permit-join"], "GET") => Ok((200, st.permit_view())),
-        (["permit-join"], "POST" | "PUT") => permit_join(st, &body),
-        (["permit-join"], _) => Err(method_not_allowed("GET, POST")),
-        (["rejoin-window"], "GET") => Ok((200, st.rejoin_window_view())),
-        (["rejoin-window"], "POST" | "PUT") => rejoin_window(st, &body),
-        (["rejoin-window"], _) => Err(method_not_allowed("GET, POST")),
-        (["install-codes"], "GET") => install_codes(st),
-        (["install-codes"], "POST") => add_install_code(st, &body),
-        (["install-codes"], _) => Err(method_not_allowed("GET, POST")),
-        (["install-codes", ieee], "DELETE") => remove_install_code(st, ieee),
-        (["install-codes", _], _) => Err(method_not_allowed("DELETE")),
-        (["policy"], "GET") => Ok((200, policy_view(st.tc().policy()))),
-        (["policy"], "PUT" | "POST") => set_policy(st, &body),
-        (["policy"], _) => Err(method_not_allowed("GET, PUT, POST")),
-        (["network-key", "rotate"], "GET") => Ok((200, st.rotation_view())),
-        (["network-key", "rotate"], "POST") => rotate(st, &body),
-        (["network-key", "rotate"], _) => Err(method_not_allowed("GET, POST")),
-        (["alerts"], "GET") => alerts(st, query),
-        (["alerts"], _) => Err(method_not_allowed("GET")),
-        (["audit-log"], "GET") => audit_log(st, query),
-        (["audit-log"], _) => Err(method_not_allowed("GET")),
-        (["sim"], "GET") => st.sim_view().map(|v| (200, v)).ok_or_else(no_sim),
-        (["sim"], _) => Err(method_not_allowed("GET")),
-        (["sim", "attacker"], "POST" | "PUT") => attacker(st, &body),
-        (["sim", "attacker"], _) => Err(method_not_allowed("POST")),
-        _ => Err(error(404, format!("no such resource: /api/{}", path.trim_matches('/')), None)),
+/// The Open ZigBee Coordinator Backup, as an attachment.
+#[utoipa::path(get, path = "/api/backup", tag = "network",
+    responses((status = 200, description = "zigpy/open-coordinator-backup JSON", body = Object)))]
+pub async fn backup(State(app): State<App>) -> Response {
+    let r = app
+        .hub
+        .run(|st| {
+            let snap = st.store().snapshot().map_err(|e| ApiError::new(503, e.to_string()))?;
+            backup::export(&snap, now_ms(), env!("CARGO_PKG_VERSION"))
+                .map_err(|e| ApiError::new(409, e.to_string()))
+        })
+        .await;
+    match r.and_then(|r| r) {
+        Ok(v) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"zigtrust-backup.json\""),
+            ],
+            serde_json::to_string_pretty(&v).unwrap_or_default(),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
 fn no_sim() -> ApiError {
-    error(404, "this daemon runs on a real radio (--radio zep:…), not the simulated home", None)
+    ApiError::new(404, "this daemon runs on a real radio (--radio zep:…), not the simulated home")
 }
 
-fn device(st: &mut HubState, method: &str, ieee_text: &str) -> Res {
-    let ieee = parse_ieee(ieee_text)
-        .ok_or_else(|| error(404, format!("\"{ieee_text}\" is not an IEEE address"), None))?;
-    let Some(rec) = st.tc().device(ieee).cloned() else {
-        return Err(error(404, format!("unknown device {ieee}"), None));
-    };
-    match method {
-        "GET" => Ok((200, st.device_view(&rec))),
-        "DELETE" => {
-            st.command(AdminCommand::RemoveDevice { ieee }).map_err(admin_err)?;
-            Ok((200, json!({"removed": ieee.to_string()})))
-        }
-        _ => Err(method_not_allowed("GET, DELETE")),
-    }
+/// The simulated home (`--radio sim` only).
+#[utoipa::path(get, path = "/api/sim", tag = "simulated home",
+    responses((status = 200, description = "The simulated devices and attacker", body = Object),
+              (status = 404, description = "Not on the simulated home", body = ErrorBody)))]
+pub async fn sim(State(app): State<App>) -> Response {
+    read(&app, |st| st.sim_view().map(|v| (200, v)).ok_or_else(no_sim)).await
 }
 
-fn permit_join(st: &mut HubState, body: &Option<Value>) -> Res {
-    let m = body_object(body)?;
-    only_fields(&m, &["duration_s", "ieee"])?;
-    let secs = opt_u64(&m, "duration_s")?.unwrap_or(180);
-    if secs > 254 {
-        return Err(bad(
-            "duration_s must be 0-254 seconds (Zigbee permit-join limit)",
-            "duration_s",
-        ));
-    }
-    let ieee = opt_ieee(&m, "ieee")?;
-    st.command(AdminCommand::PermitJoin { duration_ms: secs * 1000, ieee }).map_err(admin_err)?;
-    st.permit_ieee = if secs > 0 { ieee } else { None };
-    st.touch();
-    Ok((200, st.permit_view()))
+/// Switches the simulated attacker on or off.
+#[utoipa::path(post, path = "/api/sim/attacker", tag = "simulated home", request_body = AttackerBody,
+    responses((status = 200, description = "The simulated home", body = Object),
+              (status = 404, description = "Not on the simulated home", body = ErrorBody)))]
+pub async fn sim_attacker(State(app): State<App>, ApiJson(b): ApiJson<AttackerBody>) -> Response {
+    write(&app, move |st| {
+        let home = st.home_mut().ok_or_else(no_sim)?;
+        home.set_attacker(b.enabled);
+        st.save_home(true);
+        st.touch();
+        Ok((200, st.sim_view().unwrap_or(Value::Null)))
+    })
+    .await
 }
 
-/// A user-opened window in which legacy devices that lost their network key may rejoin
-/// with the well-known key: the way back for them without a factory reset, at the price the
-/// window makes explicit (the key goes out readable by any sniffer while it is open).
-fn rejoin_window(st: &mut HubState, body: &Option<Value>) -> Res {
-    let m = body_object(body)?;
-    only_fields(&m, &["duration_s"])?;
-    let secs = opt_u64(&m, "duration_s")?
-        .ok_or_else(|| bad("missing \"duration_s\" (0-600; 0 closes)", "duration_s"))?;
-    if secs > 600 {
-        return Err(bad("duration_s must be 0-600 seconds", "duration_s"));
+/// Logs in: trades the admin token for a session cookie and its CSRF token.
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body = LoginBody,
+    responses((status = 200, description = "`{\"authenticated\": true, \"csrf\": …}` and Set-Cookie", body = Object),
+              (status = 401, description = "Wrong token", body = ErrorBody)))]
+pub async fn login(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    ApiJson(b): ApiJson<LoginBody, MAX_LOGIN_BODY>,
+) -> Response {
+    if let Err(e) = super::auth::check_origin(&headers) {
+        return e.into_response();
     }
-    st.command(AdminCommand::OpenRejoinWindow { duration_ms: secs * 1000 }).map_err(admin_err)?;
-    Ok((200, st.rejoin_window_view()))
-}
-
-fn install_codes(st: &HubState) -> Res {
-    let snap = st.store().snapshot().map_err(|e| error(503, e.to_string(), None))?;
-    let tc = st.tc();
-    let list: Vec<Value> = snap
-        .install_codes
-        .iter()
-        .map(|(i, _)| {
-            let joined = tc.device(*i).is_some_and(|d| !d.tombstoned);
-            json!({"ieee": i.to_string(), "joined": joined})
-        })
-        .collect();
-    Ok((200, json!({"install_codes": list})))
-}
-
-fn ic_error(e: InstallCodeError, field: &'static str) -> ApiError {
-    let f = if matches!(e, InstallCodeError::BadIeee(_)) && field != "qr" { "ieee" } else { field };
-    bad(e.to_string(), f)
-}
-
-fn add_install_code(st: &mut HubState, body: &Option<Value>) -> Res {
-    let m = body_object(body)?;
-    only_fields(&m, &["ieee", "install_code", "qr"])?;
-    let given_ieee = opt_ieee(&m, "ieee")?;
-    let (payload, field) = match (opt_str(&m, "qr")?, opt_str(&m, "install_code")?) {
-        (Some(_), Some(_)) => {
-            return Err(error(400, "send either \"qr\" or \"install_code\", not both", None))
-        }
-        (Some(q), None) => (InstallCodePayload::parse(q).map_err(|e| ic_error(e, "qr"))?, "qr"),
-        (None, Some(c)) => {
-            (InstallCodePayload::parse(c).map_err(|e| ic_error(e, "install_code"))?, "install_code")
-        }
-        (None, None) => {
-            return Err(bad("missing \"install_code\" (with \"ieee\") or \"qr\"", "install_code"))
-        }
-    };
-    let in_payload = payload.ieee.map(ExtAddr);
-    let ieee = match (given_ieee, in_payload) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(bad(
-                format!("\"ieee\" {a} differs from the address in the {field} payload ({b})"),
-                "ieee",
-            ))
-        }
-        (Some(a), _) | (None, Some(a)) => a,
-        (None, None) => {
-            return Err(bad(
-                format!("missing \"ieee\": this {field} carries no device address"),
-                "ieee",
-            ))
-        }
-    };
-    let link_key = payload.code.link_key();
-    st.command(AdminCommand::AddInstallCode { ieee, link_key }).map_err(admin_err)?;
-    Ok((
-        201,
-        json!({"ieee": ieee.to_string(), "format": payload.format.name(), "code_bytes": payload.code.secret_len()}),
-    ))
-}
-
-fn remove_install_code(st: &mut HubState, ieee_text: &str) -> Res {
-    let ieee = parse_ieee(ieee_text)
-        .ok_or_else(|| error(404, format!("\"{ieee_text}\" is not an IEEE address"), None))?;
-    let snap = st.store().snapshot().map_err(|e| error(503, e.to_string(), None))?;
-    if !snap.install_codes.iter().any(|(i, _)| *i == ieee) {
-        return Err(error(404, format!("no install code stored for {ieee}"), None));
-    }
-    st.command(AdminCommand::RemoveInstallCode { ieee }).map_err(admin_err)?;
-    Ok((200, json!({"removed": ieee.to_string()})))
-}
-
-fn set_policy(st: &mut HubState, body: &Option<Value>) -> Res {
-    let m = body_object(body)?;
-    only_fields(
-        &m,
-        &[
-            "legacy_join",
-            "insecure_rejoin",
-            "spoof_response",
-            "rotate_after_legacy_window",
-            "rotate_after_removal",
-        ],
-    )?;
-    let mut p = st.tc().policy().clone();
-    if let Some(v) = opt_str(&m, "legacy_join")? {
-        p.legacy_join = match v {
-            "allowed-while-permit-join" | "legacy-allowed-while-permit-join" => LegacyJoinPolicy::AllowedWhilePermitJoin,
-            "install-code-required" => LegacyJoinPolicy::InstallCodeRequired,
-            _ => return Err(bad(format!("legacy_join \"{v}\": expected allowed-while-permit-join or install-code-required"), "legacy_join")),
-        };
-    }
-    if let Some(v) = opt_str(&m, "insecure_rejoin")? {
-        p.insecure_rejoin = match v {
-            "allow" => InsecureRejoinPolicy::AllowLeakingKey,
-            "deny" => InsecureRejoinPolicy::Deny,
-            "adaptive" => InsecureRejoinPolicy::Adaptive,
-            _ => {
-                return Err(bad(
-                    format!("insecure_rejoin \"{v}\": expected allow, deny or adaptive"),
-                    "insecure_rejoin",
-                ))
-            }
-        };
-    }
-    if let Some(v) = opt_str(&m, "spoof_response")? {
-        p.spoof_response = match v {
-            "deny" => SpoofResponse::Deny,
-            "ignore" => SpoofResponse::Ignore,
-            _ => {
-                return Err(bad(
-                    format!("spoof_response \"{v}\": expected deny or ignore"),
-                    "spoof_response",
-                ))
-            }
-        };
-    }
-    match m.get("rotate_after_legacy_window") {
-        None | Some(Value::Null) => {}
-        Some(Value::Bool(b)) => p.rotate_after_legacy_window = *b,
-        Some(_) => {
-            return Err(bad(
-                "rotate_after_legacy_window must be true or false",
-                "rotate_after_legacy_window",
-            ))
-        }
-    }
-    if let Some(v) = opt_str(&m, "rotate_after_removal")? {
-        p.rotate_after_removal = match v {
-            "never" => zigtrust_tc::model::RemovalRotation::Never,
-            "routers" => zigtrust_tc::model::RemovalRotation::Routers,
-            "always" => zigtrust_tc::model::RemovalRotation::Always,
-            _ => {
-                return Err(bad(
-                    format!("rotate_after_removal \"{v}\": expected never, routers or always"),
-                    "rotate_after_removal",
-                ))
-            }
-        };
-    }
-    st.command(AdminCommand::SetPolicy(p)).map_err(admin_err)?;
-    Ok((200, policy_view(st.tc().policy())))
-}
-
-fn rotate(st: &mut HubState, body: &Option<Value>) -> Res {
-    let m = body_object(body)?;
-    only_fields(&m, &["deadline_s"])?;
-    let deadline_s = opt_u64(&m, "deadline_s")?.unwrap_or(60);
-    if !(5..=86_400).contains(&deadline_s) {
-        return Err(bad("deadline_s must be 5-86400 seconds", "deadline_s"));
-    }
-    let tc = st.tc();
-    if tc.rotation_pending().is_some() {
-        return Err(error(409, "a key rotation is already in progress", None));
-    }
-    let from = tc.active_key_seq();
-    let devices: Vec<ExtAddr> = tc.devices().filter(|d| !d.tombstoned).map(|d| d.ieee).collect();
-    let now = now_ms();
-    st.command(AdminCommand::RotateNetworkKey { deadline_ms: deadline_s * 1000 })
-        .map_err(admin_err)?;
-    let to = st.tc().rotation_pending().map_or(from.wrapping_add(1), |(s, _)| s);
-    st.rotation = Some(Rotation {
-        from,
-        to,
-        started: now,
-        deadline: now + deadline_s * 1000,
-        devices,
-        switched: None,
-    });
-    Ok((202, st.rotation_view()))
-}
-
-fn alerts(st: &HubState, query: &str) -> Res {
-    let limit = query_u64(query, "limit")?.unwrap_or(100).clamp(1, 1000) as usize;
-    let store = st.store();
-    let mut out = Vec::new();
-    let mut before = None;
-    // Alerts are the warning/alert lines of the audit log; scan at most 20 pages back.
-    for _ in 0..20 {
-        let page = store.audit_log(500, before).map_err(|e| error(503, e.to_string(), None))?;
-        let Some((last, _)) = page.last() else { break };
-        before = Some(*last);
-        out.extend(
-            page.iter()
-                .filter(|(_, e)| e.severity >= Severity::Warning)
-                .map(|(id, e)| audit_view(*id, e)),
-        );
-        if out.len() >= limit {
-            break;
-        }
-    }
-    out.truncate(limit);
-    Ok((200, json!({"alerts": out})))
-}
-
-fn audit_log(st: &HubState, query: &str) -> Res {
-    let limit = query_u64(query, "limit")?.unwrap_or(100).clamp(1, 1000) as usize;
-    let before = query_u64(query, "before")?.map(|b| b.min(i64::MAX as u64) as i64);
-    let page = st.store().audit_log(limit, before).map_err(|e| error(503, e.to_string(), None))?;
-    let entries: Vec<Value> = page.iter().map(|(id, e)| audit_view(*id, e)).collect();
-    Ok((200, json!({"entries": entries})))
-}
-
-/// `GET /api/backup`: the Open ZigBee Coordinator Backup, as an attachment.
-pub fn backup_response(st: &HubState) -> Response {
-    let snap = match st.store().snapshot() {
-        Ok(s) => s,
-        Err(e) => return error_response(&error(503, e.to_string(), None)),
-    };
-    match backup::export(&snap, now_ms(), env!("CARGO_PKG_VERSION")) {
-        Ok(v) => Response::new(
-            200,
-            "application/json",
-            serde_json::to_string_pretty(&v).unwrap_or_default(),
+    match app.auth.login(&b.token).await {
+        Ok((csrf, cookie)) => (
+            [(header::SET_COOKIE, cookie)],
+            axum::Json(json!({"authenticated": true, "csrf": csrf})),
         )
-        .header("Cache-Control", "no-store")
-        .header("Content-Disposition", "attachment; filename=\"zigtrust-backup.json\""),
-        Err(e) => error_response(&error(409, e.to_string(), None)),
+            .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
-fn attacker(st: &mut HubState, body: &Option<Value>) -> Res {
-    let m = body_object(body)?;
-    only_fields(&m, &["enabled"])?;
-    let on = match m.get("enabled") {
-        Some(Value::Bool(b)) => *b,
-        _ => return Err(bad("\"enabled\" must be true or false", "enabled")),
-    };
-    let home = st.home_mut().ok_or_else(no_sim)?;
-    home.set_attacker(on);
-    st.save_home(true);
-    st.touch();
-    Ok((200, st.sim_view().unwrap_or(Value::Null)))
+/// Whether the request's session (cookie and `X-CSRF-Token`) or bearer token is valid.
+#[utoipa::path(get, path = "/api/session", tag = "session",
+    responses((status = 200, description = "`{\"authenticated\": true}`", body = Object),
+              (status = 401, description = "No valid session", body = ErrorBody)))]
+pub async fn session(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
+    match app.auth.check(&headers).await {
+        Ok(_) => axum::Json(json!({"authenticated": true})).into_response(),
+        Err(_) => super::auth::unauthorized("no valid session").into_response(),
+    }
+}
+
+/// Logs out (always 200).
+#[utoipa::path(delete, path = "/api/session", tag = "session",
+    responses((status = 200, description = "`{\"authenticated\": false}`", body = Object)))]
+pub async fn logout(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
+    let cookie = app.auth.logout(&headers);
+    ([(header::SET_COOKIE, cookie)], axum::Json(json!({"authenticated": false}))).into_response()
+}
+
+/// The OpenAPI document of this API, generated from the handlers above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "zigtrust serve", description = "The hub daemon's HTTP API: the Trust Center, its policy, keys and devices. See docs/api.md."),
+    paths(
+        network, devices, device_get, device_delete, permit_get, permit_set, rejoin_get,
+        rejoin_set, install_codes, install_code_add, install_code_remove, policy_get, policy_set,
+        rotate_get, rotate_start, alerts, audit_log, backup, sim, sim_attacker, login, session,
+        logout, super::events
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = []))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "with the session cookie from POST /api/session",
+            ))),
+        );
+    }
+}
+
+/// The OpenAPI document as JSON text.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// `GET /api/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
     use proptest::prelude::*;
-    use std::cell::RefCell;
+    use tower::ServiceExt;
+
+    struct Fixture {
+        rt: tokio::runtime::Runtime,
+        app: axum::Router,
+        token: String,
+    }
 
     thread_local! {
-        static HUB: RefCell<HubState> = RefCell::new(super::super::in_memory_hub().unwrap());
+        static APP: Fixture = {
+            let (app, token) = super::super::in_memory_app().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            Fixture { rt, app, token }
+        };
     }
 
     const FIELDS: &[&str] = &[
@@ -529,7 +876,8 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
-        /// Any request to any resource answers a JSON object with a sane status — an error
+        /// Any authenticated request to any resource, through the whole router (guard,
+        /// routing, typed bodies, hub thread), answers JSON with a sane status — an error
         /// message on 4xx/5xx — and never panics the hub.
         #[test]
         fn arbitrary_requests_answer_json_and_never_panic(
@@ -542,18 +890,48 @@ mod tests {
             query in "(limit=[0-9a-z-]{0,6}&?)?(before=[0-9a-z-]{0,6})?",
             body in body(),
         ) {
-            HUB.with(|h| {
-                let mut st = h.borrow_mut();
-                let r = handle(&mut st, method, path, &query, body);
-                st.step();
-                let v: Value = serde_json::from_slice(&r.body).unwrap();
-                prop_assert!(v.is_object() || (r.status == 200 && v.is_null()), "{} {path}: {v}", r.status);
-                prop_assert!([200, 201, 202, 400, 404, 405, 409].contains(&r.status), "{} {path}: {v}", r.status);
-                if r.status >= 400 {
+            APP.with(|f| {
+                let uri = format!("/api/{path}?{query}");
+                let req = axum::http::Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header("host", "127.0.0.1:8080")
+                    .header("authorization", format!("Bearer {}", f.token))
+                    .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
+                    .unwrap();
+                let (status, bytes) = f.rt.block_on(async {
+                    let r = f.app.clone().oneshot(req).await.unwrap();
+                    let s = r.status().as_u16();
+                    (s, axum::body::to_bytes(r.into_body(), 1 << 24).await.unwrap())
+                });
+                let v: Value = serde_json::from_slice(&bytes).unwrap();
+                prop_assert!(v.is_object() || (status == 200 && v.is_null()), "{status} {path}: {v}");
+                prop_assert!([200, 201, 202, 400, 404, 405, 409].contains(&status), "{status} {path}: {v}");
+                if status >= 400 {
                     prop_assert!(v["error"].is_string(), "{v}");
                 }
                 Ok(())
             })?;
         }
+    }
+
+    #[test]
+    fn body_errors_name_the_field_at_fault() {
+        let e = parse_body::<PermitJoinBody>(br#"{"duration_s": -1}"#).unwrap_err();
+        assert_eq!((e.status, e.field.as_deref()), (400, Some("duration_s")), "{}", e.message);
+        let e = parse_body::<PermitJoinBody>(br#"{"ieee": "00:0d:6f"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("ieee"));
+        assert!(e.message.contains("not an IEEE address"), "{}", e.message);
+        let e = parse_body::<AttackerBody>(b"{}").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("enabled"), "{}", e.message);
+        let e = parse_body::<RotateBody>(br#"{"deadline_s": 60, "extra": 1}"#).unwrap_err();
+        assert!(e.message.contains("unknown field `extra`"), "{}", e.message);
+        let e = parse_body::<PolicyBody>(br#"{"insecure_rejoin": "maybe"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("insecure_rejoin"));
+        assert_eq!(parse_body::<RotateBody>(b"[1]").unwrap_err().status, 400);
+        assert_eq!(parse_body::<RotateBody>(b"{").unwrap_err().status, 400);
+        assert!(parse_body::<RotateBody>(b"  ").unwrap().deadline_s.is_none());
+        let p = parse_body::<PolicyBody>(br#"{"legacy_join": "legacy-allowed-while-permit-join"}"#);
+        assert!(matches!(p.unwrap().legacy_join, Some(LegacyJoin::AllowedWhilePermitJoin)));
     }
 }

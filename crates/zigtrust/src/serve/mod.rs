@@ -1,22 +1,29 @@
-//! `zigtrust serve`: the hub daemon. The Trust Center core and its SQLite store run on one
-//! hub thread with the radio (the live simulated home, or ZEP over UDP); HTTP connections run
-//! on their own threads and hand API requests to the hub thread as jobs. The admin API and the
-//! web page need the admin token (see docs/api.md).
+//! `zigtrust serve`: the hub daemon. The Trust Center core and its SQLite store run in one
+//! [`zigtrust_hub::Hub`] on a hub thread with the radio (the live simulated home, or ZEP over
+//! UDP); the hub thread is the single owner of that state. HTTP runs on axum/hyper over tokio
+//! ([`server`]) and hands API requests to the hub thread as jobs ([`HubHandle`]). The admin API
+//! and the web page need the admin token (see docs/api.md).
 
 pub mod api;
 pub mod auth;
-pub mod http;
+pub mod server;
 pub mod state;
 
 use crate::exit;
-use auth::{Auth, Credential};
-use http::{Reply, Request, Response};
-use serde_json::Value;
-use state::{now_ms, DaemonRadio, HubState, SIM_HOME_SETTING};
+use api::ApiError;
+use auth::{AllowedHosts, Auth};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+pub use server::BODY_TIMEOUT;
+use state::{now_ms, DaemonRadio, HubState, LiveEvent, SIM_HOME_SETTING};
 use std::io::Write;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use zigtrust_hub::radio::zep::ZepRadio;
@@ -40,20 +47,88 @@ pub struct Args {
     /// Replace the admin token with a new one (printed once).
     #[arg(long)]
     pub reset_token: bool,
+    /// A host name the page and API answer to besides `localhost` and the listening address
+    /// (e.g. `hub.lan`; repeatable). Requests naming any other host are refused, so a
+    /// DNS-rebinding page cannot reach the daemon.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
-type Job = Box<dyn FnOnce(&mut HubState) -> Response + Send>;
+/// How long an API request waits for the hub thread.
+const HUB_TIMEOUT: Duration = Duration::from_secs(20);
+
+type Job = Box<dyn FnOnce(&mut HubState) + Send>;
+
+/// The way to the hub thread: jobs run there one at a time, between radio steps.
+#[derive(Clone)]
+pub struct HubHandle {
+    jobs: Sender<Job>,
+}
+
+impl HubHandle {
+    /// Runs `f` on the hub thread and waits for its answer (503 when it takes too long).
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut HubState) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |st| {
+            let _ = tx.send(f(st));
+        });
+        if self.jobs.send(job).is_err() {
+            // A daemon without its Trust Center must stop, so a supervisor can restart it.
+            eprintln!("zigtrust serve: the hub thread has stopped; exiting");
+            std::process::exit(1);
+        }
+        match tokio::time::timeout(HUB_TIMEOUT, rx).await {
+            Ok(Ok(r)) => Ok(r),
+            _ => Err(ApiError::new(503, "the hub did not answer in time")),
+        }
+    }
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct App {
+    pub hub: HubHandle,
+    pub auth: Arc<Auth>,
+    pub hosts: Arc<AllowedHosts>,
+    pub sse: Arc<Mutex<Vec<tokio::sync::mpsc::Sender<LiveEvent>>>>,
+}
 
 /// What the hub thread reports once it is up.
 struct Started {
     token: Option<String>,
     token_hash: [u8; 32],
-    sse: Arc<Mutex<Vec<SyncSender<String>>>>,
+    sse: Arc<Mutex<Vec<tokio::sync::mpsc::Sender<LiveEvent>>>>,
     summary: String,
+}
+
+/// Takes the store for this daemon alone: a second daemon on the same store would lease
+/// frame counters from its own memory, and two Trust Centers on one radio reuse nonces.
+/// The lock is an OS file lock on `DB.lock`, released when the process ends, also by a kill.
+fn lock_store(db: &Path) -> Result<std::fs::File, String> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "{} is in use by another zigtrust serve (two Trust Centers on one store would reuse frame counters)",
+            db.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
@@ -64,7 +139,17 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
             return exit::BAD_INPUT;
         }
     };
-    let listener = match TcpListener::bind(&a.listen) {
+    let _lock = match lock_store(&a.db) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("zigtrust serve: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let listener = match std::net::TcpListener::bind(&a.listen).and_then(|l| {
+        l.set_nonblocking(true)?;
+        Ok(l)
+    }) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("zigtrust serve: cannot listen on {}: {e}", a.listen);
@@ -78,13 +163,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
             return exit::BAD_INPUT;
         }
     };
-    let (job_tx, job_rx) = mpsc::channel::<(Job, Sender<Response>)>();
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (start_tx, start_rx) = mpsc::channel::<Result<Started, String>>();
     let (db, reset) = (a.db.clone(), a.reset_token);
     let hub = std::thread::Builder::new().name("hub".into()).spawn(move || {
         hub_thread(db, radio_spec, reset, start_tx, job_rx);
-        // The hub thread only returns (or unwinds) on a fatal error once it is running: a
-        // daemon without its Trust Center must stop, so a supervisor can restart it.
     });
     if let Err(e) = hub {
         eprintln!("zigtrust serve: {e}");
@@ -98,6 +181,18 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
         }
         Err(_) => {
             eprintln!("zigtrust serve: the hub thread failed to start");
+            return exit::BAD_INPUT;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("http")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zigtrust serve: {e}");
             return exit::BAD_INPUT;
         }
     };
@@ -116,12 +211,143 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
         }
     }
     let _ = out.flush();
-    let auth = Arc::new(Auth::new(started.token_hash));
-    let jobs = Mutex::new(job_tx);
-    let sse = started.sse;
-    let handler: http::Handler = Arc::new(move |req: Request| dispatch(req, &auth, &jobs, &sse));
-    http::serve(listener, handler, 512);
-    exit::OK
+    let app = App {
+        hub: HubHandle { jobs: job_tx },
+        auth: Arc::new(Auth::new(started.token_hash, addr.port())),
+        hosts: Arc::new(AllowedHosts::new(addr, &a.allowed_hosts)),
+        sse: started.sse,
+    };
+    let slots = Arc::new(server::Slots::new(server::connection_cap()));
+    rt.block_on(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => server::serve(l, router(app), slots).await,
+            Err(e) => eprintln!("zigtrust serve: {e}"),
+        }
+    });
+    exit::BAD_INPUT
+}
+
+/// The routes: the page's assets, then the API behind [`guard`].
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route("/index.html", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route("/app.js", get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
+        .route("/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
+        .route("/api/session", get(api::session).post(api::login).delete(api::logout))
+        .route("/api/network", get(api::network))
+        .route("/api/devices", get(api::devices))
+        .route("/api/devices/{ieee}", get(api::device_get).delete(api::device_delete))
+        .route("/api/permit-join", get(api::permit_get).post(api::permit_set).put(api::permit_set))
+        .route(
+            "/api/rejoin-window",
+            get(api::rejoin_get).post(api::rejoin_set).put(api::rejoin_set),
+        )
+        .route("/api/install-codes", get(api::install_codes).post(api::install_code_add))
+        .route("/api/install-codes/{ieee}", axum::routing::delete(api::install_code_remove))
+        .route("/api/policy", get(api::policy_get).put(api::policy_set).post(api::policy_set))
+        .route("/api/network-key/rotate", get(api::rotate_get).post(api::rotate_start))
+        .route("/api/alerts", get(api::alerts))
+        .route("/api/audit-log", get(api::audit_log))
+        .route("/api/backup", get(api::backup))
+        .route("/api/sim", get(api::sim))
+        .route("/api/sim/attacker", post(api::sim_attacker).put(api::sim_attacker))
+        // A stream has no head-only form: HEAD must not hold a connection open.
+        .route("/api/events", get(events).head(|| async { method_not_allowed().await }))
+        .route("/api/openapi.json", get(api::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// Every request: the Host must be one of ours; `/api/` needs credentials (checked before
+/// routing and before any body is read, so unknown paths too); every answer gets the headers
+/// that keep browsers from sniffing or caching it.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let api = path.starts_with("/api/");
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    let mut resp = if let Err(e) = app.hosts.check(host) {
+        e.into_response()
+    } else if api && path != "/api/session" {
+        match app.auth.check(req.headers()).await {
+            Ok(_) => {
+                if let Some(t) = req.extensions().get::<server::ConnTrust>() {
+                    t.prove();
+                }
+                next.run(req).await
+            }
+            Err(e) => e.into_response(),
+        }
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if api || resp.status().as_u16() >= 400 {
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    }
+    resp
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    let _ = method;
+    match uri.path().strip_prefix("/api/") {
+        Some(p) => ApiError::new(404, format!("no such resource: /api/{}", p.trim_matches('/'))),
+        None => ApiError::new(404, "not found"),
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(405, "method not allowed here")
+}
+
+fn asset(body: &'static str, ctype: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, ctype),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; \
+                 connect-src 'self'; media-src 'self' blob: mediastream:; frame-ancestors 'none'; \
+                 base-uri 'none'; form-action 'self'",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Live updates as Server-Sent Events: the state now, then every change and alert.
+#[utoipa::path(get, path = "/api/events", tag = "network",
+    responses((status = 200, description = "text/event-stream: `state` and `alert` events", content_type = "text/event-stream", body = String)))]
+pub async fn events(State(app): State<App>) -> Response {
+    let first = match app.hub.run(|st| st.state_event().to_string()).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<LiveEvent>(64);
+    match app.sse.lock() {
+        Ok(mut subs) => subs.push(tx),
+        Err(_) => return ApiError::new(503, "live updates are unavailable").into_response(),
+    }
+    let retry = SseEvent::default().retry(Duration::from_secs(2));
+    let first = [retry, SseEvent::default().event("state").data(first)];
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        let e = rx.recv().await?;
+        Some((SseEvent::default().event(e.kind).data(e.data), rx))
+    });
+    let stream = futures_util::StreamExt::map(
+        futures_util::StreamExt::chain(futures_util::stream::iter(first), rest),
+        Ok::<_, std::convert::Infallible>,
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
 fn hub_thread(
@@ -129,9 +355,9 @@ fn hub_thread(
     radio_spec: RadioSpec,
     reset_token: bool,
     start: Sender<Result<Started, String>>,
-    jobs: Receiver<(Job, Sender<Response>)>,
+    jobs: Receiver<Job>,
 ) {
-    let st = match open_hub(&db, &radio_spec, reset_token) {
+    let mut st = match open_hub(&db, &radio_spec, reset_token) {
         Ok((st, token, token_hash, summary)) => {
             let sse = st.sse.clone();
             if start.send(Ok(Started { token, token_hash, sse, summary })).is_err() {
@@ -144,18 +370,17 @@ fn hub_thread(
             return;
         }
     };
-    let mut st = st;
     loop {
         let wait = Duration::from_millis(st.wait_ms());
         match jobs.recv_timeout(wait) {
-            Ok((job, reply)) => {
+            Ok(job) => {
                 st.step();
-                let _ = reply.send(job(&mut st));
+                job(&mut st);
                 // Serve a bounded burst of requests before the next radio step, so a flood of
                 // API calls cannot starve the radio.
                 for _ in 0..64 {
-                    let Ok((job, reply)) = jobs.try_recv() else { break };
-                    let _ = reply.send(job(&mut st));
+                    let Ok(job) = jobs.try_recv() else { break };
+                    job(&mut st);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -163,6 +388,47 @@ fn hub_thread(
         }
         st.step();
     }
+}
+
+/// An app on a hub with an in-memory store and the simulated home, on its own hub thread,
+/// listening nowhere: for property tests and fuzzing of the whole request path. Returns the
+/// router and the admin token.
+pub fn in_memory_app() -> Result<(Router, String), String> {
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let (start_tx, start_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("hub".into())
+        .spawn(move || {
+            let opened = Store::open_in_memory()
+                .map_err(|e| e.to_string())
+                .and_then(|s| open_hub_on(s, ":memory:", &RadioSpec::Sim, false));
+            let mut st = match opened {
+                Ok((st, token, _, _)) => {
+                    let _ = start_tx.send(Ok((token, st.sse.clone())));
+                    st
+                }
+                Err(e) => {
+                    let _ = start_tx.send(Err(e));
+                    return;
+                }
+            };
+            while let Ok(job) = job_rx.recv() {
+                job(&mut st);
+                st.step();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    let (token, sse) = start_rx.recv().map_err(|e| e.to_string())??;
+    let token = token.ok_or("no token made")?;
+    let addr: std::net::SocketAddr = "127.0.0.1:8080".parse().map_err(|_| "address")?;
+    let hash = auth::token_hash(&token);
+    let app = App {
+        hub: HubHandle { jobs: job_tx },
+        auth: Arc::new(Auth::new(hash, addr.port())),
+        hosts: Arc::new(AllowedHosts::new(addr, &[])),
+        sse,
+    };
+    Ok((router(app), token))
 }
 
 type Opened = (HubState, Option<String>, [u8; 32], String);
@@ -174,14 +440,6 @@ fn open_hub(
 ) -> Result<Opened, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
     open_hub_on(store, &db.display().to_string(), radio_spec, reset_token)
-}
-
-/// A hub on an in-memory store with the simulated home, for property tests and fuzzing of the
-/// API handlers (no sockets; the caller drives it with [`api::handle`] and
-/// [`HubState::step`]).
-pub fn in_memory_hub() -> Result<HubState, String> {
-    let store = Store::open_in_memory().map_err(|e| e.to_string())?;
-    open_hub_on(store, ":memory:", &RadioSpec::Sim, false).map(|o| o.0)
 }
 
 fn open_hub_on(
@@ -258,141 +516,4 @@ fn open_hub_on(
     }
     st.save_home(true);
     Ok((st, token, token_hash, summary))
-}
-
-fn asset(body: &'static str, ctype: &str) -> Reply {
-    Reply::Full(
-        Response::new(200, ctype, body)
-            .header("Cache-Control", "no-cache")
-            .header("X-Content-Type-Options", "nosniff")
-            .header("Referrer-Policy", "no-referrer")
-            .header("X-Frame-Options", "DENY")
-            .header(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-                 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-            ),
-    )
-}
-
-fn full(r: Response) -> Reply {
-    Reply::Full(r)
-}
-
-fn err(status: u16, msg: &str) -> Reply {
-    full(api::error_response(&api::error(status, msg, None)))
-}
-
-/// Runs `job` on the hub thread and waits for its answer.
-fn on_hub(jobs: &Mutex<Sender<(Job, Sender<Response>)>>, job: Job) -> Response {
-    let (tx, rx) = mpsc::channel();
-    let sent = jobs.lock().map(|j| j.send((job, tx)).is_ok()).unwrap_or(false);
-    if !sent {
-        eprintln!("zigtrust serve: the hub thread has stopped; exiting");
-        std::process::exit(1);
-    }
-    rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
-        api::error_response(&api::error(503, "the hub did not answer in time", None))
-    })
-}
-
-fn dispatch(
-    req: Request,
-    auth: &Auth,
-    jobs: &Mutex<Sender<(Job, Sender<Response>)>>,
-    sse: &Arc<Mutex<Vec<SyncSender<String>>>>,
-) -> Reply {
-    let get = req.method == "GET" || req.method == "HEAD";
-    match req.path.as_str() {
-        "/" | "/index.html" if get => return asset(INDEX_HTML, "text/html; charset=utf-8"),
-        "/app.js" if get => return asset(APP_JS, "text/javascript; charset=utf-8"),
-        "/app.css" if get => return asset(APP_CSS, "text/css; charset=utf-8"),
-        "/api/session" => return full(auth.session_endpoint(&req)),
-        p if !p.starts_with("/api/") => return err(404, "not found"),
-        _ => {}
-    }
-    let cred = match auth.check(&req) {
-        Ok(c) => c,
-        Err(r) => return full(r),
-    };
-    if let Credential::Cookie { .. } = cred {
-        if !get {
-            if let Err(r) = auth.check_csrf(&req, &cred) {
-                return full(r);
-            }
-        }
-    }
-    let path = req.path["/api/".len()..].to_string();
-    if path == "events" {
-        if !get {
-            return err(405, "method not allowed here (allowed: GET)");
-        }
-        return events(jobs, sse);
-    }
-    if path == "backup" {
-        if !get {
-            return err(405, "method not allowed here (allowed: GET)");
-        }
-        return full(on_hub(jobs, Box::new(|st: &mut HubState| api::backup_response(st))));
-    }
-    let body: Option<Value> = if req.body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        match serde_json::from_slice(&req.body) {
-            Ok(v) => Some(v),
-            Err(e) => return err(400, &format!("malformed JSON body: {e}")),
-        }
-    };
-    let (method, query) = (req.method.clone(), req.query.clone());
-    let method = if method == "HEAD" { "GET".to_string() } else { method };
-    full(on_hub(
-        jobs,
-        Box::new(move |st: &mut HubState| api::handle(st, &method, &path, &query, body)),
-    ))
-}
-
-/// `GET /api/events`: Server-Sent Events — the state now, then every change and alert.
-fn events(
-    jobs: &Mutex<Sender<(Job, Sender<Response>)>>,
-    sse: &Arc<Mutex<Vec<SyncSender<String>>>>,
-) -> Reply {
-    let (tx, rx) = mpsc::sync_channel::<String>(64);
-    let first = on_hub(
-        jobs,
-        Box::new(|st: &mut HubState| {
-            let v = st.state_event();
-            Response::new(200, "text/event-stream", format!("event: state\ndata: {v}\n\n"))
-        }),
-    );
-    match sse.lock() {
-        Ok(mut subs) => subs.push(tx),
-        Err(_) => return err(503, "live updates are unavailable"),
-    }
-    let headers = vec![
-        ("Content-Type".to_string(), "text/event-stream".to_string()),
-        ("Cache-Control".to_string(), "no-store".to_string()),
-    ];
-    Reply::Stream {
-        status: 200,
-        headers,
-        body: Box::new(move |w| {
-            if w.write_all(b"retry: 2000\n\n")
-                .and_then(|_| w.write_all(&first.body))
-                .and_then(|_| w.flush())
-                .is_err()
-            {
-                return;
-            }
-            loop {
-                let msg = match rx.recv_timeout(Duration::from_secs(15)) {
-                    Ok(m) => m,
-                    Err(RecvTimeoutError::Timeout) => ": keep-alive\n\n".to_string(),
-                    Err(RecvTimeoutError::Disconnected) => return,
-                };
-                if w.write_all(msg.as_bytes()).and_then(|_| w.flush()).is_err() {
-                    return;
-                }
-            }
-        }),
-    }
 }

@@ -3,9 +3,10 @@
 //! one thread; HTTP threads send it jobs.
 
 use serde_json::{json, Value};
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::Sender;
 use zigtrust_hub::radio::zep::ZepRadio;
 use zigtrust_hub::{Hub, Radio, RadioConfig, RadioError, Received};
 use zigtrust_sim::device::Role as SimRole;
@@ -17,6 +18,14 @@ use zigtrust_tc::model::{
 };
 use zigtrust_tc::{AdminCommand, AdminError, Event, Transmit, TrustCenter};
 use zigtrust_wire::{CapabilityInfo, ExtAddr};
+
+/// One Server-Sent Event for the live views: `state` (the whole state) or `alert`.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    pub kind: &'static str,
+    /// JSON text.
+    pub data: String,
+}
 
 pub const SIM_HOME_SETTING: &str = "sim_home";
 
@@ -78,7 +87,7 @@ pub struct HubState {
     pub rotation: Option<Rotation>,
     /// The device the open permit-join window is for, if one was named.
     pub permit_ieee: Option<ExtAddr>,
-    pub sse: Arc<Mutex<Vec<SyncSender<String>>>>,
+    pub sse: Arc<Mutex<Vec<Sender<LiveEvent>>>>,
     dirty: bool,
     last_push: Instant,
     last_alert_id: i64,
@@ -210,7 +219,7 @@ impl HubState {
             self.dirty = false;
             self.last_push = Instant::now();
             let v = self.state_event();
-            self.broadcast(format!("event: state\ndata: {v}\n\n"));
+            self.broadcast(LiveEvent { kind: "state", data: v.to_string() });
         }
         self.save_home(false);
     }
@@ -227,13 +236,15 @@ impl HubState {
         }
         fresh.reverse();
         for a in fresh {
-            self.broadcast(format!("event: alert\ndata: {a}\n\n"));
+            self.broadcast(LiveEvent { kind: "alert", data: a.to_string() });
         }
     }
 
-    pub fn broadcast(&self, msg: String) {
+    /// Sends a live update to every subscriber; a subscriber too slow to keep up misses it
+    /// (the next `state` event carries the whole state again), one that left is dropped.
+    pub fn broadcast(&self, msg: LiveEvent) {
         let mut subs = self.sse.lock().unwrap_or_else(|e| e.into_inner());
-        subs.retain(|s| !matches!(s.try_send(msg.clone()), Err(TrySendError::Disconnected(_))));
+        subs.retain(|s| !matches!(s.try_send(msg.clone()), Err(TrySendError::Closed(_))));
     }
 
     /// Saves the simulated devices' memory: at once when something other than counters
