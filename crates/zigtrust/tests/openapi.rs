@@ -1,4 +1,6 @@
-//! Conformance of docs/openapi.json with the running daemon: every documented GET answers a
+//! docs/openapi.json is generated from the code (`ZIGTRUST_BLESS=1 cargo test -p zigtrust
+//! --test openapi` rewrites it); a test keeps the committed copy equal to the generated one.
+//! Conformance of that document with the running daemon: every documented GET answers a
 //! documented status with the documented required fields, every documented operation refuses
 //! anonymous callers as documented, and undocumented paths answer 404 with the Error shape.
 
@@ -12,10 +14,25 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "head", "options"];
 
+const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+
 fn load_spec() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON: {e}"))
+    serde_json::from_str(&zigtrust::serve::api::openapi_json())
+        .expect("the generated document is JSON")
+}
+
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let generated = zigtrust::serve::api::openapi_json() + "\n";
+    if std::env::var_os("ZIGTRUST_BLESS").is_some() {
+        std::fs::write(SPEC_PATH, &generated).unwrap();
+    }
+    let committed =
+        std::fs::read_to_string(SPEC_PATH).unwrap_or_else(|e| panic!("{SPEC_PATH}: {e}"));
+    assert!(
+        committed == generated,
+        "docs/openapi.json is not what the code generates: run ZIGTRUST_BLESS=1 cargo test -p zigtrust --test openapi"
+    );
 }
 
 // ---- the daemon -----------------------------------------------------------------------------
@@ -264,9 +281,26 @@ fn type_matches(spec: &Value, schema: &Value, v: &Value) -> bool {
 /// Asserts every `required` property of the schema (through `$ref`, `allOf` and the matching
 /// `oneOf`/`anyOf` alternative) is in `v`.
 fn check_required(spec: &Value, schema: &Value, v: &Value, ctx: &str) {
+    check_schema(spec, schema, v, ctx, true);
+}
+
+/// Every property of an object schema, its `allOf` parts' included.
+fn properties_of<'a>(spec: &'a Value, schema: &'a Value, out: &mut serde_json::Map<String, Value>) {
+    let s = resolve(spec, schema);
+    if let Some(p) = s.get("properties").and_then(Value::as_object) {
+        out.extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for sub in s.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        properties_of(spec, sub, out);
+    }
+}
+
+/// `whole`: `v` is the whole value of this schema (not one `allOf` part of it), so a property
+/// no part documents is an error.
+fn check_schema(spec: &Value, schema: &Value, v: &Value, ctx: &str, whole: bool) {
     let s = resolve(spec, schema);
     for sub in s.get("allOf").and_then(Value::as_array).into_iter().flatten() {
-        check_required(spec, sub, v, ctx);
+        check_schema(spec, sub, v, ctx, false);
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(alts) = s.get(key).and_then(Value::as_array) {
@@ -274,13 +308,32 @@ fn check_required(spec: &Value, schema: &Value, v: &Value, ctx: &str) {
                 .iter()
                 .find(|a| type_matches(spec, a, v))
                 .unwrap_or_else(|| panic!("{ctx}: {v} matches no {key} alternative"));
-            check_required(spec, alt, v, ctx);
+            check_schema(spec, alt, v, ctx, whole);
         }
     }
     if let Some(req) = s.get("required").and_then(Value::as_array) {
         let obj = v.as_object().unwrap_or_else(|| panic!("{ctx}: expected an object, got {v}"));
         for k in req.iter().filter_map(Value::as_str) {
             assert!(obj.contains_key(k), "{ctx}: required property {k:?} missing from {v}");
+        }
+    }
+    // The schema is generated from the very types the daemon serializes: every property it
+    // sends must be documented with its type, all the way down.
+    assert!(type_matches(spec, s, v), "{ctx}: {v} is not of the documented type {s}");
+    if let (true, Some(obj)) = (whole, v.as_object()) {
+        let mut props = serde_json::Map::new();
+        properties_of(spec, schema, &mut props);
+        if !props.is_empty() {
+            for (k, x) in obj {
+                let p =
+                    props.get(k).unwrap_or_else(|| panic!("{ctx}: undocumented property {k:?}"));
+                check_schema(spec, p, x, &format!("{ctx}.{k}"), true);
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (s.get("items"), v.as_array()) {
+        for (i, x) in list.iter().enumerate() {
+            check_schema(spec, items, x, &format!("{ctx}[{i}]"), true);
         }
     }
 }
@@ -331,7 +384,7 @@ fn openapi_matches_the_daemon() {
     assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
     assert_eq!(
         (schemes["cookieAuth"]["in"].as_str(), schemes["cookieAuth"]["name"].as_str()),
-        (Some("cookie"), Some("zt_session"))
+        (Some("cookie"), Some("zt_session_PORT"))
     );
     assert_eq!(
         (schemes["csrfToken"]["in"].as_str(), schemes["csrfToken"]["name"].as_str()),
@@ -476,13 +529,18 @@ fn openapi_matches_the_daemon() {
     let csrf = login.json()["csrf"].as_str().unwrap().to_string();
     let set_cookie = login.header("Set-Cookie").expect("Set-Cookie").to_string();
     let cookie = set_cookie.split(';').next().unwrap().to_string();
-    assert!(cookie.starts_with("zt_session="), "{set_cookie}");
+    assert!(cookie.starts_with(&format!("zt_session_{}=", d.port)), "{set_cookie}");
     let with_cookie: [(&str, &str); 1] = [("Cookie", &cookie)];
+    let with_csrf: [(&str, &str); 2] = [("Cookie", &cookie), ("X-CSRF-Token", &csrf)];
     let r = request(d.port, "GET", "/api/session", &with_cookie, None);
+    assert_eq!(r.status, 401, "a cookie alone is no session: {r:?}");
+    let r = request(d.port, "GET", "/api/session", &with_csrf, None);
     assert_eq!(r.status, 200, "{r:?}");
     check_required(&spec, json_schema_200(&session["get"]).unwrap(), &r.json(), "GET /api/session");
     let r = request(d.port, "GET", "/api/policy", &with_cookie, None);
-    assert_eq!(r.status, 200, "cookie GET needs no CSRF header: {r:?}");
+    assert_eq!(r.status, 403, "cookie GET without X-CSRF-Token: {r:?}");
+    assert!(listed(&spec["paths"]["/api/policy"]["get"], 403));
+    check_error_shape(&spec, &r, "GET /api/policy without CSRF");
     let policy_put = &spec["paths"]["/api/policy"]["put"];
     let r = request(d.port, "PUT", "/api/policy", &with_cookie, Some("{}"));
     assert_eq!(r.status, 403, "cookie PUT without X-CSRF-Token: {r:?}");
@@ -505,7 +563,7 @@ fn openapi_matches_the_daemon() {
         &r.json(),
         "DELETE /api/session",
     );
-    let r = request(d.port, "GET", "/api/session", &with_cookie, None);
+    let r = request(d.port, "GET", "/api/session", &with_csrf, None);
     assert_eq!(r.status, 401, "the session ended: {r:?}");
 
     drop(d);

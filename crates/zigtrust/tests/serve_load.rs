@@ -18,7 +18,9 @@ const PATHS: &[&str] =
 
 /// One request on a kept-alive connection; returns the status.
 fn request(r: &mut BufReader<TcpStream>, auth: &str, path: &str) -> Result<u16, String> {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n\r\n");
+    let port = r.get_ref().peer_addr().map_err(|e| e.to_string())?.port();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {auth}\r\n\r\n");
     r.get_mut().write_all(req.as_bytes()).map_err(|e| e.to_string())?;
     let mut line = String::new();
     r.read_line(&mut line).map_err(|e| e.to_string())?;

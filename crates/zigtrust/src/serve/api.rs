@@ -4,12 +4,13 @@
 //! changes anything, so a refused request leaves the Trust Center and the store as they were.
 
 use super::state::{audit_view, now_ms, policy_view, HubState, Rotation};
+use super::views::*;
 use super::{App, BODY_TIMEOUT};
 use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{OpenApi, ToSchema};
 use zigtrust_crypto::{InstallCodeError, InstallCodePayload};
@@ -35,6 +36,7 @@ pub struct ApiError {
 
 /// The JSON body of every 4xx/5xx answer.
 #[derive(Debug, ToSchema)]
+#[schema(as = Error)]
 #[allow(dead_code)] // a schema only: errors are built by `ApiError`
 pub struct ErrorBody {
     /// What was wrong, for people.
@@ -71,9 +73,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-type Res = Result<(u16, Value), ApiError>;
+type Res<T> = Result<(u16, T), ApiError>;
 
-fn reply(r: Res) -> Response {
+fn reply<T: Serialize>(r: Res<T>) -> Response {
     match r {
         Ok((status, v)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -291,13 +293,19 @@ pub struct LoginBody {
 // ---- handlers -------------------------------------------------------------------------------
 
 /// Runs a read on the hub thread.
-async fn read(app: &App, f: impl FnOnce(&mut HubState) -> Res + Send + 'static) -> Response {
+async fn read<T: Serialize + Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&mut HubState) -> Res<T> + Send + 'static,
+) -> Response {
     reply(app.hub.run(f).await.and_then(|r| r))
 }
 
 /// Runs a change on the hub thread. When the core took it but the store refused it, nothing
 /// was sent and a restart would forget it: that is a 503, not a success.
-async fn write(app: &App, f: impl FnOnce(&mut HubState) -> Res + Send + 'static) -> Response {
+async fn write<T: Serialize + Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&mut HubState) -> Res<T> + Send + 'static,
+) -> Response {
     let r = app.hub.run(move |st| {
         let r = f(st);
         match (r, st.store_error()) {
@@ -312,16 +320,16 @@ async fn write(app: &App, f: impl FnOnce(&mut HubState) -> Res + Send + 'static)
 
 /// The network: keys and their exposure, the radio, windows, policy, rotation, alerts.
 #[utoipa::path(get, path = "/api/network", tag = "network",
-    responses((status = 200, description = "The network", body = Object)))]
+    responses((status = 200, description = "The network", body = NetworkView)))]
 pub async fn network(State(app): State<App>) -> Response {
     read(&app, |st| Ok((200, st.network_view()))).await
 }
 
 /// Every device the Trust Center knows.
 #[utoipa::path(get, path = "/api/devices", tag = "devices",
-    responses((status = 200, description = "`{\"devices\": [Device]}`", body = Object)))]
+    responses((status = 200, description = "The devices", body = DeviceList)))]
 pub async fn devices(State(app): State<App>) -> Response {
-    read(&app, |st| Ok((200, json!({"devices": st.device_views()})))).await
+    read(&app, |st| Ok((200, DeviceList { devices: st.device_views() }))).await
 }
 
 fn device_of(st: &HubState, ieee_text: &str) -> Result<zigtrust_tc::model::DeviceRecord, ApiError> {
@@ -336,7 +344,7 @@ fn device_of(st: &HubState, ieee_text: &str) -> Result<zigtrust_tc::model::Devic
 /// One device.
 #[utoipa::path(get, path = "/api/devices/{ieee}", tag = "devices",
     params(("ieee" = String, Path, description = "IEEE address")),
-    responses((status = 200, description = "Device", body = Object),
+    responses((status = 200, description = "Device", body = DeviceView),
               (status = 404, description = "Unknown device", body = ErrorBody)))]
 pub async fn device_get(State(app): State<App>, Path(ieee): Path<String>) -> Response {
     read(&app, move |st| device_of(st, &ieee).map(|rec| (200, st.device_view(&rec)))).await
@@ -345,20 +353,20 @@ pub async fn device_get(State(app): State<App>, Path(ieee): Path<String>) -> Res
 /// Removes a device (and, by policy, rotates the key away from it).
 #[utoipa::path(delete, path = "/api/devices/{ieee}", tag = "devices",
     params(("ieee" = String, Path, description = "IEEE address")),
-    responses((status = 200, description = "`{\"removed\": ieee}`", body = Object),
+    responses((status = 200, description = "Removed", body = Removed),
               (status = 404, description = "Unknown device", body = ErrorBody)))]
 pub async fn device_delete(State(app): State<App>, Path(ieee): Path<String>) -> Response {
     write(&app, move |st| {
         let rec = device_of(st, &ieee)?;
         st.command(AdminCommand::RemoveDevice { ieee: rec.ieee }).map_err(admin_err)?;
-        Ok((200, json!({"removed": rec.ieee.to_string()})))
+        Ok((200, Removed { removed: rec.ieee.to_string() }))
     })
     .await
 }
 
 /// The permit-join window.
 #[utoipa::path(get, path = "/api/permit-join", tag = "joining",
-    responses((status = 200, description = "`{open, remaining_s, ieee}`", body = Object)))]
+    responses((status = 200, description = "The window", body = PermitView)))]
 pub async fn permit_get(State(app): State<App>) -> Response {
     read(&app, |st| Ok((200, st.permit_view()))).await
 }
@@ -388,7 +396,7 @@ pub async fn permit_set(State(app): State<App>, ApiJson(b): ApiJson<PermitJoinBo
 
 /// The user's rejoin window for legacy devices that lost the network key.
 #[utoipa::path(get, path = "/api/rejoin-window", tag = "joining",
-    responses((status = 200, description = "`{open, remaining_s}`", body = Object)))]
+    responses((status = 200, description = "The window", body = RejoinWindowView)))]
 pub async fn rejoin_get(State(app): State<App>) -> Response {
     read(&app, |st| Ok((200, st.rejoin_window_view()))).await
 }
@@ -416,20 +424,20 @@ pub async fn rejoin_set(State(app): State<App>, ApiJson(b): ApiJson<RejoinWindow
 
 /// Stored install codes (never the codes themselves).
 #[utoipa::path(get, path = "/api/install-codes", tag = "joining",
-    responses((status = 200, description = "`{\"install_codes\": [{ieee, joined}]}`", body = Object)))]
+    responses((status = 200, description = "Stored codes", body = InstallCodeList)))]
 pub async fn install_codes(State(app): State<App>) -> Response {
     read(&app, |st| {
         let snap = st.store().snapshot().map_err(|e| ApiError::new(503, e.to_string()))?;
         let tc = st.tc();
-        let list: Vec<Value> = snap
+        let install_codes = snap
             .install_codes
             .iter()
-            .map(|(i, _)| {
-                let joined = tc.device(*i).is_some_and(|d| !d.tombstoned);
-                json!({"ieee": i.to_string(), "joined": joined})
+            .map(|(i, _)| InstallCodeView {
+                ieee: i.to_string(),
+                joined: tc.device(*i).is_some_and(|d| !d.tombstoned),
             })
             .collect();
-        Ok((200, json!({"install_codes": list})))
+        Ok((200, InstallCodeList { install_codes }))
     })
     .await
 }
@@ -441,7 +449,7 @@ fn ic_error(e: InstallCodeError, field: &str) -> ApiError {
 
 /// Adds an install code (from a label's QR/text payload or typed with the IEEE address).
 #[utoipa::path(post, path = "/api/install-codes", tag = "joining", request_body = InstallCodeBody,
-    responses((status = 201, description = "`{ieee, format, code_bytes}`", body = Object),
+    responses((status = 201, description = "Stored", body = InstallCodeAdded),
               (status = 400, description = "Bad code (CRC, length) or address", body = ErrorBody)))]
 pub async fn install_code_add(
     State(app): State<App>,
@@ -482,7 +490,11 @@ pub async fn install_code_add(
         };
         let link_key = payload.code.link_key();
         st.command(AdminCommand::AddInstallCode { ieee, link_key }).map_err(admin_err)?;
-        let v = json!({"ieee": ieee.to_string(), "format": payload.format.name(), "code_bytes": payload.code.secret_len()});
+        let v = InstallCodeAdded {
+            ieee: ieee.to_string(),
+            format: payload.format.name(),
+            code_bytes: payload.code.secret_len(),
+        };
         Ok((201, v))
     })
     .await
@@ -491,7 +503,7 @@ pub async fn install_code_add(
 /// Forgets a stored install code.
 #[utoipa::path(delete, path = "/api/install-codes/{ieee}", tag = "joining",
     params(("ieee" = String, Path, description = "IEEE address")),
-    responses((status = 200, description = "`{\"removed\": ieee}`", body = Object),
+    responses((status = 200, description = "Removed", body = Removed),
               (status = 404, description = "No code stored", body = ErrorBody)))]
 pub async fn install_code_remove(
     State(app): State<App>,
@@ -505,21 +517,21 @@ pub async fn install_code_remove(
             return Err(ApiError::new(404, format!("no install code stored for {ieee}")));
         }
         st.command(AdminCommand::RemoveInstallCode { ieee }).map_err(admin_err)?;
-        Ok((200, json!({"removed": ieee.to_string()})))
+        Ok((200, Removed { removed: ieee.to_string() }))
     })
     .await
 }
 
 /// The security policy.
 #[utoipa::path(get, path = "/api/policy", tag = "policy",
-    responses((status = 200, description = "Policy", body = Object)))]
+    responses((status = 200, description = "Policy", body = PolicyView)))]
 pub async fn policy_get(State(app): State<App>) -> Response {
     read(&app, |st| Ok((200, policy_view(st.tc().policy())))).await
 }
 
 /// Changes the security policy (PUT and POST alike).
 #[utoipa::path(put, path = "/api/policy", tag = "policy", request_body = PolicyBody,
-    responses((status = 200, description = "Policy", body = Object),
+    responses((status = 200, description = "Policy", body = PolicyView),
               (status = 400, description = "Bad value", body = ErrorBody)))]
 pub async fn policy_set(State(app): State<App>, ApiJson(b): ApiJson<PolicyBody>) -> Response {
     write(&app, move |st| {
@@ -561,14 +573,14 @@ pub async fn policy_set(State(app): State<App>, ApiJson(b): ApiJson<PolicyBody>)
 
 /// The network-key rotation in progress, if any.
 #[utoipa::path(get, path = "/api/network-key/rotate", tag = "network",
-    responses((status = 200, description = "Rotation progress or null", body = Object)))]
+    responses((status = 200, description = "Rotation progress, or null", body = Option<RotationView>)))]
 pub async fn rotate_get(State(app): State<App>) -> Response {
     read(&app, |st| Ok((200, st.rotation_view()))).await
 }
 
 /// Starts a network-key rotation.
 #[utoipa::path(post, path = "/api/network-key/rotate", tag = "network", request_body = RotateBody,
-    responses((status = 202, description = "Started: rotation progress", body = Object),
+    responses((status = 202, description = "Started: rotation progress", body = RotationView),
               (status = 409, description = "A rotation is already running", body = ErrorBody)))]
 pub async fn rotate_start(State(app): State<App>, ApiJson(b): ApiJson<RotateBody>) -> Response {
     write(&app, move |st| {
@@ -615,7 +627,7 @@ fn query_u64(q: &Option<String>, name: &str) -> Result<Option<u64>, ApiError> {
 /// Alerts: the warning and alert lines of the audit log, newest first.
 #[utoipa::path(get, path = "/api/alerts", tag = "audit",
     params(("limit" = Option<u64>, Query, description = "1-1000, default 100")),
-    responses((status = 200, description = "`{\"alerts\": [Alert]}`", body = Object)))]
+    responses((status = 200, description = "Alerts", body = AlertList)))]
 pub async fn alerts(State(app): State<App>, RawQuery(q): RawQuery) -> Response {
     read(&app, move |st| {
         let limit = query_u64(&q, "limit")?.unwrap_or(100).clamp(1, 1000) as usize;
@@ -638,7 +650,7 @@ pub async fn alerts(State(app): State<App>, RawQuery(q): RawQuery) -> Response {
             }
         }
         out.truncate(limit);
-        Ok((200, json!({"alerts": out})))
+        Ok((200, AlertList { alerts: out }))
     })
     .await
 }
@@ -647,7 +659,7 @@ pub async fn alerts(State(app): State<App>, RawQuery(q): RawQuery) -> Response {
 #[utoipa::path(get, path = "/api/audit-log", tag = "audit",
     params(("limit" = Option<u64>, Query, description = "1-1000, default 100"),
            ("before" = Option<u64>, Query, description = "only entries with a smaller id")),
-    responses((status = 200, description = "`{\"entries\": [Entry]}`", body = Object),
+    responses((status = 200, description = "Entries", body = AuditLog),
               (status = 400, description = "Bad query", body = ErrorBody)))]
 pub async fn audit_log(State(app): State<App>, RawQuery(q): RawQuery) -> Response {
     read(&app, move |st| {
@@ -655,8 +667,8 @@ pub async fn audit_log(State(app): State<App>, RawQuery(q): RawQuery) -> Respons
         let before = query_u64(&q, "before")?.map(|b| b.min(i64::MAX as u64) as i64);
         let page =
             st.store().audit_log(limit, before).map_err(|e| ApiError::new(503, e.to_string()))?;
-        let entries: Vec<Value> = page.iter().map(|(id, e)| audit_view(*id, e)).collect();
-        Ok((200, json!({"entries": entries})))
+        let entries = page.iter().map(|(id, e)| audit_view(*id, e)).collect();
+        Ok((200, AuditLog { entries }))
     })
     .await
 }
@@ -692,7 +704,7 @@ fn no_sim() -> ApiError {
 
 /// The simulated home (`--radio sim` only).
 #[utoipa::path(get, path = "/api/sim", tag = "simulated home",
-    responses((status = 200, description = "The simulated devices and attacker", body = Object),
+    responses((status = 200, description = "The simulated devices and attacker", body = SimView),
               (status = 404, description = "Not on the simulated home", body = ErrorBody)))]
 pub async fn sim(State(app): State<App>) -> Response {
     read(&app, |st| st.sim_view().map(|v| (200, v)).ok_or_else(no_sim)).await
@@ -700,7 +712,7 @@ pub async fn sim(State(app): State<App>) -> Response {
 
 /// Switches the simulated attacker on or off.
 #[utoipa::path(post, path = "/api/sim/attacker", tag = "simulated home", request_body = AttackerBody,
-    responses((status = 200, description = "The simulated home", body = Object),
+    responses((status = 200, description = "The simulated home", body = SimView),
               (status = 404, description = "Not on the simulated home", body = ErrorBody)))]
 pub async fn sim_attacker(State(app): State<App>, ApiJson(b): ApiJson<AttackerBody>) -> Response {
     write(&app, move |st| {
@@ -708,14 +720,14 @@ pub async fn sim_attacker(State(app): State<App>, ApiJson(b): ApiJson<AttackerBo
         home.set_attacker(b.enabled);
         st.save_home(true);
         st.touch();
-        Ok((200, st.sim_view().unwrap_or(Value::Null)))
+        st.sim_view().map(|v| (200, v)).ok_or_else(no_sim)
     })
     .await
 }
 
 /// Logs in: trades the admin token for a session cookie and its CSRF token.
 #[utoipa::path(post, path = "/api/session", tag = "session", request_body = LoginBody,
-    responses((status = 200, description = "`{\"authenticated\": true, \"csrf\": …}` and Set-Cookie", body = Object),
+    responses((status = 200, description = "Logged in (and Set-Cookie)", body = SessionView),
               (status = 401, description = "Wrong token", body = ErrorBody)))]
 pub async fn login(
     State(app): State<App>,
@@ -728,7 +740,7 @@ pub async fn login(
     match app.auth.login(&b.token).await {
         Ok((csrf, cookie)) => (
             [(header::SET_COOKIE, cookie)],
-            axum::Json(json!({"authenticated": true, "csrf": csrf})),
+            axum::Json(SessionView { authenticated: true, csrf: Some(csrf) }),
         )
             .into_response(),
         Err(e) => e.into_response(),
@@ -737,21 +749,22 @@ pub async fn login(
 
 /// Whether the request's session (cookie and `X-CSRF-Token`) or bearer token is valid.
 #[utoipa::path(get, path = "/api/session", tag = "session",
-    responses((status = 200, description = "`{\"authenticated\": true}`", body = Object),
+    responses((status = 200, description = "Valid", body = SessionView),
               (status = 401, description = "No valid session", body = ErrorBody)))]
 pub async fn session(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
     match app.auth.check(&headers).await {
-        Ok(_) => axum::Json(json!({"authenticated": true})).into_response(),
+        Ok(_) => axum::Json(SessionView { authenticated: true, csrf: None }).into_response(),
         Err(_) => super::auth::unauthorized("no valid session").into_response(),
     }
 }
 
 /// Logs out (always 200).
 #[utoipa::path(delete, path = "/api/session", tag = "session",
-    responses((status = 200, description = "`{\"authenticated\": false}`", body = Object)))]
+    responses((status = 200, description = "Logged out", body = SessionView)))]
 pub async fn logout(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
     let cookie = app.auth.logout(&headers);
-    ([(header::SET_COOKIE, cookie)], axum::Json(json!({"authenticated": false}))).into_response()
+    ([(header::SET_COOKIE, cookie)], axum::Json(SessionView { authenticated: false, csrf: None }))
+        .into_response()
 }
 
 /// The OpenAPI document of this API, generated from the handlers above.
@@ -764,31 +777,97 @@ pub async fn logout(State(app): State<App>, headers: axum::http::HeaderMap) -> R
         rotate_get, rotate_start, alerts, audit_log, backup, sim, sim_attacker, login, session,
         logout, super::events
     ),
-    components(schemas(ErrorBody)),
-    modifiers(&Security),
-    security(("bearer" = []), ("session" = []))
+    components(schemas(ErrorBody, StateEvent, AuditEntryView)),
+    modifiers(&Conventions)
 )]
 pub struct ApiDoc;
 
-struct Security;
+/// What every operation shares, added once instead of on each handler: the security schemes
+/// (bearer token, or the session cookie with its CSRF header; the session endpoints are
+/// public), the error answers each operation can give, and the events of the SSE stream.
+struct Conventions;
 
-impl utoipa::Modify for Security {
+impl utoipa::Modify for Conventions {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{
-            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
         };
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let c = doc.components.get_or_insert_with(Default::default);
         c.add_security_scheme(
-            "bearer",
+            "bearerAuth",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         c.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "X-CSRF-Token",
-                "with the session cookie from POST /api/session",
+            "cookieAuth",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "zt_session_PORT",
+                "set by POST /api/session; named after the daemon's port; never enough alone",
             ))),
         );
+        c.add_security_scheme(
+            "csrfToken",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "the csrf value of POST /api/session, on every cookie request",
+            ))),
+        );
+        doc.security = Some(vec![
+            SecurityRequirement::new("bearerAuth", Vec::<String>::new()),
+            SecurityRequirement::new("cookieAuth", Vec::<String>::new())
+                .add("csrfToken", Vec::<String>::new()),
+        ]);
+        let error = |what: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(what)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops = [("get", &mut item.get), ("put", &mut item.put), ("post", &mut item.post)];
+            for (method, op) in ops.into_iter().chain([("delete", &mut item.delete)]) {
+                let Some(op) = op.as_mut() else { continue };
+                let r = &mut op.responses.responses;
+                let mut add = |code: &str, what: &str| {
+                    r.entry(code.to_string()).or_insert_with(|| error(what));
+                };
+                if path == "/api/session" && method != "get" {
+                    // Logging in and out needs no credentials.
+                    op.security = Some(vec![SecurityRequirement::default()]);
+                    add("401", "Wrong token");
+                } else {
+                    add("401", "Not authenticated (no or wrong token, no session)");
+                    add("403", "Session without its X-CSRF-Token, or a cross-origin request");
+                    add("503", "The store is failing, or the hub did not answer in time");
+                }
+                add("400", "Missing Host header, or a bad request body or query");
+                add("421", "A Host this daemon does not answer to");
+                if op.request_body.is_some() {
+                    add("408", "The request body did not arrive within 10 s");
+                    add("413", "The request body is too large");
+                }
+                if path.contains("{ieee}") {
+                    add("404", "Unknown device or unreadable IEEE address");
+                }
+            }
+        }
+        if let Some(get) = doc.paths.paths.get_mut("/api/events").and_then(|i| i.get.as_mut()) {
+            if let Some(RefOr::T(ok)) = get.responses.responses.get_mut("200") {
+                if let Some(content) = ok.content.get_mut("text/event-stream") {
+                    let events = serde_json::json!({
+                        "state": {"$ref": "#/components/schemas/StateEvent"},
+                        "alert": {"$ref": "#/components/schemas/AuditEntryView"},
+                    });
+                    let ext = content.extensions.get_or_insert_with(Default::default);
+                    ext.insert("x-sse-events".to_string(), events);
+                }
+            }
+        }
     }
 }
 

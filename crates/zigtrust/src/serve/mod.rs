@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod server;
 pub mod state;
+pub mod views;
 
 use crate::exit;
 use api::ApiError;
@@ -328,8 +329,9 @@ fn asset(body: &'static str, ctype: &'static str) -> Response {
 #[utoipa::path(get, path = "/api/events", tag = "network",
     responses((status = 200, description = "text/event-stream: `state` and `alert` events", content_type = "text/event-stream", body = String)))]
 pub async fn events(State(app): State<App>) -> Response {
-    let first = match app.hub.run(|st| st.state_event().to_string()).await {
-        Ok(v) => v,
+    let first = match app.hub.run(|st| serde_json::to_string(&st.state_event())).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return ApiError::new(503, e.to_string()).into_response(),
         Err(e) => return e.into_response(),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<LiveEvent>(64);

@@ -29,6 +29,9 @@ pub const MAX_HEAD: usize = 16 * 1024;
 const MAX_CONNECTIONS: usize = 512;
 /// Descriptors kept free for the store, the radio and the rest of the process.
 const SPARE_FDS: usize = 64;
+/// Evicted connections whose descriptors may still be open (their tasks close them a moment
+/// later): beyond this many, a newcomer is refused instead, so descriptors stay bounded.
+const CLOSING_MAX: usize = 16;
 
 /// A connection's trust, in each request's extensions: set once its client proved the token.
 #[derive(Clone, Debug, Default)]
@@ -49,6 +52,8 @@ struct Slot {
     id: u64,
     trust: ConnTrust,
     evict: Arc<Notify>,
+    /// Told to close; it still holds its descriptor until its task ends.
+    closing: bool,
 }
 
 /// The live connections, oldest first.
@@ -67,17 +72,26 @@ impl Slots {
     /// is told to close; when every connection has one, the newcomer is refused (`None`).
     fn take(&self) -> Option<(u64, ConnTrust, Arc<Notify>)> {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        if live.len() >= self.max {
-            let victim = live.iter().position(|s| !s.trust.proven())?;
-            let s = live.remove(victim);
-            s.evict.notify_one();
+        let closing = live.iter().filter(|s| s.closing).count();
+        if live.len() - closing >= self.max {
+            if closing >= CLOSING_MAX {
+                return None;
+            }
+            let victim = live.iter_mut().find(|s| !s.closing && !s.trust.proven())?;
+            victim.closing = true;
+            victim.evict.notify_one();
         }
         let id = {
             let mut n = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
             *n += 1;
             *n
         };
-        let slot = Slot { id, trust: ConnTrust::default(), evict: Arc::new(Notify::new()) };
+        let slot = Slot {
+            id,
+            trust: ConnTrust::default(),
+            evict: Arc::new(Notify::new()),
+            closing: false,
+        };
         let out = (id, slot.trust.clone(), slot.evict.clone());
         live.push(slot);
         Some(out)
@@ -87,7 +101,7 @@ impl Slots {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| s.id != id);
     }
 
-    /// Connections open now.
+    /// Connections open now (those told to close included, until they have).
     pub fn open_connections(&self) -> usize {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -102,7 +116,7 @@ pub fn connection_cap() -> usize {
             .and_then(|l| l.split_whitespace().nth(3).and_then(|v| v.parse::<usize>().ok()))
     });
     match soft {
-        Some(n) => MAX_CONNECTIONS.min(n.saturating_sub(SPARE_FDS)).max(8),
+        Some(n) => MAX_CONNECTIONS.min(n.saturating_sub(SPARE_FDS + CLOSING_MAX)).max(8),
         None => MAX_CONNECTIONS,
     }
 }
@@ -164,7 +178,7 @@ mod tests {
         tc.prove();
         // The fourth evicts b, the only unproven one.
         let (_d, td, _ed) = slots.take().unwrap();
-        assert_eq!(slots.open_connections(), 3);
+        assert_eq!(slots.open_connections(), 4, "b holds its descriptor until it closes");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             tokio::time::timeout(Duration::from_secs(1), eb.notified()).await.unwrap();
@@ -174,6 +188,19 @@ mod tests {
         td.prove();
         assert!(slots.take().is_none());
         slots.release(a);
+        assert!(slots.take().is_some());
+    }
+
+    #[test]
+    fn connections_told_to_close_are_bounded() {
+        let slots = Slots::new(CLOSING_MAX + 1);
+        let held: Vec<_> = (0..CLOSING_MAX + 1).map(|_| slots.take().unwrap()).collect();
+        // Each newcomer evicts one; none of the evicted closes (a stalled runtime).
+        for _ in 0..CLOSING_MAX {
+            assert!(slots.take().is_some());
+        }
+        assert!(slots.take().is_none(), "no more descriptors than the cap plus the closing margin");
+        slots.release(held[0].0);
         assert!(slots.take().is_some());
     }
 

@@ -2,7 +2,7 @@
 //! the store, key-rotation progress, and the live-update broadcast. Everything here runs on
 //! one thread; HTTP threads send it jobs.
 
-use serde_json::{json, Value};
+use super::views::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::error::TrySendError;
@@ -219,14 +219,15 @@ impl HubState {
             self.dirty = false;
             self.last_push = Instant::now();
             let v = self.state_event();
-            self.broadcast(LiveEvent { kind: "state", data: v.to_string() });
+            let data = serde_json::to_string(&v).unwrap_or_default();
+            self.broadcast(LiveEvent { kind: "state", data });
         }
         self.save_home(false);
     }
 
     fn publish_alerts(&mut self) {
         let Ok(entries) = self.store().audit_log(50, None) else { return };
-        let mut fresh: Vec<Value> = entries
+        let mut fresh: Vec<AuditEntryView> = entries
             .iter()
             .filter(|(id, e)| *id > self.last_alert_id && e.severity >= Severity::Warning)
             .map(|(id, e)| audit_view(*id, e))
@@ -236,7 +237,8 @@ impl HubState {
         }
         fresh.reverse();
         for a in fresh {
-            self.broadcast(LiveEvent { kind: "alert", data: a.to_string() });
+            let data = serde_json::to_string(&a).unwrap_or_default();
+            self.broadcast(LiveEvent { kind: "alert", data });
         }
     }
 
@@ -271,33 +273,31 @@ impl HubState {
 
     // ---- views ------------------------------------------------------------------------
 
-    pub fn permit_view(&self) -> Value {
+    pub fn permit_view(&self) -> PermitView {
         let tc = self.tc();
         let rem = tc.permit_join_remaining().unwrap_or(0);
         let ieee = self.permit_ieee.filter(|_| rem > 0).map(|i| i.to_string());
-        json!({"open": rem > 0, "remaining_s": rem.div_ceil(1000), "ieee": ieee})
+        PermitView { open: rem > 0, remaining_s: rem.div_ceil(1000), ieee }
     }
 
-    pub fn rejoin_window_view(&self) -> Value {
+    pub fn rejoin_window_view(&self) -> RejoinWindowView {
         let rem = self.tc().rejoin_window_remaining().unwrap_or(0);
-        json!({"open": rem > 0, "remaining_s": rem.div_ceil(1000)})
+        RejoinWindowView { open: rem > 0, remaining_s: rem.div_ceil(1000) }
     }
 
-    pub fn network_view(&self) -> Value {
+    pub fn network_view(&self) -> NetworkView {
         self.network_view_of(&self.device_views())
     }
 
     /// The live-update payload: the network view plus the device list, built once.
-    pub fn state_event(&self) -> Value {
+    pub fn state_event(&self) -> StateEvent {
         let devices = self.device_views();
-        let mut v = self.network_view_of(&devices);
-        v["devices_list"] = Value::Array(devices);
-        v
+        StateEvent { network: self.network_view_of(&devices), devices_list: devices }
     }
 
-    fn network_view_of(&self, devices: &[Value]) -> Value {
+    fn network_view_of(&self, devices: &[DeviceView]) -> NetworkView {
         let tc = self.tc();
-        let at_risk = devices.iter().filter(|d| d["stranded_risk"] == "high").count();
+        let at_risk = devices.iter().filter(|d| d.stranded_risk == "high").count();
         let alerts = self
             .store()
             .audit_log(200, None)
@@ -306,55 +306,53 @@ impl HubState {
         let net = tc.network();
         // Every key the network used, with whether (and why) a sniffer or a removed device
         // may hold it.
-        let keys: Vec<Value> = (0..=255u8)
+        let keys: Vec<KeyView> = (0..=255u8)
             .filter_map(|s| tc.network_key(s))
-            .map(|k| {
-                json!({
-                    "seq": k.seq,
-                    "active": k.seq == tc.active_key_seq(),
-                    "exposed": k.exposed,
-                    "exposure": k.exposure,
-                })
+            .map(|k| KeyView {
+                seq: k.seq,
+                active: k.seq == tc.active_key_seq(),
+                exposed: k.exposed,
+                exposure: k.exposure.clone(),
             })
             .collect();
         let active_exposed = tc.network_key(tc.active_key_seq()).is_some_and(|k| k.exposed);
-        json!({
-            "pan_id": net.map(|n| format!("{:#06x}", n.pan_id.0)),
-            "extended_pan_id": net.map(|n| ExtAddr(n.extended_pan_id).to_string()),
-            "channel": net.map(|n| n.channel),
-            "tc_ieee": net.map(|n| n.tc_ieee.to_string()),
-            "active_key_seq": tc.active_key_seq(),
-            "active_key_exposed": active_exposed,
-            "keys": keys,
-            "key_advice": active_exposed.then_some(
+        NetworkView {
+            pan_id: net.map(|n| format!("{:#06x}", n.pan_id.0)),
+            extended_pan_id: net.map(|n| ExtAddr(n.extended_pan_id).to_string()),
+            channel: net.map(|n| n.channel),
+            tc_ieee: net.map(|n| n.tc_ieee.to_string()),
+            active_key_seq: tc.active_key_seq(),
+            active_key_exposed: active_exposed,
+            keys,
+            key_advice: active_exposed.then_some(
                 "The network key in use may be read by others (see each key's exposure). While \
                  devices with a public link key (legacy, or Zigbee 3.0 paired without an install \
                  code) are on the network, every new key sent to them is as exposed as the key it \
                  travels under: re-pair Zigbee 3.0 devices with their install code, remove what \
-                 you no longer use, then rotate the network key."
+                 you no longer use, then rotate the network key.",
             ),
-            "radio": self.radio_name,
-            "permit_join": self.permit_view(),
-            "rejoin_window": self.rejoin_window_view(),
-            "policy": policy_view(tc.policy()),
-            "rotation": self.rotation_view(),
-            "devices": devices.iter().filter(|d| d["removed"] == false).count(),
-            "devices_at_risk": at_risk,
-            "alerts": alerts,
-            "store_error": self.store_error(),
-            "radio_error": self.hub.radio_error(),
-            "now": now_ms(),
-        })
+            radio: self.radio_name.clone(),
+            permit_join: self.permit_view(),
+            rejoin_window: self.rejoin_window_view(),
+            policy: policy_view(tc.policy()),
+            rotation: self.rotation_view(),
+            devices: devices.iter().filter(|d| !d.removed).count(),
+            devices_at_risk: at_risk,
+            alerts,
+            store_error: self.store_error(),
+            radio_error: self.hub.radio_error().map(str::to_string),
+            now: now_ms(),
+        }
     }
 
-    pub fn rotation_view(&self) -> Value {
-        let Some(r) = &self.rotation else { return Value::Null };
+    pub fn rotation_view(&self) -> Option<RotationView> {
+        let r = self.rotation.as_ref()?;
         let tc = self.tc();
         let pending: Vec<ExtAddr> = match tc.rotation_pending() {
             Some((seq, p)) if seq == r.to => p,
             _ => Vec::new(),
         };
-        let devices: Vec<Value> = r
+        let devices: Vec<RotationDevice> = r
             .devices
             .iter()
             .map(|i| {
@@ -363,23 +361,31 @@ impl HubState {
                 let confirmed = tc.device(*i).is_some()
                     && !pending.contains(i)
                     && !r.switched.as_ref().is_some_and(|(_, s)| s.contains(i));
-                json!({"ieee": i.to_string(), "confirmed": confirmed})
+                RotationDevice { ieee: i.to_string(), confirmed }
             })
             .collect();
-        let confirmed = devices.iter().filter(|d| d["confirmed"] == true).count();
-        json!({
-            "state": if r.switched.is_some() { "switched" } else { "distributing" },
-            "from_seq": r.from, "to_seq": r.to, "started": r.started, "deadline": r.deadline,
-            "devices": devices, "confirmed": confirmed, "total": r.devices.len(),
-            "stragglers": r.switched.as_ref().map_or(Vec::new(), |(_, s)| s.iter().map(ExtAddr::to_string).collect()),
+        let confirmed = devices.iter().filter(|d| d.confirmed).count();
+        Some(RotationView {
+            state: if r.switched.is_some() { "switched" } else { "distributing" },
+            from_seq: r.from,
+            to_seq: r.to,
+            started: r.started,
+            deadline: r.deadline,
+            confirmed,
+            total: r.devices.len(),
+            devices,
+            stragglers: r
+                .switched
+                .as_ref()
+                .map_or(Vec::new(), |(_, s)| s.iter().map(ExtAddr::to_string).collect()),
         })
     }
 
-    pub fn device_views(&self) -> Vec<Value> {
+    pub fn device_views(&self) -> Vec<DeviceView> {
         self.tc().devices().map(|d| self.device_view(d)).collect()
     }
 
-    pub fn device_view(&self, d: &DeviceRecord) -> Value {
+    pub fn device_view(&self, d: &DeviceRecord) -> DeviceView {
         let tc = self.tc();
         let active = tc.active_key_seq();
         let cap = d.capability;
@@ -420,56 +426,57 @@ impl HubState {
         let name = self.home().and_then(|h| {
             h.devices.iter().find(|x| h.ieee(x) == d.ieee).map(|x| x.name.to_string())
         });
-        json!({
-            "ieee": d.ieee.to_string(),
-            "short_addr": format!("{:#06x}", d.short_addr.0),
-            "name": name,
-            "role": role,
-            "security": security,
-            "install_code_key": d.join_method == JoinMethod::InstallCode,
-            "tclk_verified": d.tclk_verified,
-            "link_key": link_key,
-            "link_key_public": link_public,
-            "advice": advice,
-            "last_key_seq": d.last_key_seq,
-            "has_active_key": has_active,
-            "last_seen": d.last_seen,
-            "parent": format!("{:#06x}", d.parent.0),
-            "stranded_risk": risk,
-            "stranded_reason": reason,
-            "removed": d.tombstoned,
-            "link": {
-                "lqi": link.and_then(|l| l.lqi),
-                "rssi": link.and_then(|l| l.rssi),
-                "heard_at": link.map(|l| l.heard_at),
+        DeviceView {
+            ieee: d.ieee.to_string(),
+            short_addr: format!("{:#06x}", d.short_addr.0),
+            name,
+            role,
+            security,
+            install_code_key: d.join_method == JoinMethod::InstallCode,
+            tclk_verified: d.tclk_verified,
+            link_key,
+            link_key_public: link_public,
+            advice,
+            last_key_seq: d.last_key_seq,
+            has_active_key: has_active,
+            last_seen: d.last_seen,
+            parent: format!("{:#06x}", d.parent.0),
+            stranded_risk: risk,
+            stranded_reason: reason,
+            removed: d.tombstoned,
+            link: LinkView {
+                lqi: link.and_then(|l| l.lqi),
+                rssi: link.and_then(|l| l.rssi),
+                heard_at: link.map(|l| l.heard_at),
             },
-        })
+        }
     }
 
-    pub fn sim_view(&self) -> Option<Value> {
+    pub fn sim_view(&self) -> Option<SimView> {
         let h = self.home()?;
         let att = h.attacker();
-        let devices: Vec<Value> = h
+        let devices: Vec<SimDeviceView> = h
             .devices
             .iter()
-            .map(|d| {
-                json!({
-                    "ieee": h.ieee(d).to_string(),
-                    "name": d.name,
-                    "profile": match d.profile { zigtrust_sim::device::Profile::Z30 => "z3.0", zigtrust_sim::device::Profile::Ha12 => "legacy" },
-                    "role": if d.role == SimRole::Router { "router" } else { "sleepy-end-device" },
-                    "joined": h.joined(d),
-                    "starter": d.auto_pair,
-                    "label": d.label,
-                })
+            .map(|d| SimDeviceView {
+                ieee: h.ieee(d).to_string(),
+                name: d.name.to_string(),
+                profile: match d.profile {
+                    zigtrust_sim::device::Profile::Z30 => "z3.0",
+                    zigtrust_sim::device::Profile::Ha12 => "legacy",
+                },
+                role: if d.role == SimRole::Router { "router" } else { "sleepy-end-device" },
+                joined: h.joined(d),
+                starter: d.auto_pair,
+                label: d.label.clone(),
             })
             .collect();
-        Some(json!({
-            "attacker": h.attacker_on(),
-            "spoofs_sent": att.map_or(0, |a| a.spoofs_sent),
-            "attacker_knows_network_key": att.is_some_and(|a| !a.leaks.is_empty()),
-            "devices": devices,
-        }))
+        Some(SimView {
+            attacker: h.attacker_on(),
+            spoofs_sent: att.map_or(0, |a| a.spoofs_sent),
+            attacker_knows_network_key: att.is_some_and(|a| !a.leaks.is_empty()),
+            devices,
+        })
     }
 }
 
@@ -512,37 +519,41 @@ fn same_but_counters(a: &HomeNv, b: &HomeNv) -> bool {
     strip(a) == strip(b)
 }
 
-pub fn policy_view(p: &Policy) -> Value {
-    json!({
-        "legacy_join": match p.legacy_join {
+pub fn policy_view(p: &Policy) -> PolicyView {
+    PolicyView {
+        legacy_join: match p.legacy_join {
             LegacyJoinPolicy::AllowedWhilePermitJoin => "allowed-while-permit-join",
             LegacyJoinPolicy::InstallCodeRequired => "install-code-required",
         },
-        "insecure_rejoin": match p.insecure_rejoin {
+        insecure_rejoin: match p.insecure_rejoin {
             InsecureRejoinPolicy::AllowLeakingKey => "allow",
             InsecureRejoinPolicy::Deny => "deny",
             InsecureRejoinPolicy::Adaptive => "adaptive",
         },
-        "spoof_response": match p.spoof_response {
+        spoof_response: match p.spoof_response {
             SpoofResponse::Deny => "deny",
             SpoofResponse::Ignore => "ignore",
         },
-        "rotate_after_legacy_window": p.rotate_after_legacy_window,
-        "rotate_after_removal": match p.rotate_after_removal {
+        rotate_after_legacy_window: p.rotate_after_legacy_window,
+        rotate_after_removal: match p.rotate_after_removal {
             RemovalRotation::Never => "never",
             RemovalRotation::Routers => "routers",
             RemovalRotation::Always => "always",
         },
-    })
+    }
 }
 
-pub fn audit_view(id: i64, e: &zigtrust_tc::model::AuditEntry) -> Value {
-    json!({
-        "id": id,
-        "time": e.time,
-        "severity": match e.severity { Severity::Info => "info", Severity::Warning => "warning", Severity::Alert => "alert" },
-        "kind": e.kind,
-        "ieee": e.ieee.map(|i| i.to_string()),
-        "detail": e.detail,
-    })
+pub fn audit_view(id: i64, e: &zigtrust_tc::model::AuditEntry) -> AuditEntryView {
+    AuditEntryView {
+        id,
+        time: e.time,
+        severity: match e.severity {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Alert => "alert",
+        },
+        kind: e.kind.clone(),
+        ieee: e.ieee.map(|i| i.to_string()),
+        detail: e.detail.clone(),
+    }
 }

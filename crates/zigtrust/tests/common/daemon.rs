@@ -34,8 +34,26 @@ pub fn bin() -> PathBuf {
 impl Daemon {
     /// Starts the daemon on `db` with extra args; `token` is the one from an earlier start.
     pub fn start(dir: &Path, extra: &[&str], token: Option<&str>) -> Daemon {
+        Daemon::start_limited(dir, extra, token, None)
+    }
+
+    /// As [`Daemon::start`], with the daemon's soft limit of open files set to `fds`.
+    pub fn start_limited(
+        dir: &Path,
+        extra: &[&str],
+        token: Option<&str>,
+        fds: Option<u32>,
+    ) -> Daemon {
         let stderr_path = dir.join(format!("stderr-{}.txt", std::process::id() ^ rand_u32()));
-        let mut child = Command::new(bin())
+        let mut cmd = match fds {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")]).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = cmd
             .arg("serve")
             .arg("--db")
             .arg(dir.join("hub.db"))
