@@ -9,7 +9,9 @@ use core::str::FromStr;
 pub struct ExtAddr(pub u64);
 
 impl ExtAddr {
+    /// The all-ones extended address `ff:ff:ff:ff:ff:ff:ff:ff` (broadcast / "no address").
     pub const BROADCAST: ExtAddr = ExtAddr(u64::MAX);
+    /// The all-zeros extended address (unset / unknown IEEE address).
     pub const ZERO: ExtAddr = ExtAddr(0);
 
     /// From the 8 over-the-air bytes (little-endian).
@@ -83,6 +85,7 @@ impl ShortAddr {
     /// The coordinator / Trust Center.
     pub const COORDINATOR: ShortAddr = ShortAddr(0x0000);
 
+    /// Whether this is one of the NWK/MAC broadcast addresses (`0xfff8`–`0xffff`).
     pub fn is_broadcast(self) -> bool {
         self.0 >= 0xfff8
     }
@@ -115,6 +118,7 @@ impl fmt::Debug for ShortAddr {
 pub struct PanId(pub u16);
 
 impl PanId {
+    /// The broadcast PAN identifier `0xffff`.
     pub const BROADCAST: PanId = PanId(0xffff);
 }
 

@@ -16,14 +16,18 @@ use zigtrust_crypto::Key;
 /// Two-bit APS frame type (frame control bits 0–1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApsFrameType {
+    /// Data frame (0).
     Data,
+    /// APS command frame (1).
     Command,
+    /// Acknowledgement (2).
     Ack,
     /// Inter-PAN "stub APS" frame (ZLL/Smart Energy): no endpoints and no APS counter.
     InterPan,
 }
 
 impl ApsFrameType {
+    /// The frame type from frame control bits 0–1 (higher bits are ignored).
     pub fn from_bits(bits: u8) -> ApsFrameType {
         match bits & 0x03 {
             0 => ApsFrameType::Data,
@@ -32,6 +36,7 @@ impl ApsFrameType {
             _ => ApsFrameType::InterPan,
         }
     }
+    /// The 2-bit value for frame control bits 0–1.
     pub fn bits(self) -> u8 {
         match self {
             ApsFrameType::Data => 0,
@@ -40,6 +45,7 @@ impl ApsFrameType {
             ApsFrameType::InterPan => 3,
         }
     }
+    /// Wireshark-style name.
     pub fn name(self) -> &'static str {
         match self {
             ApsFrameType::Data => "Data",
@@ -53,15 +59,19 @@ impl ApsFrameType {
 /// Two-bit APS delivery mode (frame control bits 2–3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryMode {
+    /// 0: unicast to a destination endpoint.
     Unicast,
     /// Legacy (ZigBee 2004) indirect addressing. Kept so every frame control byte round-trips;
     /// parsed as if only the source endpoint were present.
     Indirect,
+    /// 2: broadcast (the NWK destination is a broadcast address; still has a destination endpoint).
     Broadcast,
+    /// 3: group addressing (a group address instead of a destination endpoint).
     Group,
 }
 
 impl DeliveryMode {
+    /// The delivery mode from its 2-bit value (higher bits are ignored).
     pub fn from_bits(bits: u8) -> DeliveryMode {
         match bits & 0x03 {
             0 => DeliveryMode::Unicast,
@@ -70,6 +80,7 @@ impl DeliveryMode {
             _ => DeliveryMode::Group,
         }
     }
+    /// The 2-bit value for frame control bits 2–3.
     pub fn bits(self) -> u8 {
         match self {
             DeliveryMode::Unicast => 0,
@@ -78,6 +89,7 @@ impl DeliveryMode {
             DeliveryMode::Group => 3,
         }
     }
+    /// Wireshark-style name.
     pub fn name(self) -> &'static str {
         match self {
             DeliveryMode::Unicast => "Unicast",
@@ -155,17 +167,25 @@ impl Layout {
 /// layout has, so parsed headers round-trip byte for byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ApsHeader {
+    /// Frame type (frame control bits 0–1).
     pub frame_type: ApsFrameType,
+    /// Delivery mode (frame control bits 2–3).
     pub delivery_mode: DeliveryMode,
     /// Frame control bit 4. In Ack frames, set means "ack of a command" (no addressing fields).
     pub ack_format: bool,
     /// APS security: an auxiliary header and encrypted payload follow the header.
     pub security: bool,
+    /// Acknowledgement Request (frame control bit 6): the receiver is to answer with an APS ack.
     pub ack_request: bool,
+    /// Destination endpoint (unicast and broadcast data frames and their acks).
     pub dst_endpoint: Option<u8>,
+    /// Group address (group-addressed data frames).
     pub group: Option<u16>,
+    /// Cluster identifier (data frames, their acks, and inter-PAN frames).
     pub cluster: Option<u16>,
+    /// Profile identifier (data frames, their acks, and inter-PAN frames).
     pub profile: Option<u16>,
+    /// Source endpoint (data frames and their acks).
     pub src_endpoint: Option<u8>,
     /// APS counter (absent on air in Inter-PAN frames, where it parses as 0).
     pub counter: u8,
@@ -412,21 +432,26 @@ impl ApsHeader {
 /// is aux header + ciphertext + MIC; for unsecured command frames it starts at the command id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ApsFrame<'a> {
+    /// The APS header.
     pub header: ApsHeader,
+    /// Everything after the header.
     pub payload: &'a [u8],
 }
 
 impl<'a> ApsFrame<'a> {
+    /// Parses the header and takes the rest of `buf` as the payload.
     pub fn parse(buf: &'a [u8]) -> Result<ApsFrame<'a>> {
         let (header, len) = ApsHeader::parse(buf)?;
         let payload = buf.get(len..).ok_or(Error::Truncated { what: "APS header" })?;
         Ok(ApsFrame { header, payload })
     }
 
+    /// Bytes [`ApsFrame::emit`] appends.
     pub fn buffer_len(&self) -> usize {
         self.header.buffer_len() + self.payload.len()
     }
 
+    /// Appends the header and the payload.
     pub fn emit(&self, out: &mut Vec<u8>) {
         self.header.emit(out);
         out.extend_from_slice(self.payload);
@@ -460,51 +485,67 @@ impl<T: AsRef<[u8]>> ApsPacket<T> {
         let (header, header_len) = ApsHeader::parse(buffer.as_ref())?;
         Ok(ApsPacket { buffer, header, header_len })
     }
+    /// Returns the underlying buffer.
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    /// The parsed header.
     pub fn header(&self) -> ApsHeader {
         self.header
     }
+    /// Length of the header in bytes.
     pub fn header_len(&self) -> usize {
         self.header_len
     }
+    /// The frame control byte as received.
     pub fn frame_control(&self) -> u8 {
         self.buffer.as_ref().first().copied().unwrap_or(0)
     }
+    /// Frame type (frame control bits 0–1).
     pub fn frame_type(&self) -> ApsFrameType {
         self.header.frame_type
     }
+    /// Delivery mode (frame control bits 2–3).
     pub fn delivery_mode(&self) -> DeliveryMode {
         self.header.delivery_mode
     }
+    /// Ack format (frame control bit 4); in an ack, set means "ack of a command".
     pub fn ack_format(&self) -> bool {
         self.header.ack_format
     }
+    /// Security (frame control bit 5): the payload is APS-secured.
     pub fn security(&self) -> bool {
         self.header.security
     }
+    /// Acknowledgement Request (frame control bit 6).
     pub fn ack_request(&self) -> bool {
         self.header.ack_request
     }
+    /// Extended Header present (frame control bit 7).
     pub fn extended_header(&self) -> bool {
         self.header.extended.is_some()
     }
+    /// Destination endpoint, if the layout has one.
     pub fn dst_endpoint(&self) -> Option<u8> {
         self.header.dst_endpoint
     }
+    /// Group address, if group-addressed.
     pub fn group(&self) -> Option<u16> {
         self.header.group
     }
+    /// Cluster identifier, if the layout has one.
     pub fn cluster(&self) -> Option<u16> {
         self.header.cluster
     }
+    /// Profile identifier, if the layout has one.
     pub fn profile(&self) -> Option<u16> {
         self.header.profile
     }
+    /// Source endpoint, if the layout has one.
     pub fn src_endpoint(&self) -> Option<u8> {
         self.header.src_endpoint
     }
+    /// APS counter (0 for inter-PAN frames, which carry none).
     pub fn counter(&self) -> u8 {
         self.header.counter
     }
@@ -523,17 +564,22 @@ impl<T: AsRef<[u8]>> ApsPacket<T> {
 pub enum KeyType {
     /// Obsolete (SKKE era).
     TrustCenterMasterKey,
+    /// 1: the network key (standard security).
     StandardNetworkKey,
     /// Obsolete in Transport-Key; in Request-Key, type 2 asks for an application link key.
     ApplicationMasterKey,
+    /// 3: an application link key between two devices.
     ApplicationLinkKey,
+    /// 4: the Trust Center link key (TCLK).
     TrustCenterLinkKey,
     /// Obsolete (high-security stack profile).
     HighSecurityNetworkKey,
+    /// Any other (reserved) key type value.
     Other(u8),
 }
 
 impl KeyType {
+    /// The key type from its byte value.
     pub fn from_u8(v: u8) -> KeyType {
         match v {
             0 => KeyType::TrustCenterMasterKey,
@@ -545,6 +591,7 @@ impl KeyType {
             v => KeyType::Other(v),
         }
     }
+    /// The byte value on air.
     pub fn to_u8(self) -> u8 {
         match self {
             KeyType::TrustCenterMasterKey => 0,
@@ -602,6 +649,7 @@ pub enum UpdateDeviceStatus {
 }
 
 impl UpdateDeviceStatus {
+    /// The status from its byte value.
     pub fn from_u8(v: u8) -> UpdateDeviceStatus {
         match v {
             0 => UpdateDeviceStatus::SecuredRejoin,
@@ -611,6 +659,7 @@ impl UpdateDeviceStatus {
             v => UpdateDeviceStatus::Other(v),
         }
     }
+    /// The byte value on air.
     pub fn to_u8(self) -> u8 {
         match self {
             UpdateDeviceStatus::SecuredRejoin => 0,
@@ -636,23 +685,41 @@ impl UpdateDeviceStatus {
 }
 
 // APS command identifiers (Wireshark for 0x01–0x0E, zigbee-on-host for 0x0F–0x12).
+/// SKKE-1 (obsolete symmetric-key key establishment).
 pub const CMD_SKKE_1: u8 = 0x01;
+/// SKKE-2 (obsolete).
 pub const CMD_SKKE_2: u8 = 0x02;
+/// SKKE-3 (obsolete).
 pub const CMD_SKKE_3: u8 = 0x03;
+/// SKKE-4 (obsolete).
 pub const CMD_SKKE_4: u8 = 0x04;
+/// Transport-Key: delivers a network, Trust Center link or application key.
 pub const CMD_TRANSPORT_KEY: u8 = 0x05;
+/// Update-Device: a router tells the TC a device joined, rejoined or left.
 pub const CMD_UPDATE_DEVICE: u8 = 0x06;
+/// Remove-Device: the TC asks a router to make a child leave.
 pub const CMD_REMOVE_DEVICE: u8 = 0x07;
+/// Request-Key: a device asks the TC for a key.
 pub const CMD_REQUEST_KEY: u8 = 0x08;
+/// Switch-Key: switch to the network key with the given sequence number.
 pub const CMD_SWITCH_KEY: u8 = 0x09;
+/// Entity authentication initiator challenge (obsolete high security).
 pub const CMD_EA_INIT_CHALLENGE: u8 = 0x0a;
+/// Entity authentication responder challenge (obsolete high security).
 pub const CMD_EA_RESP_CHALLENGE: u8 = 0x0b;
+/// Entity authentication initiator MAC data (obsolete high security).
 pub const CMD_EA_INIT_MAC_DATA: u8 = 0x0c;
+/// Entity authentication responder MAC data (obsolete high security).
 pub const CMD_EA_RESP_MAC_DATA: u8 = 0x0d;
+/// Tunnel: the TC has a router forward an APS frame to a device that is not its neighbour.
 pub const CMD_TUNNEL: u8 = 0x0e;
+/// Verify-Key (R21): a device proves it holds the TCLK it was given.
 pub const CMD_VERIFY_KEY: u8 = 0x0f;
+/// Confirm-Key (R21): the TC's answer to Verify-Key.
 pub const CMD_CONFIRM_KEY: u8 = 0x10;
+/// Relay Message Downstream (R23).
 pub const CMD_RELAY_MESSAGE_DOWNSTREAM: u8 = 0x11;
+/// Relay Message Upstream (R23).
 pub const CMD_RELAY_MESSAGE_UPSTREAM: u8 = 0x12;
 
 /// Wireshark-style name of an APS command id ("Unknown Command" if unassigned).
@@ -685,20 +752,43 @@ pub fn command_name(id: u8) -> &'static str {
 pub enum TransportKeyBody {
     /// Network keys (types 1 and 5): key sequence number, destination (all-zero when
     /// broadcast) and source (the TC; all-FF in distributed security).
-    Network { seq: u8, dst: ExtAddr, src: ExtAddr },
+    Network {
+        /// Key sequence number of the network key.
+        seq: u8,
+        /// Destination IEEE address (all-zero when broadcast).
+        dst: ExtAddr,
+        /// Source IEEE address (the TC; all-FF in distributed security).
+        src: ExtAddr,
+    },
     /// Trust Center keys (types 0 and 4): destination and source (the TC).
-    TrustCenter { dst: ExtAddr, src: ExtAddr },
+    TrustCenter {
+        /// Destination IEEE address (the device receiving the key).
+        dst: ExtAddr,
+        /// Source IEEE address (the TC).
+        src: ExtAddr,
+    },
     /// Application keys (types 2 and 3): the partner device and whether the receiver initiated.
-    Application { partner: ExtAddr, initiator: bool },
+    Application {
+        /// IEEE address of the partner device the key is shared with.
+        partner: ExtAddr,
+        /// Whether the receiver initiated the key request.
+        initiator: bool,
+    },
     /// Unassigned key types: the bytes after the key, unparsed.
-    Unknown { rest: Vec<u8> },
+    Unknown {
+        /// The bytes after the key.
+        rest: Vec<u8>,
+    },
 }
 
 /// APS Transport-Key: `05 | key type | key(16) | body`. The key stays in a zeroizing [`Key`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TransportKey {
+    /// Key type: which key this delivers (it selects the body layout).
     pub key_type: KeyType,
+    /// The 16-byte key, in the clear once the frame is unsecured.
     pub key: Key,
+    /// The fields after the key, by key type.
     pub body: TransportKeyBody,
 }
 
@@ -828,30 +918,75 @@ pub enum ApsCommand {
     TransportKey(TransportKey),
     /// 0x06, router → TC: a child joined, rejoined or left.
     UpdateDevice {
+        /// IEEE address of the device that joined, rejoined or left.
         device: ExtAddr,
+        /// Short address of that device.
         short_addr: ShortAddr,
+        /// How the device got onto (or left) the network.
         status: UpdateDeviceStatus,
+        /// R23 TLVs after the fixed fields, undecoded (empty before R23).
         tlvs: Vec<u8>,
     },
     /// 0x07, TC → router: make `target` leave.
-    RemoveDevice { target: ExtAddr },
+    RemoveDevice {
+        /// IEEE address of the device to remove.
+        target: ExtAddr,
+    },
     /// 0x08; `partner` is on air only for application keys (types 2 and 3).
-    RequestKey { key_type: KeyType, partner: Option<ExtAddr> },
+    RequestKey {
+        /// Key type requested (4 = Trust Center link key, 2 = application link key).
+        key_type: KeyType,
+        /// IEEE address of the partner device, for application keys.
+        partner: Option<ExtAddr>,
+    },
     /// 0x09: switch to the network key with this sequence number.
-    SwitchKey { seq: u8 },
+    SwitchKey {
+        /// Key sequence number of the network key to switch to.
+        seq: u8,
+    },
     /// 0x0E, TC → router: forward the tunnelled APS frame to `dst` (usually an APS-secured
     /// Transport-Key for a joiner that is not the TC's neighbour).
-    Tunnel { dst: ExtAddr, frame: Vec<u8> },
+    Tunnel {
+        /// IEEE address of the final destination.
+        dst: ExtAddr,
+        /// The tunnelled APS frame (header, aux header, ciphertext and MIC), raw.
+        frame: Vec<u8>,
+    },
     /// 0x0F, device → TC: proves it holds the new TCLK (`hash` = HMAC-MMO(key, 0x03)).
-    VerifyKey { key_type: KeyType, src: ExtAddr, hash: [u8; 16] },
+    VerifyKey {
+        /// Key type being verified (4 = Trust Center link key).
+        key_type: KeyType,
+        /// IEEE address of the device sending Verify-Key.
+        src: ExtAddr,
+        /// Initiator verify-key hash: HMAC-MMO(key, 0x03).
+        hash: [u8; 16],
+    },
     /// 0x10, TC → device: result of Verify-Key.
-    ConfirmKey { status: u8, key_type: KeyType, dst: ExtAddr },
+    ConfirmKey {
+        /// APS status: 0x00 success, otherwise why verification failed (e.g. 0xad SECURITY_FAIL).
+        status: u8,
+        /// Key type that was verified.
+        key_type: KeyType,
+        /// IEEE address of the device that sent Verify-Key.
+        dst: ExtAddr,
+    },
     /// 0x11 (R23): TLVs and an encapsulated frame, kept raw.
-    RelayMessageDownstream { payload: Vec<u8> },
+    RelayMessageDownstream {
+        /// The bytes after the command id.
+        payload: Vec<u8>,
+    },
     /// 0x12 (R23): TLVs and an encapsulated frame, kept raw.
-    RelayMessageUpstream { payload: Vec<u8> },
+    RelayMessageUpstream {
+        /// The bytes after the command id.
+        payload: Vec<u8>,
+    },
     /// Any other id (SKKE, entity authentication, unassigned): the bytes after the id.
-    Other { id: u8, payload: Vec<u8> },
+    Other {
+        /// Command identifier.
+        id: u8,
+        /// The bytes after the command id.
+        payload: Vec<u8>,
+    },
 }
 
 impl ApsCommand {

@@ -25,12 +25,19 @@ pub enum KeySource {
     /// Given by the user (e.g. `--key`).
     Given,
     /// Derived from an install code for this device.
-    InstallCode { ieee: ExtAddr },
+    InstallCode {
+        /// The device whose install code it is.
+        ieee: ExtAddr,
+    },
     /// Learned from a Transport-Key in frame `frame` of the capture.
-    Transported { frame: u64 },
+    Transported {
+        /// Frame number in the capture.
+        frame: u64,
+    },
 }
 
 impl KeySource {
+    /// Short name for output (`well-known`, `given`, `install-code`, `transported`).
     pub fn name(self) -> &'static str {
         match self {
             KeySource::WellKnown => "well-known",
@@ -214,10 +221,12 @@ impl Keyring {
         true
     }
 
+    /// Every network key in the keyring, given and learned, with where it came from.
     pub fn network_keys(&self) -> impl Iterator<Item = (&Key, KeySource)> {
         self.network.iter().map(|e| (&e.key, e.source))
     }
 
+    /// Every link key in the keyring, given and learned, with where it came from.
     pub fn link_keys(&self) -> impl Iterator<Item = (&Key, KeySource)> {
         self.link.iter().map(|e| (&e.key, e.source))
     }
@@ -280,7 +289,12 @@ fn dedup_in_order(v: Vec<usize>) -> Vec<usize> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decryption {
     /// MIC verified with this base key (network key, or unhashed link key).
-    Ok { key: Key, source: KeySource },
+    Ok {
+        /// The key that verified the MIC.
+        key: Key,
+        /// Where that key came from.
+        source: KeySource,
+    },
     /// No key in the keyring verified the MIC (wrong/unknown key, or tampering).
     Failed,
 }
@@ -288,11 +302,14 @@ pub enum Decryption {
 /// A secured layer's aux header and outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityInfo {
+    /// The auxiliary security header as received.
     pub aux: AuxHeader,
+    /// Whether a key verified the MIC, and which.
     pub result: Decryption,
 }
 
 impl SecurityInfo {
+    /// Whether the layer was decrypted and its MIC verified.
     pub fn decrypted(&self) -> bool {
         matches!(self.result, Decryption::Ok { .. })
     }
@@ -301,9 +318,13 @@ impl SecurityInfo {
 /// A decoded APS layer (also used for the inner frame of a Tunnel).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApsLayer {
+    /// The APS header.
     pub header: ApsHeader,
+    /// APS security, if the frame is APS-secured.
     pub security: Option<SecurityInfo>,
+    /// The APS command, for command frames that were readable.
     pub command: Option<ApsCommand>,
+    /// The ZDO message, for ZDO data frames (profile 0, endpoint 0) that parsed.
     pub zdo: Option<ZdoMessage>,
     /// Decrypted payload of data frames (ZCL/ZDO bytes), when readable.
     pub payload: Option<Vec<u8>>,
@@ -313,15 +334,23 @@ pub struct ApsLayer {
 /// says why decoding stopped early.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dissection {
+    /// The MAC header.
     pub mac: Option<MacHeader>,
+    /// The MAC command, for MAC command frames.
     pub mac_command: Option<MacCommand>,
+    /// Beacon summary, for beacon frames.
     pub beacon: Option<BeaconInfo>,
+    /// The NWK header, for data frames carrying one.
     pub nwk: Option<NwkHeader>,
+    /// NWK security, if the NWK frame is secured.
     pub nwk_security: Option<SecurityInfo>,
+    /// The NWK command, for NWK command frames that were readable.
     pub nwk_command: Option<NwkCommand>,
+    /// The APS layer, for NWK data frames that were readable.
     pub aps: Option<ApsLayer>,
     /// For APS Tunnel commands: the tunnelled frame, decoded.
     pub tunnel: Option<Box<ApsLayer>>,
+    /// Why decoding stopped early, if it did.
     pub error: Option<Error>,
     /// Keys this frame revealed (Transport-Key), already added to the keyring.
     pub learned_keys: Vec<(KeyType, Key)>,
@@ -330,17 +359,23 @@ pub struct Dissection {
 /// The parts of a beacon worth showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BeaconInfo {
+    /// Association Permit of the superframe specification (the network is open for joining).
     pub association_permit: bool,
+    /// PAN Coordinator bit of the superframe specification.
     pub pan_coordinator: bool,
     /// Zigbee beacon payload, if present and well-formed.
     pub extended_pan_id: Option<u64>,
+    /// Stack profile (2 = Zigbee PRO).
     pub stack_profile: Option<u8>,
+    /// Router Capacity.
     pub router_capacity: Option<bool>,
+    /// End Device Capacity.
     pub end_device_capacity: Option<bool>,
 }
 
 /// Decodes frames in capture order, learning keys and addresses as it goes.
 pub struct Dissector {
+    /// The keys tried; grows as Transport-Key commands are decrypted.
     pub keyring: Keyring,
     /// The network security level (5 in every Zigbee PRO network).
     pub level: SecurityLevel,
@@ -348,6 +383,7 @@ pub struct Dissector {
 }
 
 impl Dissector {
+    /// A dissector with `keyring`, at the Zigbee PRO security level.
     pub fn new(keyring: Keyring) -> Dissector {
         Dissector { keyring, level: ZIGBEE_PRO_LEVEL, addr_map: HashMap::new() }
     }

@@ -11,6 +11,7 @@
 //! All multi-byte fields are little-endian on air. Parsers return [`Error`] on malformed or
 //! truncated input and never panic.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod addr;
 pub mod aps;

@@ -28,15 +28,20 @@ const FCF_SRC_MODE_SHIFT: u32 = 14;
 /// MAC frame type (FCF bits 0–2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameType {
+    /// Beacon frame (type 0).
     Beacon,
+    /// Data frame (type 1): carries the Zigbee NWK frame.
     Data,
+    /// Acknowledgement frame (type 2).
     Ack,
+    /// MAC command frame (type 3).
     MacCommand,
     /// A reserved / 802.15.4-2015 type (4–7), kept so the FCF round-trips.
     Other(u8),
 }
 
 impl FrameType {
+    /// The frame type from FCF bits 0–2 (higher bits are ignored).
     pub fn from_bits(bits: u8) -> FrameType {
         match bits & 0x07 {
             0 => FrameType::Beacon,
@@ -47,6 +52,7 @@ impl FrameType {
         }
     }
 
+    /// The 3-bit value for FCF bits 0–2.
     pub fn bits(self) -> u8 {
         match self {
             FrameType::Beacon => 0,
@@ -76,8 +82,11 @@ impl FrameType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Address {
     #[default]
+    /// No address (addressing mode 0).
     Absent,
+    /// 16-bit short address (addressing mode 2).
     Short(ShortAddr),
+    /// 64-bit IEEE extended address (addressing mode 3).
     Extended(ExtAddr),
 }
 
@@ -96,6 +105,7 @@ impl Address {
         mode_len(self.mode())
     }
 
+    /// Whether the address is absent (addressing mode 0).
     pub fn is_absent(self) -> bool {
         self == Address::Absent
     }
@@ -226,6 +236,7 @@ pub struct MacPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> MacPacket<T> {
+    /// Wraps `buffer` without any check; accessors still never panic.
     pub fn new_unchecked(buffer: T) -> MacPacket<T> {
         MacPacket { buffer }
     }
@@ -249,6 +260,7 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         Ok(())
     }
 
+    /// Returns the underlying buffer.
     pub fn into_inner(self) -> T {
         self.buffer
     }
@@ -261,36 +273,47 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         Layout::from_fcf(self.frame_control()).ok()
     }
 
+    /// The 16-bit frame control field (FCF); 0 if the buffer is shorter than 2 bytes.
     pub fn frame_control(&self) -> u16 {
         self.bytes(0, 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
     }
+    /// Frame type (FCF bits 0–2).
     pub fn frame_type(&self) -> FrameType {
         FrameType::from_bits(self.frame_control() as u8)
     }
+    /// Security Enabled (FCF bit 3): MAC-layer security, which Zigbee never uses.
     pub fn security_enabled(&self) -> bool {
         self.frame_control() & FCF_SECURITY != 0
     }
+    /// Frame Pending (FCF bit 4): the sender has more data queued for the recipient.
     pub fn frame_pending(&self) -> bool {
         self.frame_control() & FCF_FRAME_PENDING != 0
     }
+    /// Acknowledgment Request (FCF bit 5).
     pub fn ack_request(&self) -> bool {
         self.frame_control() & FCF_ACK_REQUEST != 0
     }
+    /// PAN ID Compression (FCF bit 6).
     pub fn pan_id_compression(&self) -> bool {
         self.frame_control() & FCF_PAN_ID_COMPRESSION != 0
     }
+    /// Sequence Number Suppression (FCF bit 8, 802.15.4-2015).
     pub fn sequence_number_suppression(&self) -> bool {
         self.frame_control() & FCF_SEQ_SUPPRESSION != 0
     }
+    /// IE Present (FCF bit 9, 802.15.4-2015): Information Elements follow the header.
     pub fn ie_present(&self) -> bool {
         self.frame_control() & FCF_IE_PRESENT != 0
     }
+    /// Frame version (FCF bits 12–13): 0 = 2003, 1 = 2006, 2 = 2015.
     pub fn frame_version(&self) -> u8 {
         ((self.frame_control() >> FCF_VERSION_SHIFT) & 0x03) as u8
     }
+    /// Destination addressing mode (FCF bits 10–11): 0 absent, 2 short, 3 extended.
     pub fn dst_addr_mode(&self) -> u8 {
         ((self.frame_control() >> FCF_DST_MODE_SHIFT) & 0x03) as u8
     }
+    /// Source addressing mode (FCF bits 14–15): 0 absent, 2 short, 3 extended.
     pub fn src_addr_mode(&self) -> u8 {
         ((self.frame_control() >> FCF_SRC_MODE_SHIFT) & 0x03) as u8
     }
@@ -300,6 +323,7 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         Ok(Layout::from_fcf(self.frame_control())?.header_len())
     }
 
+    /// MAC sequence number; `None` when suppressed or the header is not decodable.
     pub fn sequence(&self) -> Option<u8> {
         let l = self.layout()?;
         if !l.seq {
@@ -308,6 +332,7 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         self.bytes(l.seq_off(), 1).map(|b| b[0])
     }
 
+    /// Destination PAN ID, if on air.
     pub fn dst_pan(&self) -> Option<PanId> {
         let l = self.layout()?;
         if !l.dst_pan {
@@ -316,6 +341,7 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         self.bytes(l.dst_pan_off(), 2).map(|b| PanId(u16::from_le_bytes([b[0], b[1]])))
     }
 
+    /// Source PAN ID, if on air (elided under PAN ID compression).
     pub fn src_pan(&self) -> Option<PanId> {
         let l = self.layout()?;
         if !l.src_pan {
@@ -324,10 +350,12 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
         self.bytes(l.src_pan_off(), 2).map(|b| PanId(u16::from_le_bytes([b[0], b[1]])))
     }
 
+    /// Destination address.
     pub fn dst_addr(&self) -> Address {
         self.layout().map_or(Address::Absent, |l| self.addr_at(l.dst_addr_off(), l.dst_mode))
     }
 
+    /// Source address.
     pub fn src_addr(&self) -> Address {
         self.layout().map_or(Address::Absent, |l| self.addr_at(l.src_addr_off(), l.src_mode))
     }
@@ -358,10 +386,16 @@ impl<T: AsRef<[u8]>> MacPacket<T> {
 /// those rules; values returned by [`MacHeader::parse`] always do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MacHeader {
+    /// Frame type (FCF bits 0–2).
     pub frame_type: FrameType,
+    /// Security Enabled (FCF bit 3): MAC-layer security, which Zigbee never uses.
     pub security_enabled: bool,
+    /// Frame Pending (FCF bit 4): the sender has more data queued for the recipient (set by a
+    /// parent in the ack to a polling child).
     pub frame_pending: bool,
+    /// Acknowledgment Request (FCF bit 5).
     pub ack_request: bool,
+    /// PAN ID Compression (FCF bit 6).
     pub pan_id_compression: bool,
     /// FCF bit 7 (reserved), kept so odd frames round-trip.
     pub reserved: bool,
@@ -371,9 +405,13 @@ pub struct MacHeader {
     pub frame_version: u8,
     /// `None` when the sequence number is suppressed (802.15.4-2015).
     pub sequence: Option<u8>,
+    /// Destination PAN ID, if on air.
     pub dst_pan: Option<PanId>,
+    /// Destination address; its variant sets the destination addressing mode.
     pub dst_addr: Address,
+    /// Source PAN ID, if on air (elided under PAN ID compression).
     pub src_pan: Option<PanId>,
+    /// Source address; its variant sets the source addressing mode.
     pub src_addr: Address,
 }
 
@@ -499,6 +537,7 @@ impl MacHeader {
         Ok((header, r.position()))
     }
 
+    /// Length of the MHR that [`MacHeader::emit`] writes.
     pub fn buffer_len(&self) -> usize {
         let (dp, sp) = self.pans_on_air();
         2 + usize::from(self.sequence.is_some())
@@ -508,6 +547,7 @@ impl MacHeader {
             + self.src_addr.wire_len()
     }
 
+    /// Appends the MHR (frame control through source address).
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.frame_control().to_le_bytes());
         if let Some(seq) = self.sequence {
@@ -534,7 +574,9 @@ impl MacHeader {
 /// A whole MAC frame (without FCS) as a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MacFrame<'a> {
+    /// The MAC header.
     pub header: MacHeader,
+    /// The MAC payload, decoded by frame type.
     pub body: MacBody<'a>,
 }
 
@@ -543,8 +585,11 @@ pub struct MacFrame<'a> {
 pub enum MacBody<'a> {
     /// MAC payload of a data frame (the Zigbee NWK frame).
     Data(&'a [u8]),
+    /// An acknowledgement (no payload).
     Ack,
+    /// A beacon: superframe specification, GTS, pending addresses and beacon payload.
     Beacon(Beacon<'a>),
+    /// A MAC command.
     Command(MacCommand),
     /// Payload of a reserved frame type, or of an ack that carries one; kept raw.
     Other(&'a [u8]),
@@ -701,18 +746,23 @@ impl SuperframeSpec {
         }
         SuperframeSpec(v)
     }
+    /// Beacon order (bits 0–3); 15 = non-beacon network.
     pub fn beacon_order(self) -> u8 {
         (self.0 & 0x0f) as u8
     }
+    /// Superframe order (bits 4–7).
     pub fn superframe_order(self) -> u8 {
         ((self.0 >> 4) & 0x0f) as u8
     }
+    /// Final CAP slot (bits 8–11).
     pub fn final_cap_slot(self) -> u8 {
         ((self.0 >> 8) & 0x0f) as u8
     }
+    /// Battery Life Extension (bit 12).
     pub fn battery_life_extension(self) -> bool {
         self.0 & (1 << 12) != 0
     }
+    /// PAN Coordinator (bit 14): the beacon comes from the PAN coordinator.
     pub fn pan_coordinator(self) -> bool {
         self.0 & (1 << 14) != 0
     }
@@ -741,6 +791,7 @@ impl fmt::Debug for SuperframeSpec {
 /// One GTS descriptor of a beacon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GtsDescriptor {
+    /// Short address of the device the GTS is allocated to.
     pub short_addr: ShortAddr,
     /// 4 bits.
     pub starting_slot: u8,
@@ -752,10 +803,13 @@ pub struct GtsDescriptor {
 /// are emitted); `directions` is only on air when there is at least one descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct GtsInfo {
+    /// GTS Permit (bit 7 of the GTS specification): the coordinator accepts GTS requests.
     pub permit: bool,
     /// GTS specification bits 3–6 (reserved), shifted down.
     pub reserved: u8,
+    /// GTS directions mask (one bit per descriptor, 1 = receive-only); on air only with descriptors.
     pub directions: u8,
+    /// GTS descriptors (at most 7 on air).
     pub descriptors: Vec<GtsDescriptor>,
 }
 
@@ -763,12 +817,17 @@ pub struct GtsInfo {
 /// a [`ZigbeeBeaconPayload`]. List counts are derived on emit (at most 7 of each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Beacon<'a> {
+    /// Superframe specification.
     pub superframe: SuperframeSpec,
+    /// GTS specification, directions and descriptors.
     pub gts: GtsInfo,
+    /// Short addresses the coordinator holds pending data for (at most 7 on air).
     pub pending_short: Vec<ShortAddr>,
+    /// Extended addresses the coordinator holds pending data for (at most 7 on air).
     pub pending_ext: Vec<ExtAddr>,
     /// Pending address specification bits 3 and 7 (reserved), in place.
     pub pending_reserved: u8,
+    /// Beacon payload (the Zigbee beacon payload for a Zigbee network).
     pub payload: &'a [u8],
 }
 
@@ -785,6 +844,8 @@ impl<'a> Beacon<'a> {
         }
     }
 
+    /// Parses a beacon body (everything after the MHR); the rest after the pending address list
+    /// is the payload.
     pub fn parse(buf: &'a [u8]) -> Result<Beacon<'a>> {
         let mut r = Reader::new(buf);
         let superframe = SuperframeSpec(r.u16("beacon superframe specification")?);
@@ -837,12 +898,14 @@ impl<'a> Beacon<'a> {
         self.pending_ext.len().min(7)
     }
 
+    /// Length of the beacon body [`Beacon::emit`] writes.
     pub fn buffer_len(&self) -> usize {
         let gts = if self.gts_count() > 0 { 1 + 3 * self.gts_count() } else { 0 };
         (2 + 1 + gts + 1 + 2 * self.short_count() + 8 * self.ext_count())
             .saturating_add(self.payload.len())
     }
 
+    /// Appends the beacon body (counts derived from the lists).
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.superframe.0.to_le_bytes());
         let count = self.gts_count();
@@ -885,20 +948,24 @@ pub struct ZigbeeBeaconPayload {
     pub protocol_version: u8,
     /// Bits 0–1 of the capacity byte (reserved), in place.
     pub reserved: u8,
+    /// Router Capacity: the sender accepts router joins.
     pub router_capacity: bool,
     /// 4 bits.
     pub device_depth: u8,
+    /// End Device Capacity: the sender accepts end-device joins.
     pub end_device_capacity: bool,
     /// Over the air little-endian; `ExtAddr(epid)` prints it the way Wireshark does.
     pub extended_pan_id: u64,
     /// 24 bits.
     pub tx_offset: u32,
+    /// nwkUpdateId: incremented on each network configuration change (e.g. channel or PAN ID change).
     pub update_id: u8,
     /// Bytes after the 15-byte payload, kept for round-trip.
     pub trailing: Vec<u8>,
 }
 
 impl ZigbeeBeaconPayload {
+    /// Length of the Zigbee beacon payload on air (without trailing bytes).
     pub const LEN: usize = 15;
 
     /// What a Zigbee PRO coordinator advertises: depth 0, room for routers and end devices,
@@ -918,6 +985,7 @@ impl ZigbeeBeaconPayload {
         }
     }
 
+    /// Parses a beacon payload; [`Error::Malformed`] if the protocol id is not 0 (Zigbee).
     pub fn parse(buf: &[u8]) -> Result<ZigbeeBeaconPayload> {
         let mut r = Reader::new(buf);
         if r.u8("Zigbee beacon protocol id")? != 0 {
@@ -942,10 +1010,12 @@ impl ZigbeeBeaconPayload {
         })
     }
 
+    /// Length of the payload [`ZigbeeBeaconPayload::emit`] writes.
     pub fn buffer_len(&self) -> usize {
         Self::LEN.saturating_add(self.trailing.len())
     }
 
+    /// Appends the payload (protocol id 0 first).
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(0);
         out.push((self.stack_profile & 0x0f) | (self.protocol_version << 4));
@@ -971,15 +1041,20 @@ impl ZigbeeBeaconPayload {
 /// MAC association status (also the NWK Rejoin Response status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AssociationStatus {
+    /// 0x00: association successful.
     Success,
+    /// 0x01: PAN at capacity (the parent has no room for the device).
     PanAtCapacity,
+    /// 0x02: PAN access denied.
     PanAccessDenied,
     /// Zigbee addition: the device must take the address in the response.
     AddressConflict,
+    /// Any other (reserved) status value.
     Other(u8),
 }
 
 impl AssociationStatus {
+    /// The status from its byte value.
     pub fn from_u8(v: u8) -> AssociationStatus {
         match v {
             0x00 => AssociationStatus::Success,
@@ -989,6 +1064,7 @@ impl AssociationStatus {
             o => AssociationStatus::Other(o),
         }
     }
+    /// The byte value on air.
     pub fn to_u8(self) -> u8 {
         match self {
             AssociationStatus::Success => 0x00,
@@ -998,6 +1074,7 @@ impl AssociationStatus {
             AssociationStatus::Other(o) => o,
         }
     }
+    /// Wireshark-style name.
     pub fn name(self) -> &'static str {
         match self {
             AssociationStatus::Success => "Association Successful",
@@ -1015,48 +1092,80 @@ impl AssociationStatus {
 /// silently dropped and round-trip holds); a shorter one is `Truncated`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MacCommand {
+    /// Association Request (0x01), sent by a joiner to its chosen parent.
     AssociationRequest {
+        /// Capability information of the joiner.
         capability: CapabilityInfo,
     },
+    /// Association Response (0x02), sent by the parent to the joiner.
     AssociationResponse {
+        /// Short address allocated to the joiner (0xffff when the association failed).
         short_addr: ShortAddr,
+        /// Association status.
         status: AssociationStatus,
     },
+    /// Disassociation Notification (0x03).
     DisassociationNotification {
+        /// Disassociation reason (1 = the coordinator wants the device to leave, 2 = the device wants
+        /// to leave).
         reason: u8,
     },
+    /// Data Request (0x04): a poll from a (sleepy) child for data its parent holds.
     DataRequest,
+    /// PAN ID Conflict Notification (0x05).
     PanIdConflictNotification,
+    /// Orphan Notification (0x06).
     OrphanNotification,
+    /// Beacon Request (0x07), broadcast by a scanning device.
     BeaconRequest,
+    /// Coordinator Realignment (0x08).
     CoordinatorRealignment {
+        /// PAN identifier the coordinator will use.
         pan_id: PanId,
+        /// Short address of the coordinator.
         coordinator_short: ShortAddr,
+        /// Logical channel the coordinator will use.
         channel: u8,
+        /// Short address of the orphaned device it is sent to (0xffff when broadcast).
         short_addr: ShortAddr,
         /// Present in 2006 frames that carry it (8-byte payload).
         channel_page: Option<u8>,
     },
+    /// GTS Request (0x09).
     GtsRequest {
+        /// GTS characteristics byte (length, direction, allocate/deallocate).
         characteristics: u8,
     },
+    /// Any other command id, or a known one whose payload does not fit its layout; kept raw.
     Other {
+        /// Command identifier.
         id: u8,
+        /// Command payload after the id.
         payload: Vec<u8>,
     },
 }
 
 impl MacCommand {
+    /// Command id of Association Request.
     pub const ASSOCIATION_REQUEST: u8 = 0x01;
+    /// Command id of Association Response.
     pub const ASSOCIATION_RESPONSE: u8 = 0x02;
+    /// Command id of Disassociation Notification.
     pub const DISASSOCIATION_NOTIFICATION: u8 = 0x03;
+    /// Command id of Data Request.
     pub const DATA_REQUEST: u8 = 0x04;
+    /// Command id of PAN ID Conflict Notification.
     pub const PAN_ID_CONFLICT_NOTIFICATION: u8 = 0x05;
+    /// Command id of Orphan Notification.
     pub const ORPHAN_NOTIFICATION: u8 = 0x06;
+    /// Command id of Beacon Request.
     pub const BEACON_REQUEST: u8 = 0x07;
+    /// Command id of Coordinator Realignment.
     pub const COORDINATOR_REALIGNMENT: u8 = 0x08;
+    /// Command id of GTS Request.
     pub const GTS_REQUEST: u8 = 0x09;
 
+    /// The command identifier (first byte on air).
     pub fn id(&self) -> u8 {
         match self {
             MacCommand::AssociationRequest { .. } => Self::ASSOCIATION_REQUEST,
@@ -1077,6 +1186,8 @@ impl MacCommand {
         mac_command_name(self.id())
     }
 
+    /// Parses a command body starting at the command id. A payload longer than the command's
+    /// layout gives [`MacCommand::Other`], a shorter one [`Error::Truncated`].
     pub fn parse(buf: &[u8]) -> Result<MacCommand> {
         let mut r = Reader::new(buf);
         let id = r.u8("MAC command id")?;
@@ -1117,6 +1228,7 @@ impl MacCommand {
         Ok(cmd)
     }
 
+    /// Length of the command (id included) [`MacCommand::emit`] writes.
     pub fn buffer_len(&self) -> usize {
         let body = match self {
             MacCommand::AssociationRequest { .. } => 1,
@@ -1135,6 +1247,7 @@ impl MacCommand {
         body.saturating_add(1)
     }
 
+    /// Appends the command id and payload.
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.id());
         match self {

@@ -23,7 +23,9 @@ const FCF_LAYOUT_BITS: u16 = FCF_MULTICAST | FCF_SOURCE_ROUTE | FCF_DST_IEEE | F
 /// NWK frame type (FCF bits 0–1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NwkFrameType {
+    /// Data frame (0): carries an APS frame.
     Data,
+    /// NWK command frame (1).
     Command,
     /// Smart Energy / Touchlink inter-PAN: the NWK header is only the frame control.
     InterPan,
@@ -32,6 +34,7 @@ pub enum NwkFrameType {
 }
 
 impl NwkFrameType {
+    /// The frame type from FCF bits 0–1 (higher bits are ignored).
     pub fn from_bits(bits: u8) -> NwkFrameType {
         match bits & 0x03 {
             0 => NwkFrameType::Data,
@@ -40,6 +43,7 @@ impl NwkFrameType {
             o => NwkFrameType::Other(o),
         }
     }
+    /// The 2-bit value for FCF bits 0–1.
     pub fn bits(self) -> u8 {
         match self {
             NwkFrameType::Data => 0,
@@ -48,6 +52,7 @@ impl NwkFrameType {
             NwkFrameType::Other(o) => o & 0x03,
         }
     }
+    /// Wireshark-style name.
     pub fn name(self) -> &'static str {
         match self {
             NwkFrameType::Data => "Data",
@@ -61,7 +66,9 @@ impl NwkFrameType {
 /// Discover-route field (FCF bits 6–7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DiscoverRoute {
+    /// 0: suppress route discovery (use an existing route or the tree).
     Suppress,
+    /// 1: enable route discovery if no route exists.
     Enable,
     /// Legacy (Zigbee 2006) "force route discovery".
     Force,
@@ -70,6 +77,7 @@ pub enum DiscoverRoute {
 }
 
 impl DiscoverRoute {
+    /// The field from its 2-bit value (higher bits are ignored).
     pub fn from_bits(bits: u8) -> DiscoverRoute {
         match bits & 0x03 {
             0 => DiscoverRoute::Suppress,
@@ -78,6 +86,7 @@ impl DiscoverRoute {
             o => DiscoverRoute::Other(o),
         }
     }
+    /// The 2-bit value for FCF bits 6–7.
     pub fn bits(self) -> u8 {
         match self {
             DiscoverRoute::Suppress => 0,
@@ -91,7 +100,10 @@ impl DiscoverRoute {
 /// Source route subframe. The relay count is derived from `relays` (at most 255 emitted).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SourceRoute {
+    /// Relay Index: position in `relays` of the next relay to forward to (counts down as the frame
+    /// travels).
     pub relay_index: u8,
+    /// Relay List: short addresses of the relays, the one closest to the destination first.
     pub relays: Vec<ShortAddr>,
 }
 
@@ -104,21 +116,34 @@ pub struct SourceRoute {
 /// must be `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NwkHeader {
+    /// Frame type (FCF bits 0–1).
     pub frame_type: NwkFrameType,
     /// 4 bits; 2 for Zigbee 2007 / PRO / 3.0.
     pub protocol_version: u8,
+    /// Discover Route (FCF bits 6–7).
     pub discover_route: DiscoverRoute,
+    /// Security (FCF bit 9): the payload is NWK-secured with the network key and starts with the
+    /// auxiliary security header.
     pub security: bool,
+    /// End Device Initiator (FCF bit 13, R21): set on frames an end device originates.
     pub end_device_initiator: bool,
     /// FCF bits 14–15 (reserved), shifted down.
     pub reserved: u8,
+    /// Destination Address: NWK short address of the final destination, or a NWK broadcast address.
     pub dst: ShortAddr,
+    /// Source Address: NWK short address of the originator (not of the last relay).
     pub src: ShortAddr,
+    /// Radius: hops the frame may still travel; each relay decrements it.
     pub radius: u8,
+    /// NWK sequence number of the originator.
     pub seq: u8,
+    /// Destination IEEE Address; present iff FCF bit 11 is set.
     pub dst_ieee: Option<ExtAddr>,
+    /// Source IEEE Address of the originator; present iff FCF bit 12 is set.
     pub src_ieee: Option<ExtAddr>,
+    /// Multicast Control byte; present iff the multicast flag (FCF bit 8) is set.
     pub multicast_control: Option<u8>,
+    /// Source route subframe; present iff the source-route flag (FCF bit 10) is set.
     pub source_route: Option<SourceRoute>,
 }
 
@@ -162,10 +187,12 @@ impl NwkHeader {
         NwkHeader::new(NwkFrameType::Command, dst, src, radius, seq)
     }
 
+    /// Whether the multicast flag (FCF bit 8) is set, i.e. a multicast control byte is present.
     pub fn multicast(&self) -> bool {
         self.multicast_control.is_some()
     }
 
+    /// Whether the source-route flag (FCF bit 10) is set, i.e. a source route subframe is present.
     pub fn has_source_route(&self) -> bool {
         self.source_route.is_some()
     }
@@ -244,6 +271,7 @@ impl NwkHeader {
         Ok((h, r.position()))
     }
 
+    /// Length of the header [`NwkHeader::emit`] writes (2 for an inter-PAN stub).
     pub fn buffer_len(&self) -> usize {
         if self.frame_type == NwkFrameType::InterPan {
             return 2;
@@ -254,6 +282,7 @@ impl NwkHeader {
             + self.source_route.as_ref().map_or(0, |s| 2 + 2 * s.relays.len().min(255))
     }
 
+    /// Appends the header byte for byte as CCM* authenticates it.
     pub fn emit(&self, out: &mut Vec<u8>) {
         if self.frame_type == NwkFrameType::InterPan {
             let fcf = self.frame_control() & !FCF_LAYOUT_BITS;
@@ -288,6 +317,7 @@ impl NwkHeader {
 /// A NWK frame as a value: the header and everything after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NwkFrame<'a> {
+    /// The NWK header.
     pub header: NwkHeader,
     /// The NWK payload: APS frame (data), command id + fields (command), or — when
     /// `header.security` is set — aux security header, ciphertext and MIC.
@@ -295,16 +325,19 @@ pub struct NwkFrame<'a> {
 }
 
 impl<'a> NwkFrame<'a> {
+    /// Parses the header and takes the rest of `buf` as the payload.
     pub fn parse(buf: &'a [u8]) -> Result<NwkFrame<'a>> {
         let (header, len) = NwkHeader::parse(buf)?;
         let payload = buf.get(len..).ok_or(Error::Truncated { what: "NWK header" })?;
         Ok(NwkFrame { header, payload })
     }
 
+    /// Length of the frame [`NwkFrame::emit`] writes.
     pub fn buffer_len(&self) -> usize {
         self.header.buffer_len().saturating_add(self.payload.len())
     }
 
+    /// Appends the header and the payload.
     pub fn emit(&self, out: &mut Vec<u8>) {
         self.header.emit(out);
         out.extend_from_slice(self.payload);
@@ -332,6 +365,7 @@ pub struct NwkPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> NwkPacket<T> {
+    /// Wraps `buffer` without any check; accessors still never panic.
     pub fn new_unchecked(buffer: T) -> NwkPacket<T> {
         NwkPacket { buffer }
     }
@@ -343,6 +377,7 @@ impl<T: AsRef<[u8]>> NwkPacket<T> {
         Ok(p)
     }
 
+    /// Returns the underlying buffer.
     pub fn into_inner(self) -> T {
         self.buffer
     }
@@ -361,45 +396,58 @@ impl<T: AsRef<[u8]>> NwkPacket<T> {
         Reader::new(b).ext_addr("NWK IEEE address").ok()
     }
 
+    /// The 16-bit NWK frame control field; 0 if the buffer is shorter than 2 bytes.
     pub fn frame_control(&self) -> u16 {
         self.u16_at(0)
     }
+    /// Frame type (FCF bits 0–1).
     pub fn frame_type(&self) -> NwkFrameType {
         NwkFrameType::from_bits(self.frame_control() as u8)
     }
+    /// Protocol version (FCF bits 2–5); 2 for Zigbee PRO.
     pub fn protocol_version(&self) -> u8 {
         ((self.frame_control() >> 2) & 0x0f) as u8
     }
+    /// Discover Route (FCF bits 6–7).
     pub fn discover_route(&self) -> DiscoverRoute {
         DiscoverRoute::from_bits((self.frame_control() >> 6) as u8)
     }
+    /// Multicast flag (FCF bit 8).
     pub fn multicast(&self) -> bool {
         self.frame_control() & FCF_MULTICAST != 0
     }
+    /// Security flag (FCF bit 9): the payload is NWK-secured.
     pub fn security(&self) -> bool {
         self.frame_control() & FCF_SECURITY != 0
     }
+    /// Source Route flag (FCF bit 10).
     pub fn source_route(&self) -> bool {
         self.frame_control() & FCF_SOURCE_ROUTE != 0
     }
+    /// Destination IEEE Address flag (FCF bit 11).
     pub fn dst_ieee_present(&self) -> bool {
         self.frame_control() & FCF_DST_IEEE != 0
     }
+    /// Source IEEE Address flag (FCF bit 12).
     pub fn src_ieee_present(&self) -> bool {
         self.frame_control() & FCF_SRC_IEEE != 0
     }
+    /// End Device Initiator flag (FCF bit 13, R21).
     pub fn end_device_initiator(&self) -> bool {
         self.frame_control() & FCF_END_DEVICE_INITIATOR != 0
     }
     fn is_inter_pan(&self) -> bool {
         self.frame_type() == NwkFrameType::InterPan
     }
+    /// NWK destination short address (0 for inter-PAN).
     pub fn dst_addr(&self) -> ShortAddr {
         ShortAddr(if self.is_inter_pan() { 0 } else { self.u16_at(2) })
     }
+    /// NWK source (originator) short address (0 for inter-PAN).
     pub fn src_addr(&self) -> ShortAddr {
         ShortAddr(if self.is_inter_pan() { 0 } else { self.u16_at(4) })
     }
+    /// Radius (0 for inter-PAN).
     pub fn radius(&self) -> u8 {
         if self.is_inter_pan() {
             0
@@ -407,6 +455,7 @@ impl<T: AsRef<[u8]>> NwkPacket<T> {
             self.u8_at(6)
         }
     }
+    /// NWK sequence number (0 for inter-PAN).
     pub fn seq(&self) -> u8 {
         if self.is_inter_pan() {
             0
@@ -414,18 +463,21 @@ impl<T: AsRef<[u8]>> NwkPacket<T> {
             self.u8_at(7)
         }
     }
+    /// Destination IEEE Address, if the flag is set and the bytes are present.
     pub fn dst_ieee(&self) -> Option<ExtAddr> {
         if self.is_inter_pan() || !self.dst_ieee_present() {
             return None;
         }
         self.ext_at(8)
     }
+    /// Source IEEE Address, if the flag is set and the bytes are present.
     pub fn src_ieee(&self) -> Option<ExtAddr> {
         if self.is_inter_pan() || !self.src_ieee_present() {
             return None;
         }
         self.ext_at(if self.dst_ieee_present() { 16 } else { 8 })
     }
+    /// Multicast Control byte, if the multicast flag is set and the byte is present.
     pub fn multicast_control(&self) -> Option<u8> {
         if self.is_inter_pan() || !self.multicast() {
             return None;
@@ -463,17 +515,22 @@ impl<T: AsRef<[u8]>> NwkPacket<T> {
 pub struct RouteRequestOptions(pub u8);
 
 impl RouteRequestOptions {
+    /// Many-to-One sub-field (bits 3–4).
     pub const MANY_TO_ONE_MASK: u8 = 0x18;
+    /// Destination IEEE Address flag (bit 5): the request carries the destination's IEEE.
     pub const DST_IEEE: u8 = 0x20;
+    /// Multicast flag (bit 6): the destination is a multicast group.
     pub const MULTICAST: u8 = 0x40;
 
     /// 0 not many-to-one, 1 many-to-one with route record table, 2 without, 3 reserved.
     pub fn many_to_one(self) -> u8 {
         (self.0 & Self::MANY_TO_ONE_MASK) >> 3
     }
+    /// Whether the Destination IEEE Address flag is set.
     pub fn dst_ieee(self) -> bool {
         self.0 & Self::DST_IEEE != 0
     }
+    /// Whether the Multicast flag is set.
     pub fn multicast(self) -> bool {
         self.0 & Self::MULTICAST != 0
     }
@@ -490,16 +547,22 @@ impl fmt::Debug for RouteRequestOptions {
 pub struct RouteReplyOptions(pub u8);
 
 impl RouteReplyOptions {
+    /// Originator IEEE Address flag (bit 4).
     pub const ORIGINATOR_IEEE: u8 = 0x10;
+    /// Responder IEEE Address flag (bit 5).
     pub const RESPONDER_IEEE: u8 = 0x20;
+    /// Multicast flag (bit 6).
     pub const MULTICAST: u8 = 0x40;
 
+    /// Whether the Originator IEEE Address flag is set.
     pub fn originator_ieee(self) -> bool {
         self.0 & Self::ORIGINATOR_IEEE != 0
     }
+    /// Whether the Responder IEEE Address flag is set.
     pub fn responder_ieee(self) -> bool {
         self.0 & Self::RESPONDER_IEEE != 0
     }
+    /// Whether the Multicast flag is set.
     pub fn multicast(self) -> bool {
         self.0 & Self::MULTICAST != 0
     }
@@ -516,10 +579,14 @@ impl fmt::Debug for RouteReplyOptions {
 pub struct LeaveOptions(pub u8);
 
 impl LeaveOptions {
+    /// Rejoin flag (bit 5): the leaving device is to rejoin afterwards.
     pub const REJOIN: u8 = 0x20;
+    /// Request flag (bit 6): a request that the destination leave.
     pub const REQUEST: u8 = 0x40;
+    /// Remove Children flag (bit 7): the device's children leave too.
     pub const REMOVE_CHILDREN: u8 = 0x80;
 
+    /// Whether the Remove Children flag is set.
     pub fn remove_children(self) -> bool {
         self.0 & Self::REMOVE_CHILDREN != 0
     }
@@ -527,6 +594,7 @@ impl LeaveOptions {
     pub fn request(self) -> bool {
         self.0 & Self::REQUEST != 0
     }
+    /// Whether the Rejoin flag is set.
     pub fn rejoin(self) -> bool {
         self.0 & Self::REJOIN != 0
     }
@@ -551,6 +619,7 @@ impl fmt::Debug for LeaveOptions {
 /// One neighbour in a Link Status command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LinkStatusEntry {
+    /// Short address of the neighbour.
     pub addr: ShortAddr,
     /// 3 bits.
     pub incoming_cost: u8,
@@ -561,6 +630,7 @@ pub struct LinkStatusEntry {
 }
 
 impl LinkStatusEntry {
+    /// An entry with the reserved bits clear.
     pub fn new(addr: ShortAddr, incoming_cost: u8, outgoing_cost: u8) -> LinkStatusEntry {
         LinkStatusEntry { addr, incoming_cost, outgoing_cost, reserved: 0 }
     }
@@ -572,6 +642,7 @@ impl LinkStatusEntry {
 /// One entry of a Link Power Delta command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PowerDeltaEntry {
+    /// Short address of the device the entry concerns.
     pub addr: ShortAddr,
     /// Requested / reported transmit power change in dBm.
     pub delta: i8,
@@ -583,7 +654,14 @@ pub enum NetworkReportInfo {
     /// Report type 0: PAN identifiers heard that conflict with ours (at most 31 emitted).
     PanIdConflict(Vec<PanId>),
     /// Any other report type, kept raw (`report_type` 3 bits, `count` 5 bits).
-    Other { report_type: u8, count: u8, data: Vec<u8> },
+    Other {
+        /// Report command identifier (options bits 5–7).
+        report_type: u8,
+        /// Report information count (options bits 0–4).
+        count: u8,
+        /// Report information, undecoded.
+        data: Vec<u8>,
+    },
 }
 
 /// A NWK command, starting at the command id.
@@ -595,110 +673,174 @@ pub enum NetworkReportInfo {
 /// list counts are derived from the fields on emit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NwkCommand {
+    /// Route Request (0x01).
     RouteRequest {
+        /// Command options.
         options: RouteRequestOptions,
+        /// Route request identifier.
         id: u8,
+        /// Short address of the destination sought (0xfffc for many-to-one).
         dst: ShortAddr,
+        /// Path cost accumulated so far.
         path_cost: u8,
+        /// Destination IEEE Address (options bit 5).
         dst_ieee: Option<ExtAddr>,
     },
+    /// Route Reply (0x02).
     RouteReply {
+        /// Command options.
         options: RouteReplyOptions,
+        /// Identifier of the route request this answers.
         id: u8,
+        /// Short address of the route request's originator.
         originator: ShortAddr,
+        /// Short address of the responder (the destination sought).
         responder: ShortAddr,
+        /// Path cost accumulated so far.
         path_cost: u8,
+        /// Originator IEEE Address (options bit 4).
         originator_ieee: Option<ExtAddr>,
+        /// Responder IEEE Address (options bit 5).
         responder_ieee: Option<ExtAddr>,
     },
+    /// Network Status (0x03): a routing failure or address event report.
     NetworkStatus {
+        /// Status code (see [`network_status_name`]).
         status: u8,
+        /// Destination address the status concerns.
         dst: ShortAddr,
     },
+    /// Leave (0x04): a device announces it left, or is asked to leave.
     Leave {
+        /// Leave options.
         options: LeaveOptions,
     },
     /// At most 255 relays emitted.
     RouteRecord {
+        /// Relays the frame passed through, in the order traversed.
         relays: Vec<ShortAddr>,
     },
+    /// Rejoin Request (0x06); unsecured for a Trust Center rejoin.
     RejoinRequest {
+        /// Capability information of the rejoining device.
         capability: CapabilityInfo,
     },
     /// `status` uses the MAC association status values (see `mac::AssociationStatus`).
     RejoinResponse {
+        /// Short address the device is to use.
         short_addr: ShortAddr,
+        /// Rejoin status (0 success).
         status: u8,
     },
     /// At most 31 entries emitted.
     LinkStatus {
+        /// First Frame flag (options bit 5): first of a multi-frame link status.
         first_frame: bool,
+        /// Last Frame flag (options bit 6): last of a multi-frame link status.
         last_frame: bool,
         /// Options bit 7 (reserved).
         reserved: bool,
+        /// Link status list, one entry per neighbour router.
         entries: Vec<LinkStatusEntry>,
     },
+    /// Network Report (0x09), e.g. a PAN ID conflict report to the network manager.
     NetworkReport {
+        /// Extended PAN ID of the reporting network.
         epid: u64,
+        /// Report type and information.
         report: NetworkReportInfo,
     },
     /// `options`: bits 0–4 count (1), bits 5–7 update type (0 = PAN id update).
     NetworkUpdate {
+        /// Command options (count and update type).
         options: u8,
+        /// Extended PAN ID of the network.
         epid: u64,
+        /// New nwkUpdateId.
         update_id: u8,
+        /// PAN ID the network moves to.
         new_pan_id: PanId,
     },
     /// `timeout` is an enum: see [`end_device_timeout_secs`].
     EndDeviceTimeoutRequest {
+        /// Requested timeout enum value.
         timeout: u8,
+        /// End device configuration byte (reserved, 0).
         configuration: u8,
     },
     /// `parent_info`: bit 0 MAC data-poll keepalive, bit 1 timeout-request keepalive, bit 2
     /// power negotiation.
     EndDeviceTimeoutResponse {
+        /// Status (0 success, 1 incorrect value).
         status: u8,
+        /// Parent information bits.
         parent_info: u8,
     },
     /// `options` bits 0–1: 0 notification, 1 request, 2 response. At most 255 entries emitted.
     LinkPowerDelta {
+        /// Command options (bits 0–1: type).
         options: u8,
+        /// Power delta list.
         entries: Vec<PowerDeltaEntry>,
     },
     /// R23. `association_type`: 0 initial join, 1 rejoin. TLVs are kept raw.
     CommissioningRequest {
+        /// Association type (0 initial join, 1 rejoin).
         association_type: u8,
+        /// Capability information of the joining device.
         capability: CapabilityInfo,
+        /// TLVs after the fixed fields, undecoded.
         tlvs: Vec<u8>,
     },
     /// R23.
     CommissioningResponse {
+        /// Short address the device is to use.
         short_addr: ShortAddr,
+        /// Status (MAC association status values).
         status: u8,
     },
+    /// Any other command id, or a known one whose payload does not fit its layout; kept raw.
     Other {
+        /// Command identifier.
         id: u8,
+        /// Command payload after the id.
         payload: Vec<u8>,
     },
 }
 
 impl NwkCommand {
+    /// Command id of Route Request.
     pub const ROUTE_REQUEST: u8 = 0x01;
+    /// Command id of Route Reply.
     pub const ROUTE_REPLY: u8 = 0x02;
+    /// Command id of Network Status.
     pub const NETWORK_STATUS: u8 = 0x03;
+    /// Command id of Leave.
     pub const LEAVE: u8 = 0x04;
+    /// Command id of Route Record.
     pub const ROUTE_RECORD: u8 = 0x05;
+    /// Command id of Rejoin Request.
     pub const REJOIN_REQUEST: u8 = 0x06;
+    /// Command id of Rejoin Response.
     pub const REJOIN_RESPONSE: u8 = 0x07;
+    /// Command id of Link Status.
     pub const LINK_STATUS: u8 = 0x08;
+    /// Command id of Network Report.
     pub const NETWORK_REPORT: u8 = 0x09;
+    /// Command id of Network Update.
     pub const NETWORK_UPDATE: u8 = 0x0a;
+    /// Command id of End Device Timeout Request.
     pub const END_DEVICE_TIMEOUT_REQUEST: u8 = 0x0b;
+    /// Command id of End Device Timeout Response.
     pub const END_DEVICE_TIMEOUT_RESPONSE: u8 = 0x0c;
+    /// Command id of Link Power Delta.
     pub const LINK_POWER_DELTA: u8 = 0x0d;
+    /// Command id of Network Commissioning Request (R23).
     pub const COMMISSIONING_REQUEST: u8 = 0x0e;
+    /// Command id of Network Commissioning Response (R23).
     pub const COMMISSIONING_RESPONSE: u8 = 0x0f;
 
+    /// The command identifier (first byte of the NWK payload).
     pub fn id(&self) -> u8 {
         match self {
             NwkCommand::RouteRequest { .. } => Self::ROUTE_REQUEST,
@@ -733,6 +875,8 @@ impl NwkCommand {
         }
     }
 
+    /// Parses a (decrypted) NWK command payload starting at the command id; see the length
+    /// policy above.
     pub fn parse(buf: &[u8]) -> Result<NwkCommand> {
         let mut r = Reader::new(buf);
         let id = r.u8("NWK command id")?;
@@ -872,6 +1016,7 @@ impl NwkCommand {
         Ok(cmd)
     }
 
+    /// Length of the command (id included) [`NwkCommand::emit`] writes.
     pub fn buffer_len(&self) -> usize {
         let body = match self {
             NwkCommand::RouteRequest { dst_ieee, .. } => 5 + if dst_ieee.is_some() { 8 } else { 0 },
@@ -902,6 +1047,7 @@ impl NwkCommand {
         body.saturating_add(1)
     }
 
+    /// Appends the command id and fields, deriving option bits and counts from the fields.
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.id());
         match self {

@@ -37,6 +37,7 @@ pub enum KeyId {
 }
 
 impl KeyId {
+    /// The key identifier from its two bits (the caller shifts the control byte; higher bits are ignored).
     pub fn from_bits(bits: u8) -> KeyId {
         match bits & 3 {
             0 => KeyId::Data,
@@ -46,6 +47,7 @@ impl KeyId {
         }
     }
 
+    /// Human-readable name of the key identifier (e.g. "Key-Transport Key").
     pub fn name(self) -> &'static str {
         match self {
             KeyId::Data => "Data Key",
@@ -70,11 +72,13 @@ impl KeyId {
 pub struct AuxHeader {
     /// Level bits as transmitted (0 in Zigbee PRO; see the module docs).
     pub level_on_air: u8,
+    /// Key identifier (bits 3–4 of the security control byte).
     pub key_id: KeyId,
     /// R23 "require verified frame counter" (bit 6).
     pub require_verified_frame_counter: bool,
     /// Reserved bit 7, kept so parse/emit round-trips.
     pub reserved: bool,
+    /// Security frame counter of the sender for this key, used in the CCM* nonce and for replay protection.
     pub frame_counter: u32,
     /// Extended source (present iff the extended-nonce bit is set).
     pub source: Option<ExtAddr>,
@@ -118,6 +122,8 @@ impl AuxHeader {
             | (self.reserved as u8) << 7
     }
 
+    /// Length of the header on air: 5 bytes (control + frame counter), plus 8 with an extended
+    /// source, plus 1 with a key sequence number.
     pub fn buffer_len(&self) -> usize {
         5 + if self.source.is_some() { 8 } else { 0 } + if self.key_seq.is_some() { 1 } else { 0 }
     }
@@ -203,6 +209,7 @@ pub fn seal(
 /// A frame whose security has been removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
+    /// The auxiliary security header as received.
     pub aux: AuxHeader,
     /// Length of the aux header as received.
     pub aux_len: usize,
@@ -254,7 +261,9 @@ pub fn secure_nwk(
 /// A NWK frame with its security removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsecuredNwk {
+    /// The NWK header as received (security bit set).
     pub header: NwkHeader,
+    /// The NWK auxiliary security header (frame counter, extended source, key sequence number).
     pub aux: AuxHeader,
     /// The decrypted NWK payload (APS frame or NWK command).
     pub payload: Vec<u8>,
@@ -308,7 +317,9 @@ pub fn secure_aps(
 /// An APS frame with its security removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsecuredAps {
+    /// The APS header as received (security bit set).
     pub header: ApsHeader,
+    /// The APS auxiliary security header (key id, frame counter, optional extended source).
     pub aux: AuxHeader,
     /// The decrypted APS payload (command id + fields, or the ZCL/ZDO payload).
     pub payload: Vec<u8>,

@@ -13,36 +13,66 @@ pub const PROFILE_ZDO: u16 = 0x0000;
 /// Responses use the request's cluster id with this bit set.
 pub const RESPONSE_BIT: u16 = 0x8000;
 
+/// NWK_addr_req: look up the short address of an IEEE address.
 pub const NWK_ADDR_REQ: u16 = 0x0000;
+/// IEEE_addr_req: look up the IEEE address of a short address.
 pub const IEEE_ADDR_REQ: u16 = 0x0001;
+/// Node_Desc_req: ask for a device's node descriptor.
 pub const NODE_DESC_REQ: u16 = 0x0002;
+/// Power_Desc_req: ask for a device's power descriptor.
 pub const POWER_DESC_REQ: u16 = 0x0003;
+/// Simple_Desc_req: ask for an endpoint's simple descriptor.
 pub const SIMPLE_DESC_REQ: u16 = 0x0004;
+/// Active_EP_req: ask for a device's active endpoints.
 pub const ACTIVE_EP_REQ: u16 = 0x0005;
+/// Match_Desc_req: find endpoints matching a profile and clusters.
 pub const MATCH_DESC_REQ: u16 = 0x0006;
+/// Device_annce: a device announces its short/IEEE address pair (no response).
 pub const DEVICE_ANNCE: u16 = 0x0013;
+/// Parent_annce: a router announces the end-device children it holds.
 pub const PARENT_ANNCE: u16 = 0x001f;
+/// End_Device_Bind_req.
 pub const END_DEVICE_BIND_REQ: u16 = 0x0020;
+/// Bind_req: create a binding table entry.
 pub const BIND_REQ: u16 = 0x0021;
+/// Unbind_req: remove a binding table entry.
 pub const UNBIND_REQ: u16 = 0x0022;
+/// Mgmt_NWK_Disc_req: have a device scan for networks.
 pub const MGMT_NWK_DISC_REQ: u16 = 0x0030;
+/// Mgmt_Lqi_req: read a device's neighbour table.
 pub const MGMT_LQI_REQ: u16 = 0x0031;
+/// Mgmt_Rtg_req: read a device's routing table.
 pub const MGMT_RTG_REQ: u16 = 0x0032;
+/// Mgmt_Bind_req: read a device's binding table.
 pub const MGMT_BIND_REQ: u16 = 0x0033;
+/// Mgmt_Leave_req: ask a device to leave (or to make another device leave).
 pub const MGMT_LEAVE_REQ: u16 = 0x0034;
+/// Mgmt_Permit_Joining_req: open or close the network for joining.
 pub const MGMT_PERMIT_JOINING_REQ: u16 = 0x0036;
+/// Mgmt_NWK_Update_req: channel change, energy scan or network manager update.
 pub const MGMT_NWK_UPDATE_REQ: u16 = 0x0038;
+/// Mgmt_NWK_Enhanced_Update_req: Mgmt_NWK_Update_req with channel pages.
 pub const MGMT_NWK_ENHANCED_UPDATE_REQ: u16 = 0x0039;
+/// Mgmt_NWK_IEEE_Joining_List_req: read a device's IEEE joining list.
 pub const MGMT_NWK_IEEE_JOINING_LIST_REQ: u16 = 0x003a;
+/// Mgmt_NWK_Beacon_Survey_req (R23).
 pub const MGMT_NWK_BEACON_SURVEY_REQ: u16 = 0x003c;
-/// R23 security clusters (Dynamic Link Key / TLV era).
+// R23 security clusters (Dynamic Link Key / TLV era).
+/// Security_Start_Key_Negotiation_req (R23 Dynamic Link Key negotiation).
 pub const SECURITY_START_KEY_NEGOTIATION_REQ: u16 = 0x0040;
+/// Security_Retrieve_Authentication_Token_req (R23).
 pub const SECURITY_RETRIEVE_AUTHENTICATION_TOKEN_REQ: u16 = 0x0041;
+/// Security_Get_Authentication_Level_req (R23).
 pub const SECURITY_GET_AUTHENTICATION_LEVEL_REQ: u16 = 0x0042;
+/// Security_Set_Configuration_req (R23).
 pub const SECURITY_SET_CONFIGURATION_REQ: u16 = 0x0043;
+/// Security_Get_Configuration_req (R23).
 pub const SECURITY_GET_CONFIGURATION_REQ: u16 = 0x0044;
+/// Security_Start_Key_Update_req (R23).
 pub const SECURITY_START_KEY_UPDATE_REQ: u16 = 0x0045;
+/// Security_Decommission_req (R23).
 pub const SECURITY_DECOMMISSION_REQ: u16 = 0x0046;
+/// Security_Challenge_req (R23): frame counter synchronisation challenge.
 pub const SECURITY_CHALLENGE_REQ: u16 = 0x0047;
 
 /// Request clusters with their request and response names (response = request | 0x8000).
@@ -125,15 +155,21 @@ pub fn cluster_name(cluster: u16) -> Option<&'static str> {
 /// device after every join and rejoin; the TC uses it to bind the short address to the IEEE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeviceAnnce {
+    /// ZDO transaction sequence number.
     pub seq: u8,
+    /// NWKAddr: the device's short address.
     pub nwk_addr: ShortAddr,
+    /// IEEEAddr: the device's IEEE address.
     pub ieee: ExtAddr,
+    /// Capability information of the device.
     pub capability: CapabilityInfo,
 }
 
 impl DeviceAnnce {
+    /// Length of the payload on air, TSN included.
     pub const LEN: usize = 12;
 
+    /// Parses the APS payload; trailing bytes are [`Error::Malformed`].
     pub fn parse(buf: &[u8]) -> Result<DeviceAnnce> {
         const WHAT: &str = "ZDO Device_annce";
         let mut r = Reader::new(buf);
@@ -146,9 +182,11 @@ impl DeviceAnnce {
         no_trailing(&r, WHAT)?;
         Ok(d)
     }
+    /// Always [`DeviceAnnce::LEN`].
     pub fn buffer_len(&self) -> usize {
         Self::LEN
     }
+    /// Appends the APS payload (TSN first).
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.seq);
         out.extend_from_slice(&self.nwk_addr.0.to_le_bytes());
@@ -161,15 +199,19 @@ impl DeviceAnnce {
 /// Duration 0 closes the network, 0xff opens it indefinitely (forbidden in Zigbee 3.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PermitJoiningReq {
+    /// ZDO transaction sequence number.
     pub seq: u8,
+    /// PermitDuration in seconds: 0 closes, 0xff opens indefinitely.
     pub duration: u8,
     /// Deprecated (must be 1 in older specs); kept raw.
     pub tc_significance: u8,
 }
 
 impl PermitJoiningReq {
+    /// Length of the payload on air, TSN included.
     pub const LEN: usize = 3;
 
+    /// Parses the APS payload; trailing bytes are [`Error::Malformed`].
     pub fn parse(buf: &[u8]) -> Result<PermitJoiningReq> {
         const WHAT: &str = "ZDO Mgmt_Permit_Joining_req";
         let mut r = Reader::new(buf);
@@ -181,9 +223,11 @@ impl PermitJoiningReq {
         no_trailing(&r, WHAT)?;
         Ok(p)
     }
+    /// Always [`PermitJoiningReq::LEN`].
     pub fn buffer_len(&self) -> usize {
         Self::LEN
     }
+    /// Appends the APS payload (TSN first).
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&[self.seq, self.duration, self.tc_significance]);
     }
@@ -192,6 +236,7 @@ impl PermitJoiningReq {
 /// Mgmt_Leave_req (cluster 0x0034): `TSN | IEEE(8) | flags(1)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MgmtLeaveReq {
+    /// ZDO transaction sequence number.
     pub seq: u8,
     /// The device that should leave (all-zero = the receiver itself).
     pub ieee: ExtAddr,
@@ -200,16 +245,22 @@ pub struct MgmtLeaveReq {
 }
 
 impl MgmtLeaveReq {
+    /// Length of the payload on air, TSN included.
     pub const LEN: usize = 10;
+    /// Remove Children flag (bit 6).
     pub const FLAG_REMOVE_CHILDREN: u8 = 0x40;
+    /// Rejoin flag (bit 7): the device is to rejoin after leaving.
     pub const FLAG_REJOIN: u8 = 0x80;
 
+    /// Whether the Remove Children flag is set.
     pub fn remove_children(&self) -> bool {
         self.flags & Self::FLAG_REMOVE_CHILDREN != 0
     }
+    /// Whether the Rejoin flag is set.
     pub fn rejoin(&self) -> bool {
         self.flags & Self::FLAG_REJOIN != 0
     }
+    /// Parses the APS payload; trailing bytes are [`Error::Malformed`].
     pub fn parse(buf: &[u8]) -> Result<MgmtLeaveReq> {
         const WHAT: &str = "ZDO Mgmt_Leave_req";
         let mut r = Reader::new(buf);
@@ -217,9 +268,11 @@ impl MgmtLeaveReq {
         no_trailing(&r, WHAT)?;
         Ok(m)
     }
+    /// Always [`MgmtLeaveReq::LEN`].
     pub fn buffer_len(&self) -> usize {
         Self::LEN
     }
+    /// Appends the APS payload (TSN first).
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.seq);
         out.extend_from_slice(&self.ieee.to_le_bytes());
@@ -239,13 +292,19 @@ fn no_trailing(r: &Reader<'_>, what: &'static str) -> Result<()> {
 /// A ZDO message, dispatched on the APS cluster id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ZdoMessage {
+    /// Device_annce (cluster 0x0013).
     DeviceAnnce(DeviceAnnce),
+    /// Mgmt_Permit_Joining_req (cluster 0x0036).
     PermitJoiningReq(PermitJoiningReq),
+    /// Mgmt_Leave_req (cluster 0x0034).
     MgmtLeaveReq(MgmtLeaveReq),
     /// Any other cluster: TSN and the rest of the payload, unparsed.
     Other {
+        /// APS cluster id.
         cluster: u16,
+        /// ZDO transaction sequence number.
         seq: u8,
+        /// The payload after the TSN.
         payload: Vec<u8>,
     },
 }
@@ -293,6 +352,7 @@ impl ZdoMessage {
         cluster_name(self.cluster()).unwrap_or("Unknown ZDO cluster")
     }
 
+    /// Bytes [`ZdoMessage::emit`] appends, TSN included.
     pub fn buffer_len(&self) -> usize {
         match self {
             ZdoMessage::DeviceAnnce(d) => d.buffer_len(),
