@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Browser end-to-end test of `zigtrust serve`: starts the daemon on a fresh database, drives the
-// web page in Chromium (Playwright) through pairing, policy, key rotation and a spoof alert.
+// web page in Chromium (Playwright) through pairing (scanning the device's install-code QR label
+// with a fake camera), the network map, policy, key rotation, a spoof alert and the security
+// timeline.
 //
 //   node e2e/serve.mjs
 //
 // Environment:
 //   ZIGTRUST_BIN   daemon binary (default <repo>/target/debug/zigtrust, or $CARGO_TARGET_DIR/debug/zigtrust)
-//   ZIGTRUST_CMD   a whole command line used instead of ZIGTRUST_BIN, e.g. `node e2e/mock-server.mjs`
+//   ZIGTRUST_CMD   a whole command line used instead of ZIGTRUST_BIN, e.g. `cargo run -q -p zigtrust --`
 //                  (split on spaces, quotes allowed); `serve --db … --listen 127.0.0.1:0` is appended
 //   CHROMIUM       browser executable (default /usr/bin/chromium)
 //   E2E_OUT        screenshot folder (default <repo>/test-output/e2e)
@@ -21,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { writeLabelY4m } from './qr-label.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -142,6 +145,13 @@ async function main() {
     const file = path.join(OUT, `${String(shot).padStart(2, '0')}-${name}.png`);
     await page.screenshot({ path: file, fullPage: true });
   };
+  // One part of the page, at full resolution (the map, the scan, the timeline).
+  const screenshotOf = async (locator, name) => {
+    shot += 1;
+    const file = path.join(OUT, `${String(shot).padStart(2, '0')}-${name}.png`);
+    await locator.screenshot({ path: file });
+    log(`screenshot ${path.relative(repo, file)}`);
+  };
   const begin = (name) => { step = name; log(name); };
 
   const watchdog = setTimeout(() => {
@@ -181,11 +191,27 @@ async function main() {
     const base = daemon.url;
     log(`daemon at ${base}`);
 
+    // The device to pair: a simulated Z3.0 device the daemon did not pair itself. Its label is
+    // known before the browser starts, because Chromium's fake camera plays a file given at
+    // launch: the QR label is drawn from the payload of this run (it depends on the seed).
+    begin('find an unjoined simulated Z3.0 device');
+    const simRes = await fetch(new URL('/api/sim', base), { headers: { Authorization: `Bearer ${daemon.token}` } });
+    if (simRes.status !== 200) throw new Error(`GET /api/sim answered ${simRes.status}: the e2e needs --radio sim (the default)`);
+    const sim = await simRes.json();
+    const target = (sim.devices || []).find((d) => d.profile === 'z3.0' && !d.joined && d.label && d.starter === false);
+    if (!target) throw new Error(`no simulated Z3.0 device with joined=false and a label in ${JSON.stringify(sim)}`);
+    log(`target: ${target.name || ''} ${target.ieee} label ${target.label}`);
+    const video = path.join(tmp, 'label.y4m');
+    const qr = writeLabelY4m(target.label, video);
+    log(`fake camera: ${qr.width}x${qr.height} Y4M of a ${qr.modules}-module QR code, ${qr.scale} px per module`);
+
     begin('launch Chromium');
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      // Containers: no user namespaces for the sandbox, and a small /dev/shm.
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+      // Containers: no user namespaces for the sandbox, and a small /dev/shm. The camera is a
+      // fake device playing the label video, its permission prompt accepted.
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
       headless: !process.env.E2E_HEADED,
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
@@ -195,8 +221,10 @@ async function main() {
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('dialog', (d) => d.accept()); // the Remove confirm(), should a step need it
 
+    // As the page asks: with the session cookie and the CSRF token it keeps in localStorage.
     const apiGet = (p) => page.evaluate(async (u) => {
-      const r = await fetch(u, { credentials: 'same-origin', cache: 'no-store' });
+      const csrf = localStorage.getItem('zigtrust.csrf');
+      const r = await fetch(u, { credentials: 'same-origin', cache: 'no-store', headers: csrf ? { 'X-CSRF-Token': csrf } : {} });
       return { status: r.status, body: await r.json().catch(() => null) };
     }, p);
 
@@ -213,6 +241,7 @@ async function main() {
     await page.locator('#device-table').waitFor({ state: 'visible' });
     await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 20_000 });
     await page.waitForFunction(() => document.getElementById('net-pan').textContent.trim() !== '–');
+    if (!(await page.evaluate(() => localStorage.getItem('zigtrust.csrf')))) throw new Error('no CSRF token in localStorage after login');
     await screenshot('dashboard');
 
     // A reload keeps the session (GET /api/session with the cookie).
@@ -226,15 +255,13 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll('#device-table tr[data-ieee]').length >= 5, null, { timeout: 90_000 });
     await screenshot('starter-home');
 
-    // -- Pick a simulated Z3.0 device that has not joined -------------------------------------
-    begin('find an unjoined simulated Z3.0 device');
-    const sim = await apiGet('/api/sim');
-    if (sim.status !== 200) throw new Error(`GET /api/sim answered ${sim.status}: the e2e needs --radio sim (the default)`);
-    // The starter devices pair themselves on first start; the user's device waits for its code.
-    const target = (sim.body.devices || []).find((d) => d.profile === 'z3.0' && !d.joined && d.label && d.starter === false);
-    if (!target) throw new Error(`no simulated Z3.0 device with joined=false and a label in ${JSON.stringify(sim.body)}`);
-    log(`target: ${target.name || ''} ${target.ieee} label ${target.label}`);
+    // -- The network map: the starter home, security states, link quality ---------------------
+    begin('network map of the starter home');
     const net0 = (await apiGet('/api/network')).body;
+    // The page shows what the stream last said, the API what is now: retry until they agree.
+    let devs0 = [];
+    await retry(async () => { devs0 = (await apiGet('/api/devices')).body.devices; await checkMap(page, devs0); }, 15_000);
+    await screenshotOf(page.locator('#map-card'), 'network-map');
     await page.locator('#sim-panel').waitFor({ state: 'visible' });
     const simRow = page.locator(`#sim-devices [data-ieee="${target.ieee}"]`);
     await simRow.waitFor();
@@ -259,16 +286,38 @@ async function main() {
     if (pending0.some((p) => p.ieee === target.ieee)) throw new Error('a refused install code was stored anyway');
     await screenshot('install-code-crc-error');
 
-    begin('install code from the device label');
-    await simRow.locator('button.use-label').click();
+    begin('scan the label: a refused camera falls back to typing');
+    await page.evaluate(() => {
+      window.realGetUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    });
+    await page.click('#ic-scan');
+    await page.locator('#scan-message').filter({ hasText: /denied.*type or paste/i }).waitFor();
+    if (await page.locator('#scan-panel').isVisible()) throw new Error('the camera panel opened although the camera was refused');
+    await page.evaluate(() => { navigator.mediaDevices.getUserMedia = window.realGetUserMedia; });
+
+    begin('scan the label with the camera');
+    await page.fill('#ic-ieee', '');
+    await page.fill('#ic-code', '');
+    await page.click('#ic-scan');
+    await explain(page.waitForFunction(() => document.getElementById('ic-qr').value.trim() !== '', null, { timeout: 30_000 }),
+      async () => `scan panel ${await page.locator('#scan-panel').isVisible() ? 'open' : 'closed'}, status "${await page.locator('#scan-status').textContent()}", message "${await page.locator('#scan-message').textContent()}"`);
     const qrValue = await page.inputValue('#ic-qr');
-    if (qrValue.trim() !== target.label.trim()) throw new Error(`"Use this label" put ${JSON.stringify(qrValue)} in #ic-qr, expected the label`);
-    if ((await page.inputValue('#ic-code')) !== '') throw new Error('"Use this label" left the install code field filled');
+    if (qrValue !== target.label) throw new Error(`the scan put ${JSON.stringify(qrValue)} in #ic-qr, expected the label ${JSON.stringify(target.label)}`);
+    if ((await page.inputValue('#ic-code')) !== '') throw new Error('the scan left the install code field filled');
+    // The camera is released once the label is read.
+    const liveTracks = await page.evaluate(() => { const v = document.getElementById('scan-video'); return v.srcObject ? v.srcObject.getTracks().filter((t) => t.readyState === 'live').length : 0; });
+    if (liveTracks || await page.locator('#scan-panel').isVisible()) throw new Error(`the camera still runs after the scan (${liveTracks} live tracks)`);
+    await page.locator('#scan-result').waitFor({ state: 'visible' });
+    await screenshotOf(page.locator('#install-code-panel'), 'qr-scan');
+
+    begin('add the scanned install code');
     await page.click('#ic-submit');
     await page.locator('#ic-result').filter({ hasText: /\S/ }).waitFor();
     if ((await page.locator('#ic-error-install_code').textContent()).trim()) throw new Error('the old CRC error is still shown');
     const pending1 = (await apiGet('/api/install-codes')).body.install_codes || [];
     if (!pending1.some((p) => p.ieee === target.ieee)) throw new Error(`install code for ${target.ieee} not pending after adding it: ${JSON.stringify(pending1)}`);
+    await page.locator(`#ic-pending li[data-ieee="${target.ieee}"][data-joined="false"]`).waitFor();
     await screenshot('install-code-added');
 
     // -- Permit join and the device joining -----------------------------------------------------
@@ -293,6 +342,8 @@ async function main() {
     const sec = (await devRow.locator('[data-field="security"]').getAttribute('data-value')) || (await devRow.locator('[data-field="security"]').textContent());
     if (!/z3\.0/i.test(sec)) throw new Error(`joined device shows security "${sec}", expected z3.0`);
     await screenshot('device-joined');
+    // The map follows live: the new device appears in it without a reload.
+    await page.locator(`#net-map .map-node[data-ieee="${target.ieee}"]`).waitFor({ timeout: 15_000 });
 
     // -- Policy ---------------------------------------------------------------------------------
     begin('policy: insecure rejoin deny');
@@ -347,6 +398,22 @@ async function main() {
         + `newest alerts ${JSON.stringify(((await apiGet('/api/alerts?limit=5')).body || {}).alerts)}`);
     await screenshot('spoof-alert');
 
+    // -- The security timeline, live -------------------------------------------------------------
+    begin('security timeline');
+    await page.locator('#timeline .tl-point.sev-alert[data-kind="suspected-spoof"]').first().waitFor({ timeout: 15_000 });
+    const tl = await page.evaluate(() => {
+      const pts = [...document.querySelectorAll('#timeline .tl-point')];
+      return { points: pts.length, kinds: [...new Set(pts.map((p) => p.getAttribute('data-kind')))],
+        bands: document.querySelectorAll('#timeline .tl-band').length,
+        titled: pts.every((p) => p.querySelector('title') && p.querySelector('title').textContent.includes(p.getAttribute('data-kind'))),
+        ticks: document.querySelectorAll('#timeline .tl-tick').length };
+    });
+    for (const k of ['device-joined', 'permit-join-opened', 'key-rotation-started', 'key-switched', 'suspected-spoof']) {
+      if (!tl.kinds.includes(k)) throw new Error(`the timeline shows no ${k}: ${JSON.stringify(tl)}`);
+    }
+    if (!tl.titled || tl.bands < 2 || tl.ticks < 2) throw new Error(`timeline incomplete: ${JSON.stringify(tl)}`);
+    await screenshotOf(page.locator('#timeline-card'), 'security-timeline');
+
     // -- Backup download --------------------------------------------------------------------------
     begin('download the backup');
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('#backup')]);
@@ -356,14 +423,107 @@ async function main() {
     if (!backup || typeof backup !== 'object') throw new Error('backup is not a JSON object');
     const backupName = download.suggestedFilename();
 
+    // -- The map stays readable for a larger network: the same page fed 40 devices ------------
+    begin('network map of 40 devices');
+    const big = bigNetwork(devs0);
+    const page2 = await context.newPage();
+    page2.on('pageerror', (e) => pageErrors.push(String(e && e.stack ? e.stack : e)));
+    await page2.route('**/api/devices', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ devices: big }) }));
+    await page2.route('**/api/events', (r) => r.abort()); // no live stream: the page polls /api/devices
+    await page2.goto(base);
+    await page2.locator('#net-map .map-node[data-ieee]').nth(big.length - 1).waitFor();
+    await checkMap(page2, big);
+    await screenshotOf(page2.locator('#map-card'), 'network-map-40-devices');
+    await page2.close();
+
     if (pageErrors.length) throw new Error(`uncaught errors in the page:\n${pageErrors.join('\n')}`);
 
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
-    console.log(`E2E OK: ${target.name || target.ieee} paired from its label, policy deny, key rotated (${progressText}), suspected-spoof alert shown, backup ${backupName} downloaded; ${shot} screenshots in ${path.relative(process.cwd(), OUT) || '.'}; ${secs} s`);
+    console.log(`E2E OK: ${target.name || target.ieee} paired by scanning its QR label with the camera, map of ${devs0.length} and 40 devices, policy deny, key rotated (${progressText}), suspected-spoof alert shown, backup ${backupName} downloaded; ${shot} screenshots in ${path.relative(process.cwd(), OUT) || '.'}; ${secs} s`);
     await cleanup(0);
   } catch (err) {
     await cleanup(1, err);
   }
+}
+
+async function retry(fn, ms) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try { return await fn(); } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+// The map shows every device once, with its security state, its parent edge, the link quality
+// the coordinator measured where there is one, and no two nodes overlap or leave the card.
+async function checkMap(page, devices) {
+  const r = await page.evaluate(() => {
+    const svgEl = document.querySelector('#net-map svg');
+    const card = document.getElementById('net-map');
+    const nodes = [...document.querySelectorAll('#net-map .map-node')].map((g) => {
+      const b = g.querySelector('.node-box').getBoundingClientRect();
+      return { ieee: g.getAttribute('data-ieee'), security: g.getAttribute('data-security'), risk: g.getAttribute('data-risk'),
+        box: [b.left, b.top, b.right, b.bottom], text: g.textContent };
+    });
+    const overlaps = [];
+    for (let i = 0; i < nodes.length; i++) {
+      for (let j = i + 1; j < nodes.length; j++) {
+        const a = nodes[i].box; const b = nodes[j].box;
+        if (a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]) overlaps.push(`${nodes[i].ieee || 'TC'} / ${nodes[j].ieee || 'TC'}`);
+      }
+    }
+    return { nodes, overlaps, edgesTo: [...document.querySelectorAll('#net-map .edge[data-to]')].map((e) => e.getAttribute('data-to')),
+      lqiLabels: [...document.querySelectorAll('#net-map .edge-label')].map((t) => `${t.getAttribute('data-to')} ${t.textContent}`),
+      svgWidth: svgEl ? svgEl.getBoundingClientRect().width : 0, cardWidth: card.clientWidth };
+  });
+  const want = devices.filter((d) => d.ieee);
+  const byIeee = new Map(r.nodes.filter((n) => n.ieee).map((n) => [n.ieee, n]));
+  if (r.nodes.length !== want.length + 1) throw new Error(`the map has ${r.nodes.length} nodes for ${want.length} devices and the coordinator`);
+  const expect = (d) => (d.link_key === 'exposed' ? 'exposed' : d.link_key === 'well-known' || d.link_key_public ? 'legacy' : d.tclk_verified ? 'verified' : 'install-code');
+  for (const d of want) {
+    const n = byIeee.get(d.ieee);
+    if (!n) throw new Error(`device ${d.ieee} missing from the map`);
+    if (n.security !== expect(d)) throw new Error(`map shows ${d.ieee} as ${n.security}, expected ${expect(d)}`);
+    if (n.risk !== (d.stranded_risk || 'none')) throw new Error(`map shows ${d.ieee} at risk ${n.risk}, expected ${d.stranded_risk}`);
+    if (!r.edgesTo.includes(d.ieee)) throw new Error(`no edge to ${d.ieee}`);
+  }
+  const measured = want.filter((d) => d.parent === '0x0000' && d.link && d.link.lqi !== null && d.link.lqi !== undefined);
+  if (measured.length === 0) throw new Error(`no device has a measured link to the coordinator: ${JSON.stringify(want.map((d) => [d.name, d.parent, d.link]))}`);
+  for (const d of measured) {
+    if (!r.lqiLabels.includes(`${d.ieee} LQI ${d.link.lqi}`)) throw new Error(`the map does not show LQI ${d.link.lqi} of ${d.ieee}: ${JSON.stringify(r.lqiLabels)}`);
+  }
+  if (r.overlaps.length) throw new Error(`map nodes overlap: ${r.overlaps.join(', ')}`);
+  if (r.svgWidth > r.cardWidth + 1) throw new Error(`the map (${r.svgWidth}px) is wider than its card (${r.cardWidth}px)`);
+}
+
+// 40 devices in a three-level mesh built from the real ones' shapes: 8 routers under the
+// coordinator, 4 under those, sleepy devices under all of them, every security state and risk.
+function bigNetwork(real) {
+  const tpl = real[0];
+  const states = [
+    { link_key: 'unique', link_key_public: false, tclk_verified: true, security: 'z3.0' },
+    { link_key: 'install-code', link_key_public: false, tclk_verified: false, security: 'z3.0' },
+    { link_key: 'well-known', link_key_public: true, tclk_verified: false, security: 'legacy' },
+    { link_key: 'exposed', link_key_public: true, tclk_verified: false, security: 'legacy' },
+  ];
+  const out = [];
+  const hex = (n) => `0x${n.toString(16).padStart(4, '0')}`;
+  const add = (i, role, parent, extra) => {
+    const short = 0x1000 + i * 0x111;
+    out.push({ ...tpl, ...states[i % 4], ieee: `00:12:4b:00:00:99:00:${i.toString(16).padStart(2, '0')}`, short_addr: hex(short),
+      name: `${role === 'router' ? 'Router' : 'Sensor'} ${i}`, role, parent, removed: i === 39,
+      stranded_risk: i % 9 === 4 ? 'high' : i % 9 === 7 ? 'low' : 'none', stranded_reason: i % 9 === 4 ? 'test' : null,
+      link: parent === '0x0000' ? { lqi: 40 + ((i * 37) % 215), rssi: -70, heard_at: Date.now() } : { lqi: null, rssi: null, heard_at: null } });
+    return hex(short);
+  };
+  const routers = [];
+  for (let i = 0; i < 8; i++) routers.push(add(i, 'router', '0x0000'));
+  const sub = [];
+  for (let i = 8; i < 12; i++) sub.push(add(i, 'router', routers[i % 3]));
+  for (let i = 12; i < 40; i++) add(i, 'sleepy-end-device', i < 16 ? '0x0000' : [...routers, ...sub][i % 12]);
+  return out;
 }
 
 main();
