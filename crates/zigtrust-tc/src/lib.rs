@@ -151,6 +151,7 @@
 //! current key, drops of frames that are no replay (above the counter accepted before the
 //! mark) trigger it alone: whoever holds that key could force it anyway.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod core;
 pub mod durable;

@@ -11,6 +11,7 @@ pub type Millis = u64;
 /// Network parameters chosen when the network is formed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkConfig {
+    /// PAN identifier.
     pub pan_id: PanId,
     /// Extended PAN id (display order, as `ExtAddr` prints it).
     pub extended_pan_id: u64,
@@ -18,13 +19,16 @@ pub struct NetworkConfig {
     pub channel: u8,
     /// The Trust Center's (coordinator's) IEEE address.
     pub tc_ieee: ExtAddr,
+    /// nwkUpdateId advertised in beacons (0 at formation).
     pub nwk_update_id: u8,
 }
 
 /// A network key the network has used or will use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkKeyRecord {
+    /// Key sequence number (carried in the NWK auxiliary security header; wraps after 256).
     pub seq: u8,
+    /// The 128-bit network key.
     pub key: Key,
     /// A passive sniffer may hold it: it was transported under a public key (the well-known TC
     /// link key, or an exposed network key with a public link key), or a removed device holds
@@ -33,6 +37,7 @@ pub struct NetworkKeyRecord {
     /// Why and when it became exposed (one human line; `None` while secret, and for records
     /// written before reasons were kept).
     pub exposure: Option<String>,
+    /// When the key was generated.
     pub created_at: Millis,
 }
 
@@ -50,10 +55,13 @@ pub enum JoinMethod {
 /// Everything the Trust Center remembers about one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {
+    /// IEEE address of the device.
     pub ieee: ExtAddr,
+    /// Its short (NWK) address.
     pub short_addr: ShortAddr,
     /// Capability byte from its association / rejoin request.
     pub capability: u8,
+    /// How it joined.
     pub join_method: JoinMethod,
     /// Short address of its parent (the coordinator itself is 0x0000).
     pub parent: ShortAddr,
@@ -123,8 +131,11 @@ pub enum SpoofResponse {
 /// The user's security switches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
+    /// Whether devices without an install code may join under the well-known key.
     pub legacy_join: LegacyJoinPolicy,
+    /// How Trust Center rejoins from devices with a public link key are answered.
     pub insecure_rejoin: InsecureRejoinPolicy,
+    /// How a suspected spoof is answered.
     pub spoof_response: SpoofResponse,
     /// If non-empty, only these IEEEs may join.
     pub allow_list: Vec<ExtAddr>,
@@ -178,8 +189,12 @@ pub enum CounterKind {
 /// Severity of an audit entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
+    /// Routine: joins, windows, rotations.
     Info,
+    /// Worth a look: refusals, replays, removals, a user-opened rejoin window.
     Warning,
+    /// A security event: a suspected spoof, a rejected command, a removed device still
+    /// sending, a network key exposed.
     Alert,
 }
 
@@ -308,10 +323,13 @@ impl AuditKind {
 /// One line of the security audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
+    /// When it happened.
     pub time: Millis,
+    /// How serious it is.
     pub severity: Severity,
     /// Stable machine name: [`AuditKind::as_str`] of what happened.
     pub kind: String,
+    /// The device it concerns, if any.
     pub ieee: Option<ExtAddr>,
     /// One human line; never contains a whole key.
     pub detail: String,
@@ -320,6 +338,7 @@ pub struct AuditEntry {
 /// One change to durable state. Applied in order; a batch is atomic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreWrite {
+    /// Store the network parameters (written once, at formation).
     Network(NetworkConfig),
     /// Insert or replace the key with this sequence number.
     NetworkKey(NetworkKeyRecord),
@@ -331,23 +350,32 @@ pub enum StoreWrite {
     DeleteDevice(ExtAddr),
     /// An install code's derived link key for a device not (yet) joined.
     InstallCode {
+        /// IEEE address of the device.
         ieee: ExtAddr,
+        /// The link key derived from its install code.
         key: Key,
     },
+    /// Forget a device's install-code key.
     RemoveInstallCode(ExtAddr),
     /// Outgoing counters below `until` may be used; a restarted TC continues from `until`.
     CounterLease {
+        /// Which counter.
         kind: CounterKind,
+        /// First counter value not covered by the lease.
         until: u32,
     },
+    /// Store the security policy.
     Policy(Policy),
+    /// Append a line to the audit log.
     Audit(AuditEntry),
     /// The outgoing counter starts again from 0 with network key `key_seq` (frame counters
     /// are per network key). Written in the same batch as the switch to that key and a
     /// [`CounterKind::NwkRetired`] lease: older keys continue on that counter, so no counter is
     /// ever reused under one key.
     CounterRestart {
+        /// Which counter restarted.
         kind: CounterKind,
+        /// Sequence number of the network key it restarted with.
         key_seq: u8,
     },
     /// The key rotation in progress (`None`: none), so a restart resumes it instead of
@@ -369,14 +397,21 @@ pub struct RotationRecord {
 /// The durable state a store hands back to restore the core.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
+    /// The network parameters, if formed.
     pub network: Option<NetworkConfig>,
+    /// Every network key kept.
     pub network_keys: Vec<NetworkKeyRecord>,
+    /// Sequence number of the key in use.
     pub active_key_seq: Option<u8>,
+    /// Every device record, tombstones included.
     pub devices: Vec<DeviceRecord>,
+    /// Install-code link keys by device.
     pub install_codes: Vec<(ExtAddr, Key)>,
     /// Lease high-water marks: the restored core starts each counter here.
     pub counter_leases: Vec<(CounterKind, u32)>,
+    /// The security policy (`None`: the default).
     pub policy: Option<Policy>,
+    /// The key rotation in progress, to resume.
     pub rotation: Option<RotationRecord>,
     /// The key each restarted counter restarted with (see [`StoreWrite::CounterRestart`]).
     pub counter_restarts: Vec<(CounterKind, u8)>,

@@ -10,12 +10,16 @@ use aes::Aes128;
 use zeroize::Zeroize;
 use zigtrust_crypto::Key;
 
+/// Deterministic CTR_DRBG-style generator (AES-128 in counter mode) for network keys, link
+/// keys, addresses and initial sequence numbers.
 pub struct KeyRng {
     cipher: Aes128,
     counter: u128,
 }
 
 impl KeyRng {
+    /// A generator from a 32-byte seed: the first 16 bytes are the AES key, the last 16 the
+    /// initial counter (little-endian).
     pub fn new(mut seed: [u8; 32]) -> KeyRng {
         let mut k = [0u8; 16];
         k.copy_from_slice(&seed[..16]);
@@ -42,6 +46,7 @@ impl KeyRng {
         k
     }
 
+    /// A random 64-bit value (for addresses and initial sequence numbers).
     pub fn u64(&mut self) -> u64 {
         let b = self.block();
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])

@@ -1,6 +1,8 @@
 use super::*;
 
 impl TrustCenter {
+    /// Applies an admin command at `now` (after running due timers). Its store writes, frames and
+    /// events come out with the next [`TrustCenter::take_batch`].
     pub fn command(&mut self, now: Millis, cmd: AdminCommand) -> Result<(), AdminError> {
         self.advance(now);
         self.handle_timeout(self.now);

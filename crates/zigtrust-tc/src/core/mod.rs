@@ -33,6 +33,7 @@ pub const SPOOF_WINDOW_MS: Millis = 10 * 60 * 1000;
 pub const REJOINS_PER_DEVICE: usize = 3;
 /// Trust Center rejoins accepted network-wide per [`RATE_WINDOW_MS`].
 pub const REJOINS_GLOBAL: usize = 30;
+/// Sliding window over which the rejoin and refusal rate limits are counted.
 pub const RATE_WINDOW_MS: Millis = 60 * 1000;
 /// Rejoin refusals sent network-wide per [`RATE_WINDOW_MS`] (and [`REJOINS_PER_DEVICE`] per
 /// device). A refusal only tells a device to stop waiting; rejoins in made-up devices' names
@@ -76,7 +77,9 @@ pub const STALE_COUNTERS_KEPT: usize = 8;
 /// Metadata the radio reports with a received frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RxMeta {
+    /// Received signal strength in dBm, if the radio reports it.
     pub rssi: Option<f32>,
+    /// 802.15.4 link quality indicator (0–255), if the radio reports it.
     pub lqi: Option<u8>,
 }
 
@@ -104,7 +107,10 @@ pub enum KeyProtection {
     /// TCLK a well-known-key device obtained): as readable as the well-known key.
     ExposedLinkKey,
     /// NWK security under a network key the device already proved it holds.
-    NetworkKey { seq: u8 },
+    NetworkKey {
+        /// Sequence number of that network key.
+        seq: u8,
+    },
 }
 
 impl KeyProtection {
@@ -118,18 +124,28 @@ impl KeyProtection {
 /// Why a join or rejoin was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DenyReason {
+    /// The network has not been formed yet.
     NetworkNotFormed,
+    /// No permit-join window is open.
     PermitJoinClosed,
     /// The open window is for another device.
     NotThisDevice,
+    /// No install code was added for the device and the policy is `install-code-required`.
     InstallCodeRequired,
+    /// The device is on the policy's deny list.
     DenyListed,
+    /// The allow list is not empty and the device is not on it.
     NotAllowListed,
+    /// The user removed the device; it stays out until re-admitted.
     Tombstoned,
     /// `insecure-rejoin = deny`.
     PolicyDeny,
+    /// Over the per-device or network-wide limit per [`RATE_WINDOW_MS`].
     RateLimited,
+    /// Adaptive: the device spoke under the current key within [`SPOOF_WINDOW_MS`] and holds no
+    /// key the answer could be sent under.
     SuspectedSpoof,
+    /// The device is not known to the Trust Center.
     UnknownDevice,
     /// Adaptive: the device did not miss a key change and no user window is open.
     NoReasonToTrust,
@@ -138,61 +154,104 @@ pub enum DenyReason {
 /// What happened, for the shell to show or act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// A device joined and was admitted (a [`Event::KeyDelivered`] follows).
     DeviceJoined {
+        /// IEEE address of the joiner.
         ieee: ExtAddr,
+        /// Short address it was given.
         short: ShortAddr,
+        /// How it joined (what its link key is worth).
         method: JoinMethod,
+        /// Short address of its parent (0x0000: the coordinator).
         parent: ShortAddr,
     },
+    /// A join (MAC association, or a router's Update-Device) was refused; no key was sent.
     JoinDenied {
+        /// IEEE address of the joiner.
         ieee: ExtAddr,
+        /// Why.
         reason: DenyReason,
     },
+    /// A known device rejoined.
     DeviceRejoined {
+        /// IEEE address of the device.
         ieee: ExtAddr,
+        /// Its short address.
         short: ShortAddr,
+        /// True for a NWK-secured rejoin under the current key; false for a Trust Center rejoin that
+        /// was answered with the network key.
         secured: bool,
     },
+    /// A network key was sent to a device.
     KeyDelivered {
+        /// IEEE address of the device.
         ieee: ExtAddr,
+        /// Sequence number of the key sent.
         key_seq: u8,
+        /// What it travelled under; [`KeyProtection::is_public`] says whether a sniffer can read it.
         protection: KeyProtection,
     },
+    /// A device proved with Verify-Key that it holds its new unique TC link key.
     TclkVerified {
+        /// IEEE address of the device.
         ieee: ExtAddr,
     },
+    /// A Trust Center rejoin was refused.
     RejoinDenied {
+        /// IEEE address the rejoin was in the name of.
         ieee: ExtAddr,
+        /// Why.
         reason: DenyReason,
     },
+    /// A well-known-key rejoin in the name of a device that spoke under the current key within
+    /// [`SPOOF_WINDOW_MS`]: someone is probably spoofing it.
     SuspectedSpoof {
+        /// IEEE address the rejoin was in the name of.
         ieee: ExtAddr,
     },
+    /// A device still on an older network key was sent the current key under that older key,
+    /// plus a Switch-Key.
     StaleKeyRescue {
+        /// IEEE address of the device.
         ieee: ExtAddr,
+        /// Sequence number of the key it proved it holds (the key the rescue was sent under).
         from_seq: u8,
+        /// Sequence number of the current key it was given.
         to_seq: u8,
     },
+    /// A key rotation ended: Switch-Key was broadcast and the network uses the new key.
     KeySwitched {
+        /// Sequence number of the new active key.
         seq: u8,
+        /// Devices that had not acknowledged the new key (rescued when they next speak), sorted.
         stragglers: Vec<ExtAddr>,
     },
+    /// A NWK or APS frame with a frame counter not above the last accepted one was dropped.
     ReplayDropped {
+        /// IEEE address of the sender.
         ieee: ExtAddr,
+        /// The frame counter of the dropped frame.
         counter: u32,
+        /// The last counter accepted from that device (for that key, for NWK counters).
         last: u32,
     },
+    /// The permit-join window closed.
     PermitJoinClosed,
+    /// The user removed a device: it was sent a Leave and tombstoned.
     DeviceRemoved {
+        /// IEEE address of the device.
         ieee: ExtAddr,
     },
     /// An APS security command in this device's name was not authenticated by it.
     CommandRejected {
+        /// IEEE address the command was in the name of.
         ieee: ExtAddr,
+        /// Why it was rejected (one human line).
         why: &'static str,
     },
     /// A TC link key update was refused: the new key would travel under public keys only.
     TclkUpdateRefused {
+        /// IEEE address of the device.
         ieee: ExtAddr,
     },
 }
@@ -202,40 +261,55 @@ pub enum Event {
 pub enum AdminCommand {
     /// Create the network: random network key, the given PAN parameters.
     FormNetwork {
+        /// PAN identifier.
         pan_id: PanId,
+        /// Extended PAN identifier (display order, as `ExtAddr` prints it).
         extended_pan_id: u64,
+        /// 802.15.4 channel, 11–26 (else [`AdminError::InvalidChannel`]).
         channel: u8,
     },
     /// Open joining for `duration_ms` (capped at 254 s), optionally for one device only;
     /// 0 closes it.
     PermitJoin {
+        /// How long, in milliseconds; 0 closes the open window.
         duration_ms: Millis,
+        /// The only device the window admits, if set.
         ieee: Option<ExtAddr>,
     },
+    /// Add a device's install-code key: it will get the network key under it when it joins.
     AddInstallCode {
+        /// IEEE address of the device.
         ieee: ExtAddr,
+        /// The link key derived from the install code (not the code itself).
         link_key: Key,
     },
+    /// Forget a device's install-code key.
     RemoveInstallCode {
+        /// IEEE address of the device.
         ieee: ExtAddr,
     },
+    /// Replace the security policy.
     SetPolicy(Policy),
     /// Make the device leave and tombstone it: it may not come back until re-admitted.
     RemoveDevice {
+        /// IEEE address of the device.
         ieee: ExtAddr,
     },
     /// Lift a tombstone.
     ReadmitDevice {
+        /// IEEE address of the device.
         ieee: ExtAddr,
     },
     /// Start a key rotation; the switch happens when every device acknowledged the new key
     /// or at `deadline_ms` from now, whichever is first.
     RotateNetworkKey {
+        /// Milliseconds from now until the switch at the latest.
         deadline_ms: Millis,
     },
     /// Accept well-known-key rejoins from known devices for a while (e.g. after restoring a
     /// backup onto a new coordinator).
     OpenRejoinWindow {
+        /// How long, in milliseconds.
         duration_ms: Millis,
     },
 }
@@ -243,10 +317,15 @@ pub enum AdminCommand {
 /// Why an admin command was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminError {
+    /// The command needs a formed network.
     NetworkNotFormed,
+    /// `FormNetwork` on a network that is already formed.
     AlreadyFormed,
+    /// No device with this IEEE address is known.
     UnknownDevice(ExtAddr),
+    /// A key rotation is already running.
     RotationInProgress,
+    /// The channel is not a 2.4 GHz channel (11–26).
     InvalidChannel(u8),
 }
 
@@ -485,26 +564,32 @@ impl TrustCenter {
         )
     }
 
+    /// The network parameters, once the network is formed.
     pub fn network(&self) -> Option<&NetworkConfig> {
         self.network.as_ref()
     }
 
+    /// The security policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
+    /// The record of a known device (tombstoned ones included).
     pub fn device(&self, ieee: ExtAddr) -> Option<&DeviceRecord> {
         self.devices.get(&ieee)
     }
 
+    /// Every known device's record (tombstoned ones included), in no particular order.
     pub fn devices(&self) -> impl Iterator<Item = &DeviceRecord> {
         self.devices.values()
     }
 
+    /// Sequence number of the network key in use now.
     pub fn active_key_seq(&self) -> u8 {
         self.active_seq
     }
 
+    /// The network key with this sequence number, if the TC still has it.
     pub fn network_key(&self, seq: u8) -> Option<&NetworkKeyRecord> {
         self.keys.get(&seq)
     }
