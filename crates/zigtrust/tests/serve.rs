@@ -391,7 +391,12 @@ fn every_endpoint_with_good_and_bad_input() {
     // Live updates: the state now, as an SSE event.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     use std::io::{Read, Write};
-    write!(s, "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {auth}\r\n\r\n", d.port).unwrap();
+    write!(
+        s,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {auth}\r\n\r\n",
+        d.port
+    )
+    .unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
