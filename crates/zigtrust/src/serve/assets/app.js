@@ -1089,7 +1089,7 @@
   // side below it (wrapping into rows so the map fits the card), its other children are stacked
   // beneath it; all hang off one vertical trunk, so no edge crosses a node.
 
-  const MAP = { nodeW: 192, nodeH: 40, leafX: 70, leafH: 46, indent: 28, gapX: 16, rowGap: 36, pad: 10, trunk: 16 };
+  const MAP = { nodeW: 192, nodeH: 40, leafX: 68, leafH: 46, indent: 28, gapX: 16, rowGap: 36, pad: 10, trunk: 16 };
   const SEC_LABEL = {
     exposed: 'exposed link key',
     legacy: 'legacy (well-known link key)',
@@ -1256,7 +1256,7 @@
       const cy = y + MAP.nodeH + 10 + i * MAP.leafH + MAP.nodeH / 2;
       const cls = edgeClass(n, c);
       edges.push(svg('path', { class: cls, d: `M${tx},${cy}H${x + MAP.leafX}`, 'data-to': c.key }));
-      if (!n.dev) { const t = edgeLabel(tx + 6, cy - 5, c); if (t) edges.push(t); }
+      if (!n.dev) { const t = edgeLabel(tx + 5, cy - 5, c); if (t) edges.push(t); }
       bottom = cy;
       drawTree(c, x + MAP.leafX, cy - MAP.nodeH / 2, edges, nodes);
     });
