@@ -262,6 +262,11 @@ async function main() {
     let devs0 = [];
     await retry(async () => { devs0 = (await apiGet('/api/devices')).body.devices; await checkMap(page, devs0); }, 15_000);
     await screenshotOf(page.locator('#map-card'), 'network-map');
+    // A map node is a keyboard control: Enter shows the device's row in the table.
+    const mapped = devs0.find((d) => !d.removed);
+    await page.locator(`#net-map .map-node[data-ieee="${mapped.ieee}"]`).focus();
+    await page.keyboard.press('Enter');
+    await page.locator(`#device-table tr.flash[data-ieee="${mapped.ieee}"]`).waitFor({ timeout: 5_000 });
     await page.locator('#sim-panel').waitFor({ state: 'visible' });
     const simRow = page.locator(`#sim-devices [data-ieee="${target.ieee}"]`);
     await simRow.waitFor();
@@ -435,6 +440,15 @@ async function main() {
     await checkMap(page2, big);
     await screenshotOf(page2.locator('#map-card'), 'network-map-40-devices');
     await page2.close();
+
+    // -- Log out: the CSRF token leaves localStorage and the session is gone -----------------
+    begin('log out');
+    await page.bringToFront();
+    await page.click('#logout');
+    await page.locator('#token').waitFor({ state: 'visible' });
+    if (await page.evaluate(() => localStorage.getItem('zigtrust.csrf'))) throw new Error('the CSRF token is still in localStorage after logging out');
+    const after = await apiGet('/api/network');
+    if (after.status !== 401) throw new Error(`GET /api/network after logging out answered ${after.status}, expected 401`);
 
     if (pageErrors.length) throw new Error(`uncaught errors in the page:\n${pageErrors.join('\n')}`);
 
