@@ -58,6 +58,8 @@ pub struct Args {
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+/// jsQR 1.4.0 (Apache-2.0), loaded by the page only when a label is scanned.
+const JSQR_JS: &str = include_str!("assets/jsqr.js");
 
 /// How long an API request waits for the hub thread.
 const HUB_TIMEOUT: Duration = Duration::from_secs(20);
@@ -235,6 +237,7 @@ pub fn router(app: App) -> Router {
         .route("/index.html", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
         .route("/app.js", get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
         .route("/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
+        .route("/jsqr.js", get(|| async { asset(JSQR_JS, "text/javascript; charset=utf-8") }))
         .route("/api/session", get(api::session).post(api::login).delete(api::logout))
         .route("/api/network", get(api::network))
         .route("/api/devices", get(api::devices))
