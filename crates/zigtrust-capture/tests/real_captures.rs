@@ -97,21 +97,7 @@ fn captures_directory_is_complete() {
         .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "zbtk-trace-zep.pcap",
-            "zbtk-vectors-zep.pcap",
-            "zigator-01-phy-testing.pcap",
-            "zigator-02-mac-testing.pcap",
-            "zigator-03-nwk-testing.pcap",
-            "zigator-04-aps-testing.pcap",
-            "zigator-05-zdp-testing.pcap",
-            "zigator-06-zcl-testing.pcap",
-            "zoh-frames-nofcs.pcap",
-            "zoh-frames-nofcs.pcapng",
-        ]
-    );
+    assert_eq!(names, zigtrust_testkit::SHARED_CAPTURES);
     // Each one reads to the end without error and has a tshark oracle.
     for n in &names {
         assert!(!read_all(n).is_empty(), "{n}");

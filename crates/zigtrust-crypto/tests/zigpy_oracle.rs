@@ -3,22 +3,10 @@
 //! Runs `python3 oracles/zigpy/installcodes.py`; fails (never skips) if python3 or zigpy is
 //! missing — `scripts/test` installs them.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use zigtrust_crypto::{crc16_x25, hex, InstallCode, InstallCodePayload};
 
 fn zigpy(request: &serde_json::Value) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../oracles/zigpy/installcodes.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed (scripts/test installs the oracles)");
-    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "zigpy oracle failed; is zigpy installed?");
-    serde_json::from_slice(&out.stdout).unwrap()
+    zigtrust_testkit::zigpy::run("installcodes.py", request)
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Simulator tests: determinism, the issue's expected results that hold, and a tshark realism
 //! check of every scenario's capture (small device counts).
 
-use std::process::Command;
 use zigtrust_sim::*;
+use zigtrust_testkit::tshark::{key_hex, Tshark};
+use zigtrust_testkit::WELL_KNOWN;
 
 fn go(s: &str, p: &str) -> Outcome {
     run(&Config::new(s, p, 1)).unwrap()
@@ -79,15 +80,11 @@ fn deny_strands_devices_after_key_rotation_and_hub_reboot() {
     assert!(r.stranded > 0 && !r.network_key_leaked, "hub-reboot: {r:?}");
 }
 
-const WELL_KNOWN: &str = "5a6967426565416c6c69616e63653039";
-
 /// tshark dissects each scenario's capture with no malformed frame or expert error, and the
 /// network keys it extracts with only the well-known key are the ones our attacker reports.
 #[test]
 fn tshark_reads_every_scenario() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let conf = dir.join("sim-empty-wireshark-profile");
-    std::fs::create_dir_all(&conf).unwrap();
     for (s, p) in [
         ("join-legacy", "adaptive"),
         ("join-z30", "adaptive"),
@@ -102,30 +99,14 @@ fn tshark_reads_every_scenario() {
         let o = run(&c).unwrap();
         let pcap = dir.join(format!("sim-{s}-{p}.pcap"));
         std::fs::write(&pcap, pcap_bytes(&o.world)).unwrap();
-        let tshark = |keys: &[String]| {
-            let mut cmd = Command::new("tshark");
-            cmd.env("WIRESHARK_CONFIG_DIR", &conf).arg("-r").arg(&pcap);
-            for (i, k) in keys.iter().enumerate() {
-                cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
-            }
-            cmd.args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
-            for f in [
-                "frame.number",
-                "_ws.malformed",
-                "_ws.expert.message",
-                "zbee_aps.cmd.key",
-                "frame.time_epoch",
-            ] {
-                cmd.args(["-e", f]);
-            }
-            let out = cmd.output().expect("tshark must be installed (scripts/test installs it)");
-            assert!(
-                out.status.success(),
-                "tshark failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        };
+        let fields = [
+            "frame.number",
+            "_ws.malformed",
+            "_ws.expert.message",
+            "zbee_aps.cmd.key",
+            "frame.time_epoch",
+        ];
+        let tshark = |keys: &[String]| Tshark::new().keys(keys).fields(&pcap, &fields);
         // All keys: nothing malformed, no expert message at all.
         let mut all: Vec<String> = o.network_keys.iter().map(|k| k.to_hex()).collect();
         all.push(WELL_KNOWN.into());
@@ -135,31 +116,27 @@ fn tshark_reads_every_scenario() {
                 all.extend(d.tclk.iter().map(|k| k.to_hex()));
             }
         }
-        let text = tshark(&all);
-        assert_eq!(text.lines().count() as u64, o.report.frames, "{s}");
-        for l in text.lines() {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert!(f.get(1).is_none_or(|m| m.is_empty()), "{s}/{p}: malformed: {l}");
-            assert!(f.get(2).is_none_or(|m| m.is_empty()), "{s}/{p}: expert: {l}");
+        let rows = tshark(&all);
+        assert_eq!(rows.len() as u64, o.report.frames, "{s}");
+        for r in &rows {
+            assert!(r["_ws.malformed"].is_empty(), "{s}/{p}: malformed: {r:?}");
+            assert!(r["_ws.expert.message"].is_empty(), "{s}/{p}: expert: {r:?}");
         }
         // Only the well-known key: the network keys tshark extracts = what the attacker learned.
-        let text = tshark(&[WELL_KNOWN.to_string()]);
+        let rows = tshark(&[WELL_KNOWN.to_string()]);
         // The attacker of "after pairing" scenarios arrives later: compare from then on.
         let from = o.world.attacker.as_ref().unwrap().listen_from as f64 / 1e6;
         let mut seen: Vec<String> = Vec::new();
-        for l in text.lines() {
-            let f: Vec<&str> = l.split('\t').collect();
-            let t: f64 = f.get(4).and_then(|t| t.parse().ok()).unwrap_or(0.0) - 1_700_000_000.0;
+        for r in &rows {
+            let t: f64 = r["frame.time_epoch"].parse().unwrap_or(0.0) - 1_700_000_000.0;
             if t < from {
                 continue;
             }
-            assert!(f.get(1).is_none_or(|m| m.is_empty()), "{s}/{p}: malformed: {l}");
-            if let Some(k) = f.get(3).filter(|k| !k.is_empty()) {
-                for k in k.split(',') {
-                    let k = k.replace(':', "").to_lowercase();
-                    if o.network_keys.iter().any(|n| n.to_hex() == k) && !seen.contains(&k) {
-                        seen.push(k);
-                    }
+            assert!(r["_ws.malformed"].is_empty(), "{s}/{p}: malformed: {r:?}");
+            for k in r.list("zbee_aps.cmd.key") {
+                let k = key_hex(&k);
+                if o.network_keys.iter().any(|n| n.to_hex() == k) && !seen.contains(&k) {
+                    seen.push(k);
                 }
             }
         }

@@ -4,46 +4,31 @@
 //! a key the Trust Center marks exposed.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use zigtrust_sim::*;
-
-const WELL_KNOWN: &str = "5a6967426565416c6c69616e63653039";
+use zigtrust_testkit::tshark::{key_hex, Tshark};
+use zigtrust_testkit::WELL_KNOWN;
 
 /// Network keys tshark extracts with only the well-known key: keys of Transport-Key commands
 /// of the network-key type, and keys it decrypted NWK frames with.
 fn tshark_network_keys(pcap: &std::path::Path, o: &Outcome) -> BTreeSet<String> {
-    let conf = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-exposure-profile");
-    std::fs::create_dir_all(&conf).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.env("WIRESHARK_CONFIG_DIR", &conf).arg("-r").arg(pcap);
-    cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{WELL_KNOWN}\",\"Normal\",\"well-known\""));
-    cmd.args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=;"]);
-    for f in ["frame.number", "zbee_aps.cmd.key_type", "zbee_aps.cmd.key", "zbee.sec.key"] {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark must be installed (scripts/test installs it)");
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count() as u64, o.report.frames);
-    let norm = |k: &str| k.replace(':', "").to_lowercase();
+    let rows = Tshark::new().keys([WELL_KNOWN]).fields(
+        pcap,
+        &["frame.number", "zbee_aps.cmd.key_type", "zbee_aps.cmd.key", "zbee.sec.key"],
+    );
+    assert_eq!(rows.len() as u64, o.report.frames);
     let tc_keys: BTreeSet<String> =
         (0..=255u8).filter_map(|q| o.world.tc_key(q)).map(|k| k.to_hex()).collect();
     let mut keys = BTreeSet::new();
-    for l in text.lines() {
-        let f: Vec<&str> = l.split('\t').collect();
-        let split = |i: usize| -> Vec<&str> {
-            f.get(i).map_or(vec![], |s| s.split(';').filter(|s| !s.is_empty()).collect())
-        };
-        let (types, tk_keys) = (split(1), split(2));
-        for (t, k) in types.iter().zip(&tk_keys) {
+    for r in &rows {
+        for (t, k) in r.list("zbee_aps.cmd.key_type").iter().zip(r.list("zbee_aps.cmd.key")) {
             // 0x01: standard network key (Zigbee spec table 4-18).
             if u8::from_str_radix(t.trim_start_matches("0x"), 16) == Ok(1) {
-                keys.insert(norm(k));
+                keys.insert(key_hex(&k));
             }
         }
         // Keys used to decrypt: network keys at the NWK layer, link keys at the APS layer.
-        for k in split(3) {
-            let k = norm(k);
+        for k in r.list("zbee.sec.key") {
+            let k = key_hex(&k);
             if tc_keys.contains(&k) {
                 keys.insert(k);
             }

@@ -9,6 +9,7 @@ mod common;
 use common::*;
 use zigtrust_crypto::Key;
 use zigtrust_tc::AdminCommand;
+use zigtrust_testkit::WELL_KNOWN;
 use zigtrust_wire::dissect::{Dissector, KeySource, Keyring};
 
 #[test]
@@ -118,5 +119,3 @@ fn tshark_reads_everything_the_trust_center_sends() {
         );
     }
 }
-
-const WELL_KNOWN: &str = "5a6967426565416c6c69616e63653039";

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use zigtrust_crypto::Key;
+use zigtrust_testkit::fuzz::replay_regressions;
 use zigtrust_wire::aps::{ApsCommand, ApsHeader};
 use zigtrust_wire::dissect::{Dissector, KeySource, Keyring};
 use zigtrust_wire::mac::MacFrame;
@@ -29,16 +30,7 @@ fn replay(data: &[u8]) {
 #[test]
 fn fuzz_regressions_do_not_panic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            continue;
-        }
-        replay(&std::fs::read(&path).unwrap());
-        n += 1;
-    }
-    assert!(n > 0, "no regression inputs in {}", dir.display());
+    replay_regressions(&dir, replay);
     // Edge cases that are cheap to keep inline: empty, every single byte, all-ones headers.
     replay(&[]);
     for b in 0..=255u8 {

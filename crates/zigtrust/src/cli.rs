@@ -17,8 +17,6 @@ pub enum Command {
     Installcode(crate::installcode::Args),
     /// Decode a capture: one line per frame, decrypting with the keys it knows or learns.
     Decode(crate::decode::Args),
-    /// Write a seeded capture of generated Zigbee traffic (joins, key updates, every command).
-    Corpus(crate::corpus::Args),
     /// Export or import the store as an Open ZigBee Coordinator Backup (zigpy / Zigbee2MQTT JSON).
     Backup(crate::backup::Args),
     /// Audit captures for leaked keys, legacy joins, spoofed rejoins, replays (one report).
@@ -51,7 +49,6 @@ where
     match cli.command {
         Command::Installcode(a) => crate::installcode::run(&a, &mut out),
         Command::Decode(a) => crate::decode::run(&a, &mut out),
-        Command::Corpus(a) => crate::corpus::run(&a, &mut out),
         Command::Backup(a) => crate::backup::run(&a, &mut out),
         Command::Sim(a) => crate::sim::run_cmd(&a, &mut out),
         Command::Serve(a) => crate::serve::run(&a, &mut out),

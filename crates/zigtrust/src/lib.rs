@@ -8,13 +8,11 @@
 //! - [`audit`]: `zigtrust audit` (security findings and inventory of captures).
 //! - [`sim`]: `zigtrust sim` / `zigtrust sim matrix` (the network simulator).
 //! - [`serve`]: `zigtrust serve`, the hub daemon (Trust Center, HTTP API, web page).
-//! - [`corpus`]: a seeded corpus of frames built with our emitters, for oracle tests and demos.
 #![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod backup;
 pub mod cli;
-pub mod corpus;
 pub mod crashtest;
 pub mod decode;
 pub mod installcode;

@@ -7,6 +7,8 @@ use common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
+use zigtrust_testkit::tshark::Tshark;
+use zigtrust_testkit::{shared_capture, WELL_KNOWN};
 
 fn audit(args: &[&str]) -> (i32, String, String) {
     let out =
@@ -101,34 +103,15 @@ fn simulator_pcaps_match_ground_truth() {
 
 /// tshark's Transport-Keys of network keys (types 1 and 5) with only the well-known key.
 fn tshark_network_keys(pcap: &Path) -> BTreeSet<(u64, String)> {
-    let conf = tmp("empty-wireshark-profile");
-    std::fs::create_dir_all(&conf).unwrap();
-    let out = Command::new("tshark")
-        .env("WIRESHARK_CONFIG_DIR", &conf)
-        .arg("-r")
-        .arg(pcap)
-        .arg("-o")
-        .arg(format!("uat:zigbee_pc_keys:\"{WELL_KNOWN}\",\"Normal\",\"wk\""))
-        .args([
-            "-Y",
-            "zbee_aps.cmd.key",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ])
-        .args(["-e", "frame.number", "-e", "zbee_aps.cmd.key", "-e", "zbee_aps.cmd.key_type"])
-        .output()
-        .expect("tshark must be installed");
-    assert!(out.status.success());
+    let rows = Tshark::new()
+        .keys([WELL_KNOWN])
+        .filter("zbee_aps.cmd.key")
+        .fields(pcap, &["frame.number", "zbee_aps.cmd.key", "zbee_aps.cmd.key_type"]);
     let mut s = BTreeSet::new();
-    for l in String::from_utf8(out.stdout).unwrap().lines() {
-        let f: Vec<&str> = l.split('\t').collect();
-        for (k, t) in f[1].split(',').zip(f[2].split(',')) {
+    for r in rows {
+        for (k, t) in r.list("zbee_aps.cmd.key").into_iter().zip(r.list("zbee_aps.cmd.key_type")) {
             if t == "0x01" || t == "0x05" {
-                s.insert((f[0].parse().unwrap(), k.to_string()));
+                s.insert((r["frame.number"].parse().unwrap(), k));
             }
         }
     }
@@ -137,20 +120,8 @@ fn tshark_network_keys(pcap: &Path) -> BTreeSet<(u64, String)> {
 
 #[test]
 fn real_captures_leaked_keys_equal_tshark() {
-    let files = [
-        "zoh-frames-nofcs.pcap",
-        "zoh-frames-nofcs.pcapng",
-        "zigator-01-phy-testing.pcap",
-        "zigator-02-mac-testing.pcap",
-        "zigator-03-nwk-testing.pcap",
-        "zigator-04-aps-testing.pcap",
-        "zigator-05-zdp-testing.pcap",
-        "zigator-06-zcl-testing.pcap",
-        "zbtk-trace-zep.pcap",
-        "zbtk-vectors-zep.pcap",
-    ];
     let mut total = 0;
-    for f in files {
+    for f in zigtrust_testkit::SHARED_CAPTURES {
         let p = shared_capture(f);
         let ours = leaks(&audit_json(&p, &[]));
         let theirs = tshark_network_keys(&p);

@@ -5,9 +5,8 @@
 //! skips) if python3 or zigpy is missing — `scripts/test` installs them.
 
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use zigtrust_crypto::Key;
 use zigtrust_store::Store;
 use zigtrust_tc::model::*;
@@ -28,17 +27,7 @@ fn zigtrust(args: &[&str]) -> Output {
 }
 
 fn zigpy(request: &Value) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../oracles/zigpy/backup.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed (scripts/test installs the oracles)");
-    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "zigpy oracle failed; is zigpy installed?");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = zigtrust_testkit::zigpy::run("backup.py", request);
     assert!(v.get("error").is_none(), "zigpy refused: {v}");
     v
 }

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
+use zigtrust_testkit::corpus::Options;
 
 fn zigtrust(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zigtrust")).args(args).output().unwrap()
@@ -16,11 +17,11 @@ fn sample() -> String {
 
 #[test]
 fn sample_capture_is_the_seeded_corpus() {
-    // testdata/sample.pcap is `zigtrust corpus --seed 1 --frames 120`; regenerate and compare so
-    // the shipped sample can never drift from the generator.
+    // testdata/sample.pcap is `zigtrust-corpus --seed 1 --frames 120` (the test kit's
+    // generator); regenerate and compare so the shipped sample can never drift from it.
     let (_, fresh) = corpus_pcap(
         "sample-regen.pcap",
-        &zigtrust::corpus::Options { seed: 1, min_frames: 120, ..Default::default() },
+        &Options { seed: 1, min_frames: 120, ..Default::default() },
     );
     assert_eq!(std::fs::read(fresh).unwrap(), std::fs::read(sample()).unwrap());
 }

@@ -9,11 +9,12 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
-use zigtrust::corpus::Options;
 use zigtrust_crypto::SecurityLevel;
+use zigtrust_testkit::corpus::Options;
+use zigtrust_testkit::tshark::{Row, Tshark};
+use zigtrust_testkit::WELL_KNOWN;
 
 const FIELDS: &[&str] = &[
     "frame.number",
@@ -54,39 +55,9 @@ fn level_pref(level: SecurityLevel) -> &'static str {
     }
 }
 
-/// Runs tshark with the keys in its key table (via -o, isolated from any user profile).
-fn tshark(
-    pcap: &Path,
-    keys: &[String],
-    level: SecurityLevel,
-) -> Vec<HashMap<&'static str, String>> {
-    let conf = tmp("empty-wireshark-profile");
-    std::fs::create_dir_all(&conf).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.env("WIRESHARK_CONFIG_DIR", &conf).arg("-r").arg(pcap);
-    cmd.arg("-o").arg(format!("zbee_nwk.seclevel:{}", level_pref(level)));
-    for (i, k) in keys.iter().enumerate() {
-        cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
-    }
-    cmd.args(["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]);
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark must be installed (scripts/test installs it)");
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| FIELDS.iter().copied().zip(l.split('\t').map(str::to_string)).collect())
-        .collect()
-}
-
-fn list(s: &str) -> Vec<String> {
-    if s.is_empty() {
-        Vec::new()
-    } else {
-        s.split(',').map(str::to_string).collect()
-    }
+/// Runs tshark with the keys in its key table and its NWK security level set to `level`.
+fn tshark(pcap: &Path, keys: &[String], level: SecurityLevel) -> Vec<Row> {
+    Tshark::new().pref("zbee_nwk.seclevel", level_pref(level)).keys(keys).fields(pcap, FIELDS)
 }
 
 fn hex8(v: &Value) -> String {
@@ -138,13 +109,7 @@ fn collect(d: &Value) -> Ours {
 /// Compares one frame; returns the command ids seen (for coverage).
 /// With a MIC-only level tshark shows the clear payload without checking the MIC (so it names no
 /// key); we still require our MIC check to pass (see `run_level`).
-fn compare(
-    frame: usize,
-    level: SecurityLevel,
-    ours: &Value,
-    t: &HashMap<&'static str, String>,
-    seen: &mut BTreeSet<String>,
-) {
+fn compare(frame: usize, level: SecurityLevel, ours: &Value, t: &Row, seen: &mut BTreeSet<String>) {
     let ctx = format!("frame {frame}: ours {ours}\ntshark {t:?}");
     assert_eq!(t["frame.number"], frame.to_string());
     assert!(t["_ws.malformed"].is_empty(), "malformed in tshark: {ctx}");
@@ -154,9 +119,9 @@ fn compare(
     for (field, ours_addr) in [("dst", &mac["dst"]), ("src", &mac["src"])] {
         if let Some(a) = ours_addr.as_str() {
             if a.starts_with("0x") {
-                assert_eq!(t[format!("wpan.{field}16").as_str()], a, "MAC {field}: {ctx}");
+                assert_eq!(t[&format!("wpan.{field}16")], a, "MAC {field}: {ctx}");
             } else {
-                assert_eq!(t[format!("wpan.{field}64").as_str()], a, "MAC {field}: {ctx}");
+                assert_eq!(t[&format!("wpan.{field}64")], a, "MAC {field}: {ctx}");
             }
         }
     }
@@ -184,14 +149,14 @@ fn compare(
         assert!(t["zbee_nwk.src"].is_empty(), "{ctx}");
     }
     let o = collect(ours);
-    assert_eq!(list(&t["zbee.sec.counter"]), o.counters, "frame counters: {ctx}");
+    assert_eq!(t.list("zbee.sec.counter"), o.counters, "frame counters: {ctx}");
     if level.is_encrypted() {
-        assert_eq!(list(&t["zbee.sec.key"]), o.keys_used, "keys that decrypted: {ctx}");
+        assert_eq!(t.list("zbee.sec.key"), o.keys_used, "keys that decrypted: {ctx}");
     }
-    assert_eq!(list(&t["zbee_aps.counter"]), o.aps_counters, "APS counters: {ctx}");
-    assert_eq!(list(&t["zbee_aps.cmd.id"]), o.aps_cmds, "APS commands: {ctx}");
-    assert_eq!(list(&t["zbee_aps.cmd.key"]), o.transported, "transported keys: {ctx}");
-    for c in list(&t["zbee_aps.cmd.id"]) {
+    assert_eq!(t.list("zbee_aps.counter"), o.aps_counters, "APS counters: {ctx}");
+    assert_eq!(t.list("zbee_aps.cmd.id"), o.aps_cmds, "APS commands: {ctx}");
+    assert_eq!(t.list("zbee_aps.cmd.key"), o.transported, "transported keys: {ctx}");
+    for c in t.list("zbee_aps.cmd.id") {
         seen.insert(format!("aps {c}"));
     }
 }
@@ -199,10 +164,10 @@ fn compare(
 fn run_level(level: SecurityLevel, min_frames: usize, seed: u64) -> (usize, BTreeSet<String>) {
     let opts = Options { seed, min_frames, level };
     let (corpus, pcap) = corpus_pcap(&format!("tshark-level{}.pcap", level.bits()), &opts);
-    let mut args = key_args(&corpus);
+    let mut args = corpus.key_args();
     args.extend(["--security-level".to_string(), level.bits().to_string()]);
     let ours = our_decode(&pcap, &args);
-    let theirs = tshark(&pcap, &all_keys(&corpus), level);
+    let theirs = tshark(&pcap, &corpus.all_keys(), level);
     assert_eq!(ours.len(), corpus.frames.len());
     assert_eq!(theirs.len(), corpus.frames.len(), "tshark saw a different number of frames");
     let mut seen = BTreeSet::new();
@@ -262,7 +227,7 @@ fn tshark_learns_the_same_keys_from_the_well_known_key() {
     let theirs_keys: Vec<(usize, String)> = theirs
         .iter()
         .enumerate()
-        .flat_map(|(i, t)| list(&t["zbee_aps.cmd.key"]).into_iter().map(move |k| (i + 1, k)))
+        .flat_map(|(i, t)| t.list("zbee_aps.cmd.key").into_iter().map(move |k| (i + 1, k)))
         .collect();
     assert!(!ours_keys.is_empty());
     assert_eq!(ours_keys, theirs_keys);

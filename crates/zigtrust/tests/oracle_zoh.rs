@@ -12,39 +12,11 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use zigtrust::corpus::Options;
 use zigtrust_capture::{PcapWriter, Timestamp};
 use zigtrust_crypto::decode_hex_loose;
-
-fn node(script: &str, input: Option<&Value>) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../oracles/zoh").join(script);
-    let mut child = Command::new("node")
-        .arg(&path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node must be installed (scripts/test installs the oracles)");
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(v) = input {
-        stdin.write_all(v.to_string().as_bytes()).unwrap();
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed (is zigbee-on-host installed in oracles/zoh?): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+use zigtrust_testkit::corpus::Options;
+use zigtrust_testkit::zoh;
+use zigtrust_testkit::WELL_KNOWN;
 
 /// Every field present in `theirs` must equal ours (zigbee-on-host omits what it doesn't decode).
 fn assert_subset(path: &str, theirs: &Value, ours: &Value, ctx: &str) {
@@ -63,7 +35,7 @@ fn assert_subset(path: &str, theirs: &Value, ours: &Value, ctx: &str) {
 #[test]
 fn zigbee_on_host_decodes_our_corpus_like_we_do() {
     let (corpus, pcap) = corpus_pcap("zoh-corpus.pcap", &Options { seed: 9, ..Options::default() });
-    let ours = our_decode(&pcap, &key_args(&corpus));
+    let ours = our_decode(&pcap, &corpus.key_args());
     // zigbee-on-host does not learn keys: hand it every key our decode used or found.
     let mut link_keys = vec![WELL_KNOWN.to_string()];
     link_keys.extend(corpus.install_codes.iter().map(|(_, ic)| ic.link_key().to_hex()));
@@ -86,7 +58,7 @@ fn zigbee_on_host_decodes_our_corpus_like_we_do() {
                    "network_keys": network_keys, "link_keys": link_keys})
         })
         .collect();
-    let theirs = node("decode.mjs", Some(&json!({ "frames": frames })));
+    let theirs = zoh::run("decode.mjs", Some(&json!({ "frames": frames })));
     assert_eq!(theirs.len(), ours.len());
     let (mut decrypted, mut ours_decrypted) = (0, 0);
     for (t, o) in theirs.iter().zip(&ours) {
@@ -104,7 +76,7 @@ fn zigbee_on_host_decodes_our_corpus_like_we_do() {
 
 #[test]
 fn we_decode_what_zigbee_on_host_encodes() {
-    let encoded = node("encode.mjs", None);
+    let encoded = zoh::run("encode.mjs", None);
     assert!(encoded.len() >= 20);
     // Frames that share a key set go into one capture, decoded with exactly those keys.
     let mut groups: BTreeMap<String, Vec<&Value>> = BTreeMap::new();

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use std::process::Command;
+use zigtrust_testkit::tshark::Tshark;
+use zigtrust_testkit::{shared_capture, WELL_KNOWN};
 
 /// (file, keys from MANIFEST.md, install codes as EUI64:CODE, frames whose network key is unknown to everyone)
 fn captures() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
@@ -47,26 +48,13 @@ fn captures() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
     ]
 }
 
-/// tshark's (frame number, transported keys, keys that decrypted) per frame.
+/// tshark's (transported keys, keys that decrypted) per frame.
 fn tshark_keys(pcap: &std::path::Path, keys: &[String]) -> Vec<(String, String)> {
-    let conf = tmp("empty-wireshark-profile");
-    std::fs::create_dir_all(&conf).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.env("WIRESHARK_CONFIG_DIR", &conf).arg("-r").arg(pcap);
-    for (i, k) in keys.iter().enumerate() {
-        cmd.arg("-o").arg(format!("uat:zigbee_pc_keys:\"{k}\",\"Normal\",\"k{i}\""));
-    }
-    cmd.args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
-    cmd.args(["-e", "zbee_aps.cmd.key", "-e", "zbee.sec.key"]);
-    let out = cmd.output().expect("tshark must be installed");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut it = l.split('\t');
-            (it.next().unwrap_or("").to_string(), it.next().unwrap_or("").to_string())
-        })
+    Tshark::new()
+        .keys(keys)
+        .fields(pcap, &["zbee_aps.cmd.key", "zbee.sec.key"])
+        .into_iter()
+        .map(|r| (r["zbee_aps.cmd.key"].clone(), r["zbee.sec.key"].clone()))
         .collect()
 }
 

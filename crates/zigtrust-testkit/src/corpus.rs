@@ -2,7 +2,8 @@
 //! whose devices join (directly and through a router), update their TC link keys, talk, send
 //! every NWK command, rejoin (secured and Trust Center rejoins) and live through a network key
 //! switch. It exercises every frame and command type `zigtrust-wire` emits, and is what the
-//! tshark and zigbee-on-host oracle tests, the sample capture and the decode benchmark use.
+//! tshark and zigbee-on-host oracle tests, the sample capture (`testdata/sample.pcap`) and the
+//! decode and audit benchmarks use (through the `zigtrust-corpus` binary of this crate).
 //!
 //! Same seed and options → byte-identical frames.
 
@@ -82,6 +83,36 @@ impl Corpus {
             p.write_frame(ts, &f.psdu)?;
         }
         p.finish()
+    }
+
+    /// Writes the pcap to the file `path`.
+    pub fn write_pcap_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let f = std::fs::File::create(path)?;
+        self.write_pcap(std::io::BufWriter::new(f))?.flush()
+    }
+
+    /// `--key`/`--install-code` arguments of `zigtrust decode` and `audit` that make every frame
+    /// readable.
+    pub fn key_args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for k in &self.network_keys {
+            v.push("--key".into());
+            v.push(k.to_hex());
+        }
+        for (ieee, ic) in &self.install_codes {
+            v.push("--install-code".into());
+            v.push(format!("{ieee}:{}", zigtrust_crypto::hex(ic.as_bytes())));
+        }
+        v
+    }
+
+    /// Every key (hex) an outside tool needs to read all of it: the network keys, the
+    /// well-known key and the install-code link keys.
+    pub fn all_keys(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.network_keys.iter().map(|k| k.to_hex()).collect();
+        v.push(crate::WELL_KNOWN.into());
+        v.extend(self.install_codes.iter().map(|(_, ic)| ic.link_key().to_hex()));
+        v
     }
 }
 
@@ -888,25 +919,6 @@ impl Gen {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deterministic_and_covering() {
-        let a = generate(&Options::default());
-        let b = generate(&Options::default());
-        assert!(a.frames.len() >= 300);
-        assert!(a.frames.iter().zip(&b.frames).all(|(x, y)| x.psdu == y.psdu));
-        let c = generate(&Options { seed: 2, ..Options::default() });
-        assert_ne!(a.frames[10].psdu, c.frames[10].psdu);
-        for kind in ALL_KINDS {
-            assert!(a.frames.iter().any(|f| f.kind == *kind), "missing {kind}");
-        }
-        assert!(a.network_keys.len() >= 2, "a key rotation happened");
-    }
-}
-
 /// Every frame kind the generator produces (tests assert the corpus covers them all).
 pub const ALL_KINDS: &[&str] = &[
     "mac-ack",
@@ -952,76 +964,21 @@ pub const ALL_KINDS: &[&str] = &[
     "nwk-rejoin-response-unsecured",
 ];
 
-/// `zigtrust corpus`: write a generated capture and print the keys needed to read it.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// Output pcap file (linktype 195, FCS appended).
-    #[arg(long)]
-    pub out: std::path::PathBuf,
-    /// Seed: the same seed gives a byte-identical capture.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Minimum number of frames.
-    #[arg(long, default_value_t = 300)]
-    pub frames: usize,
-    /// Network security level (0-7); real Zigbee PRO networks use 5.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..8))]
-    pub level: u8,
-    /// Print the key manifest as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
-    let corpus = generate(&Options {
-        seed: args.seed,
-        min_frames: args.frames,
-        level: SecurityLevel::from_bits(args.level),
-    });
-    let file = match std::fs::File::create(&args.out) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("zigtrust corpus: {}: {e}", args.out.display());
-            return crate::exit::BAD_INPUT;
+    #[test]
+    fn deterministic_and_covering() {
+        let a = generate(&Options::default());
+        let b = generate(&Options::default());
+        assert!(a.frames.len() >= 300);
+        assert!(a.frames.iter().zip(&b.frames).all(|(x, y)| x.psdu == y.psdu));
+        let c = generate(&Options { seed: 2, ..Options::default() });
+        assert_ne!(a.frames[10].psdu, c.frames[10].psdu);
+        for kind in ALL_KINDS {
+            assert!(a.frames.iter().any(|f| f.kind == *kind), "missing {kind}");
         }
-    };
-    if let Err(e) = corpus.write_pcap(std::io::BufWriter::new(file)).and_then(|mut w| w.flush()) {
-        eprintln!("zigtrust corpus: {}: {e}", args.out.display());
-        return crate::exit::BAD_INPUT;
+        assert!(a.network_keys.len() >= 2, "a key rotation happened");
     }
-    let nwk: Vec<String> = corpus.network_keys.iter().map(|k| k.to_hex()).collect();
-    let ics: Vec<serde_json::Value> = corpus
-        .install_codes
-        .iter()
-        .map(|(ieee, ic)| {
-            serde_json::json!({"ieee": ieee.to_string(), "install_code": zigtrust_crypto::hex(ic.as_bytes()),
-                               "link_key": ic.link_key().to_hex()})
-        })
-        .collect();
-    let r = if args.json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"file": args.out.display().to_string(), "frames": corpus.frames.len(),
-                "pan": corpus.pan.to_string(), "trust_center": corpus.trust_center.to_string(),
-                "network_keys": nwk, "install_codes": ics})
-        )
-    } else {
-        let mut s = format!("wrote {} frames to {}\n", corpus.frames.len(), args.out.display());
-        for (i, k) in nwk.iter().enumerate() {
-            s += &format!("network key seq {i}: {k}\n");
-        }
-        for ic in &ics {
-            s += &format!(
-                "install code {}:{}\n",
-                ic["ieee"].as_str().unwrap_or(""),
-                ic["install_code"].as_str().unwrap_or("")
-            );
-        }
-        write!(out, "{s}")
-    };
-    if r.is_err() {
-        return crate::exit::BAD_INPUT;
-    }
-    crate::exit::OK
 }
