@@ -25,9 +25,6 @@ pub enum Command {
     Sim(crate::sim::Args),
     /// Run the hub daemon: the Trust Center with its store, an HTTP API and a web page.
     Serve(crate::serve::Args),
-    /// Test helper for the crash test: a hub and a scripted device in a loop.
-    #[command(hide = true)]
-    TcCrashChild(crate::crashtest::Args),
 }
 
 /// Parses `args` (including argv[0]), runs the command and returns the process exit code.
@@ -53,6 +50,5 @@ where
         Command::Sim(a) => crate::sim::run_cmd(&a, &mut out),
         Command::Serve(a) => crate::serve::run(&a, &mut out),
         Command::Audit(a) => crate::audit::run(&a, &mut out),
-        Command::TcCrashChild(a) => crate::crashtest::run(&a, &mut out),
     }
 }

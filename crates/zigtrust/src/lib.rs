@@ -1,7 +1,9 @@
-//! zigtrust: the command-line shell around the zigtrust crates.
+//! zigtrust: the command-line shell around the zigtrust crates — arguments in, output out (text,
+//! JSON, and the daemon's HTTP API and page). The logic lives in the library crates (the hub in
+//! `zigtrust-hub`); test support (the frame corpus, scripted devices, oracle runners) in
+//! `zigtrust-testkit`, which is never shipped.
 //!
 //! - [`backup`]: `zigtrust backup export|import` (Open ZigBee Coordinator Backup JSON).
-//! - [`hub`]: the I/O shell that runs the Trust Center core on its SQLite store.
 //! - [`cli`]: argument parsing and dispatch (`zigtrust <subcommand>`).
 //! - [`installcode`]: `zigtrust installcode`.
 //! - [`decode`]: `zigtrust decode`.
@@ -13,7 +15,6 @@
 pub mod audit;
 pub mod backup;
 pub mod cli;
-pub mod crashtest;
 pub mod decode;
 pub mod installcode;
 pub mod json;
