@@ -6,7 +6,7 @@
 //! document with `--json`. Exit 0, 1 when a finding at or above `--fail-on` exists, 2 on bad
 //! input (the report of what was read is still printed).
 
-use crate::decode::keyring_from_args;
+use crate::cli::KeyArgs;
 use crate::exit;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -19,12 +19,8 @@ pub struct Args {
     /// Capture files (pcap / pcapng, any format `decode` reads), audited in order as one stream.
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
-    /// A network or link key (32 hex digits). Repeatable.
-    #[arg(long = "key", value_name = "HEX")]
-    pub keys: Vec<String>,
-    /// A device's install code, as EUI64:CODE. Repeatable.
-    #[arg(long = "install-code", value_name = "EUI64:CODE")]
-    pub install_codes: Vec<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
     /// One JSON document on stdout (field names in the README).
     #[arg(long)]
     pub json: bool,
@@ -44,14 +40,7 @@ struct CaptureSpan {
 }
 
 pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
-    let ring = match keyring_from_args(&args.keys, &args.install_codes) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("zigtrust audit: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
-    let mut auditor = Auditor::new(ring);
+    let mut auditor = Auditor::new(args.keys.keyring());
     let mut spans = Vec::new();
     let mut error: Option<(String, String)> = None;
     let mut base = 0u64;

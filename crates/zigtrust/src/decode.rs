@@ -4,16 +4,17 @@
 //! `docs/decode-json.md`. The well-known TC link key is always tried; keys revealed by
 //! Transport-Key commands are used for the frames after them.
 
+use crate::cli::KeyArgs;
 use crate::exit;
 use crate::json::Obj;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use zigtrust_capture::{CaptureReader, CaptureRecord, FcsStatus, RecordContent};
-use zigtrust_crypto::{hex, InstallCodePayload, Key};
+use zigtrust_crypto::hex;
 use zigtrust_wire::aps::{ApsCommand, ApsFrameType, DeliveryMode, TransportKeyBody};
 use zigtrust_wire::dissect::{
-    ApsLayer, Decryption, Dissection, Dissector, KeySource, Keyring, SecurityInfo,
+    ApsLayer, Decryption, Dissection, Dissector, KeySource, SecurityInfo,
 };
 use zigtrust_wire::mac::{Address, FrameType, MacHeader};
 use zigtrust_wire::nwk::{NwkFrameType, NwkHeader};
@@ -25,13 +26,8 @@ use zigtrust_wire::ExtAddr;
 pub struct Args {
     /// Capture file: pcap or pcapng with 802.15.4 (linktypes 195, 230, 283) or ZEP over UDP.
     pub capture: PathBuf,
-    /// A network or link key (32 hex digits, separators allowed). Repeatable.
-    #[arg(long = "key", value_name = "HEX")]
-    pub keys: Vec<String>,
-    /// A device's install code, as EUI64:CODE or any QR/text form that names the device.
-    /// Repeatable.
-    #[arg(long = "install-code", value_name = "EUI64:CODE")]
-    pub install_codes: Vec<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
     /// JSON Lines output (see docs/decode-json.md).
     #[arg(long)]
     pub json: bool,
@@ -45,31 +41,8 @@ pub struct Args {
     pub security_level: u8,
 }
 
-/// Builds the keyring from `--key` and `--install-code` arguments.
-pub fn keyring_from_args(keys: &[String], install_codes: &[String]) -> Result<Keyring, String> {
-    let mut ring = Keyring::new();
-    for k in keys {
-        let key = Key::from_hex(k).map_err(|e| format!("--key {k:?}: {e}"))?;
-        ring.add_key(key, KeySource::Given);
-    }
-    for ic in install_codes {
-        let p = InstallCodePayload::parse(ic).map_err(|e| format!("--install-code {ic:?}: {e}"))?;
-        let ieee = p.ieee.ok_or_else(|| {
-            format!("--install-code {ic:?}: give the device as EUI64:CODE (e.g. 00:12:4b:00:01:02:03:04:83FE…)")
-        })?;
-        ring.add_link_key(p.code.link_key(), KeySource::InstallCode { ieee: ExtAddr(ieee) });
-    }
-    Ok(ring)
-}
-
 pub fn run(args: &Args, out: &mut dyn Write) -> i32 {
-    let ring = match keyring_from_args(&args.keys, &args.install_codes) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("zigtrust decode: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+    let ring = args.keys.keyring();
     let reader = match CaptureReader::open(&args.capture) {
         Ok(r) => r,
         Err(e) => {

@@ -4,7 +4,8 @@
 //! `zigtrust-testkit`, which is never shipped.
 //!
 //! - [`backup`]: `zigtrust backup export|import` (Open ZigBee Coordinator Backup JSON).
-//! - [`cli`]: argument parsing and dispatch (`zigtrust <subcommand>`).
+//! - [`cli`]: argument parsing and dispatch (`zigtrust <subcommand>`), and the key arguments
+//!   shared by `decode` and `audit`.
 //! - [`installcode`]: `zigtrust installcode`.
 //! - [`decode`]: `zigtrust decode`.
 //! - [`audit`]: `zigtrust audit` (security findings and inventory of captures).
