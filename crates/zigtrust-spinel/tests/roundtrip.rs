@@ -280,19 +280,19 @@ proptest! {
     #[test]
     fn hdlc_encoding_has_no_raw_special_bytes(payload in prop::collection::vec(any::<u8>(), 0..200)) {
         let wire = hdlc::encode_to_vec(&payload);
-        let inner = &wire[1..wire.len() - 1];
         prop_assert_eq!(wire[0], hdlc::FLAG);
         prop_assert_eq!(wire[wire.len() - 1], hdlc::FLAG);
-        for (i, &b) in inner.iter().enumerate() {
-            prop_assert!(b != hdlc::FLAG);
-            let escaped_pos = i > 0 && inner[i - 1] == hdlc::ESCAPE
-                && (i < 2 || inner[i - 2] != hdlc::ESCAPE || {
-                    // Count the run of escapes before i: odd means b is escaped data.
-                    let run = inner[..i].iter().rev().take_while(|&&x| x == hdlc::ESCAPE).count();
-                    run % 2 == 1
-                });
-            if !escaped_pos && b != hdlc::ESCAPE {
-                prop_assert!(!hdlc::needs_escape(b), "raw {b:#04x} at {i}");
+        // Between the flags: plain bytes outside the escape set, or 7D + (a member XOR 20).
+        let inner = &wire[1..wire.len() - 1];
+        let mut i = 0;
+        while i < inner.len() {
+            if inner[i] == hdlc::ESCAPE {
+                prop_assert!(i + 1 < inner.len(), "dangling escape");
+                prop_assert!(hdlc::needs_escape(inner[i + 1] ^ hdlc::ESCAPE_XOR));
+                i += 2;
+            } else {
+                prop_assert!(!hdlc::needs_escape(inner[i]), "raw {:#04x} at {}", inner[i], i);
+                i += 1;
             }
         }
     }
