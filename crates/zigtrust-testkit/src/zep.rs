@@ -108,7 +108,18 @@ impl ZepLink {
 }
 
 impl Drop for ZepLink {
+    /// Stops tshark with SIGINT, as a user would: it then stops the dumpcap it captures with,
+    /// which a SIGKILL would leave running. SIGKILL only if it does not stop within 10 s.
     fn drop(&mut self) {
+        let pid = self.sniffer.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.sniffer.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.sniffer.kill();
         let _ = self.sniffer.wait();
     }
