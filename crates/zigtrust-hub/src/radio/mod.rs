@@ -1,10 +1,12 @@
 //! The hub's radio: what the Trust Center needs of an IEEE 802.15.4 radio and its MAC, whatever
-//! carries the frames (the simulated home, ZEP over UDP, next a serial RCP).
+//! carries the frames (the simulated home, ZEP over UDP, an OpenThread RCP over Spinel).
 //!
 //! A radio answers beacon requests, sends acknowledgements where it can, holds frames marked
 //! [`Transmit::indirect`] for a sleepy child's data request, and hands every other received
 //! frame to the hub. Radio configuration is parsed once, from `--radio`, into a [`RadioSpec`].
 
+pub mod indirect;
+pub mod spinel;
 pub mod zep;
 
 use std::fmt;
@@ -12,7 +14,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 use zigtrust_tc::model::{Millis, NetworkConfig};
 use zigtrust_tc::{RxMeta, Transmit};
-use zigtrust_wire::{ExtAddr, PanId};
+use zigtrust_wire::mac::{Beacon, MacFrame, SuperframeSpec, ZigbeeBeaconPayload};
+use zigtrust_wire::{ExtAddr, PanId, ShortAddr};
 
 /// What the radio must know about the network it serves as coordinator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,23 @@ impl RadioConfig {
             permit_join,
         }
     }
+}
+
+/// The coordinator's answer to a beacon request under `config`: a Zigbee PRO beacon from short
+/// address 0x0000 with the permit-join bit, MAC sequence number `seq`, without FCS.
+pub fn coordinator_beacon(config: &RadioConfig, seq: u8) -> Vec<u8> {
+    let zb = ZigbeeBeaconPayload::coordinator(config.extended_pan_id, config.nwk_update_id);
+    let mut payload = Vec::new();
+    zb.emit(&mut payload);
+    let b = MacFrame::beacon(
+        seq,
+        config.pan_id,
+        ShortAddr::COORDINATOR,
+        Beacon::new(SuperframeSpec::zigbee(true, config.permit_join), &payload),
+    );
+    let mut psdu = Vec::new();
+    b.emit(&mut psdu);
+    psdu
 }
 
 /// A frame the radio received.

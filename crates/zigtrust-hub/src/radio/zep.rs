@@ -9,28 +9,24 @@
 //! transmission), and sends the rest at once. MAC acknowledgements are not sent (ZEP peers are
 //! sniffers and simulators that do not wait for them).
 
-use super::{Radio, RadioConfig, RadioError, Received};
+use super::indirect::IndirectQueue;
+use super::{coordinator_beacon, Radio, RadioConfig, RadioError, Received};
 use std::net::{SocketAddr, UdpSocket};
 use zigtrust_capture::zep::{self, ZepHeader, ZepTrailer};
 use zigtrust_capture::RecordContent;
 use zigtrust_tc::model::Millis;
 use zigtrust_tc::{RxMeta, Transmit};
-use zigtrust_wire::mac::{
-    Address, Beacon, MacBody, MacCommand, MacFrame, SuperframeSpec, ZigbeeBeaconPayload,
-};
-use zigtrust_wire::ShortAddr;
+use zigtrust_wire::mac::{Address, MacBody, MacCommand, MacFrame};
 
 /// Our ZEP device id ("ZT"): datagrams carrying it are our own, echoed back on loopback.
 pub const DEVICE_ID: u16 = 0x5a54;
-/// How long a frame waits for a sleepy child's data request (macTransactionPersistenceTime).
-const PERSISTENCE_MS: Millis = 7_680;
 
 /// The ZEP radio (see the module docs).
 pub struct ZepRadio {
     sock: UdpSocket,
     peer: SocketAddr,
     config: Option<RadioConfig>,
-    indirect: Vec<(Address, Vec<u8>, Millis)>,
+    indirect: IndirectQueue,
     sequence: u32,
     mac_seq: u8,
     /// Frames received from peers.
@@ -50,7 +46,7 @@ impl ZepRadio {
             sock,
             peer,
             config: None,
-            indirect: Vec::new(),
+            indirect: IndirectQueue::new(),
             sequence: 0,
             mac_seq: 0,
             frames_in: 0,
@@ -82,31 +78,17 @@ impl ZepRadio {
 
     fn beacon(&mut self, now: Millis) -> Result<(), RadioError> {
         let Some(c) = self.config else { return Ok(()) };
-        let zb = ZigbeeBeaconPayload::coordinator(c.extended_pan_id, c.nwk_update_id);
-        let mut payload = Vec::new();
-        zb.emit(&mut payload);
         self.mac_seq = self.mac_seq.wrapping_add(1);
-        let b = MacFrame::beacon(
-            self.mac_seq,
-            c.pan_id,
-            ShortAddr::COORDINATOR,
-            Beacon::new(SuperframeSpec::zigbee(true, c.permit_join), &payload),
-        );
-        let mut psdu = Vec::new();
-        b.emit(&mut psdu);
+        let psdu = coordinator_beacon(&c, self.mac_seq);
         self.send(&psdu, now)
     }
 
     fn data_request(&mut self, child: Address, now: Millis) -> Result<(), RadioError> {
-        self.indirect.retain(|(_, _, exp)| *exp > now);
-        let Some(i) = self.indirect.iter().position(|(d, _, _)| *d == child) else {
-            return Ok(());
-        };
-        let (_, mut p, _) = self.indirect.remove(i);
-        if self.indirect.iter().any(|(d, _, _)| *d == child) && !p.is_empty() {
-            p[0] |= 0x10; // frame pending: more to come
+        self.indirect.expire(now);
+        match self.indirect.take(child) {
+            Some(t) => self.send(&t.psdu, now),
+            None => Ok(()),
         }
-        self.send(&p, now)
     }
 }
 
@@ -118,10 +100,7 @@ impl Radio for ZepRadio {
 
     fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), RadioError> {
         if frame.indirect {
-            let f = MacFrame::parse(&frame.psdu)
-                .map_err(|e| RadioError(format!("an unparsable indirect frame: {e:?}")))?;
-            self.indirect.push((f.header.dst_addr, frame.psdu, now + PERSISTENCE_MS));
-            Ok(())
+            self.indirect.hold(now, frame.psdu).map(|_| ())
         } else {
             self.send(&frame.psdu, now)
         }
