@@ -21,7 +21,9 @@
 //!   the destination's short or extended address is INSERTed when its first frame starts
 //!   waiting and REMOVEd when its last one is sent or expires, so the RCP sets frame-pending in
 //!   its ACK to exactly the children something waits for. The child's MAC Data Request then
-//!   releases its oldest frame (ahead of other queued frames).
+//!   releases its oldest frame (ahead of other queued frames) — when the RCP reports that it
+//!   ACKed that poll with frame-pending, as OpenThread's own host requires: a child told
+//!   "nothing pending" has gone back to sleep, and its frame waits for the next poll.
 //! - **[`Radio::receive`]:** unsolicited `STREAM_RAW` frames, FCS stripped, with RSSI and LQI;
 //!   beacon requests are answered with the coordinator's beacon (permit-join bit included) and
 //!   data requests with held frames, here, without waiting for the hub.
@@ -611,7 +613,9 @@ impl SpinelRadio {
 
     /// A snapshot of the radio's counters and state.
     pub fn status(&self) -> SpinelStatus {
-        self.shared.status().clone()
+        let mut st = self.shared.status().clone();
+        st.bytes_in = self.shared.bytes_in.load(Ordering::Relaxed);
+        st
     }
 
     /// What the RCP reported about itself at the last handshake.
@@ -1250,9 +1254,7 @@ impl Driver {
     fn bad_frame(&mut self, e: String) {
         let mut st = self.shared.status();
         st.bad_frames += 1;
-        st.bytes_in = self.shared.bytes_in.load(Ordering::Relaxed);
-        drop(st);
-        let _ = e;
+        st.last_error = Some(format!("an undecodable frame from the RCP: {e}"));
     }
 
     fn on_frame(&mut self, f: Frame) {
@@ -1358,7 +1360,11 @@ impl Driver {
                 for dst in self.indirect.expire(self.now_ms()) {
                     self.src_match(PropOp::Remove, dst);
                 }
-                if let Some(t) = self.indirect.take(child) {
+                // Like OpenThread's own data-poll handler: only a poll the RCP ACKed with
+                // frame-pending gets a frame. A child told "nothing pending" is asleep again
+                // (a poll that crossed the INSERT on the link); its frame waits for the next.
+                let told = rx.acked_with_frame_pending();
+                if let Some(t) = told.then(|| self.indirect.take(child)).flatten() {
                     // Right after the ACK, ahead of anything else queued.
                     let o = Outgoing { psdu: t.psdu, what: "indirect", queued_at: Instant::now() };
                     self.txq.push_front(o);

@@ -463,10 +463,16 @@ fn the_source_match_table_follows_the_indirect_queue() {
     assert_eq!(inserts(&fake), 1, "inserted once, when the first frame started waiting");
     assert_eq!(fake.state().short_table, [0x4c2e]);
     assert!(fake.count(|f| is_stream_tx(f).is_some()) == 0, "nothing sent before the poll");
-    // The child polls: its oldest frame goes out, with frame-pending (one more waits).
     let mut poll = Vec::new();
     MacFrame::data_request(7, PAN, Address::Short(ShortAddr(0)), Address::Short(child))
         .emit(&mut poll);
+    // A poll the RCP ACKed without frame-pending (it crossed the INSERT on the link): the
+    // child went back to sleep, so nothing is sent and the frames keep waiting.
+    fake.send(0, rx(&poll, 0));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(fake.count(|f| is_stream_tx(f).is_some()), 0);
+    assert_eq!(radio.status().indirect_held, 3);
+    // The child polls again: its oldest frame goes out, with frame-pending (one more waits).
     fake.send(0, rx(&poll, RxFrame::FLAG_ACKED_FP));
     let sent = fake.wait_for("the first held frame", |f| is_stream_tx(f).is_some());
     let sent = is_stream_tx(&sent).unwrap();
@@ -487,7 +493,7 @@ fn the_source_match_table_follows_the_indirect_queue() {
     fake.send(0, rx(&poll, 0));
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(fake.count(|f| is_stream_tx(f).is_some()), 2);
-    assert_eq!(radio.status().data_requests, 3);
+    assert_eq!(radio.status().data_requests, 4);
     assert_eq!(radio.status().data_requests_fp, 2);
     // The joiner's frame expires: its entry goes too (the hub's clock moved on).
     radio
