@@ -513,3 +513,121 @@ fn killing_the_rcp_is_detected_and_recovered_with_configuration_and_source_match
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Wall-clock milliseconds, the hub's clock.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[test]
+fn the_hub_on_the_rcp_beacons_and_hands_a_joiner_its_association_and_key_by_poll() {
+    use zigtrust_hub::{Hub, MemStore};
+    use zigtrust_tc::{AdminCommand, Event};
+    use zigtrust_wire::mac::MacCommand;
+    use zigtrust_wire::CapabilityInfo;
+
+    let mut medium = Medium::new(47);
+    let transport = ProcessTransport {
+        program: ot_rcp(),
+        args: vec![RCP_NODE.to_string()],
+        env: vec![("PORT_OFFSET".into(), "47".into())],
+        inherit_stderr: false,
+    };
+    let radio = SpinelRadio::with_transport(Box::new(transport), SpinelOptions::default()).unwrap();
+    let now = now_ms();
+    let mut hub = Hub::open(MemStore::default(), radio, [7; 32], now).unwrap();
+    let form = AdminCommand::FormNetwork {
+        pan_id: PAN,
+        extended_pan_id: 0xdddd_0000_0000_0002,
+        channel: CHANNEL,
+    };
+    hub.command(now, form).unwrap();
+    hub.command(now, AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None }).unwrap();
+    assert_eq!(hub.radio_error(), None);
+    let tc_ieee = hub.tc().network().unwrap().tc_ieee;
+    assert_eq!(
+        hub.radio().get(Prop::MacLongAddr).unwrap(),
+        PropValue::MacLongAddr(Eui64::from_u64(tc_ieee.0)),
+        "the hub configured the RCP with the Trust Center's address"
+    );
+    // A scanning joiner gets the hub's beacon, permit join on.
+    let mut breq = Vec::new();
+    MacFrame::beacon_request(1).emit(&mut breq);
+    medium.inject(2, &breq);
+    let b = medium
+        .next_from(RCP_NODE, Duration::from_secs(1), |h| {
+            MacPacket::new_unchecked(h.without_fcs()).frame_type() == FrameType::Beacon
+        })
+        .expect("a beacon");
+    let MacBody::Beacon(beacon) = b.frame().body else { unreachable!() };
+    assert!(beacon.superframe.association_permit());
+    assert_eq!(beacon.zigbee().unwrap().extended_pan_id, 0xdddd_0000_0000_0002);
+    // It associates: the request reaches the Trust Center through the RCP.
+    let joiner = ExtAddr(0x00aa_bbcc_ddee_0001);
+    let mut areq = Vec::new();
+    MacFrame::association_request(
+        2,
+        PAN,
+        ShortAddr::COORDINATOR,
+        joiner,
+        CapabilityInfo::SLEEPY_END_DEVICE,
+    )
+    .emit(&mut areq);
+    let t0 = medium.inject(2, &areq);
+    assert!(!frame_pending(&ack_of(&medium, 2)), "nothing held for the joiner yet");
+    let mut joined = None;
+    while joined.is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(2), "the Trust Center never saw the join");
+        for e in hub.poll(now_ms()).events {
+            if let Event::DeviceJoined { ieee, short, .. } = e {
+                joined = Some((ieee, short));
+            }
+        }
+    }
+    let (ieee, short) = joined.unwrap();
+    assert_eq!(ieee, joiner);
+    let core_latency = t0.elapsed();
+    assert_eq!(hub.radio_error(), None);
+    // The response and the key wait for polls (the key waits with the response, for the
+    // joiner's new short address); the RCP's table has both addresses.
+    std::thread::sleep(Duration::from_millis(20));
+    let st = hub.radio().status();
+    assert_eq!(st.indirect_held, 2, "{st:?}");
+    assert_eq!(st.src_match, [Address::Extended(joiner), Address::Short(short)]);
+    // Poll with the extended address: frame-pending, then the association response.
+    let t1 = medium.inject(2, &poll(Address::Extended(joiner), 3));
+    assert!(frame_pending(&ack_of(&medium, 3)));
+    let resp = medium
+        .next_from(RCP_NODE, Duration::from_secs(1), |h| {
+            matches!(h.frame().body, MacBody::Command(MacCommand::AssociationResponse { .. }))
+        })
+        .expect("the association response");
+    let resp_latency = resp.at - t1;
+    let MacBody::Command(MacCommand::AssociationResponse { short_addr, status }) =
+        resp.frame().body
+    else {
+        unreachable!()
+    };
+    assert_eq!((short_addr, status), (short, AssociationStatus::Success));
+    assert!(hub.radio().wait_idle(Duration::from_secs(2)));
+    // Poll with the new short address: frame-pending, then the network key's transport.
+    let t2 = medium.inject(2, &poll(Address::Short(short), 4));
+    assert!(frame_pending(&ack_of(&medium, 4)));
+    let key = medium
+        .next_from(RCP_NODE, Duration::from_secs(1), |h| {
+            let f = h.frame();
+            f.header.frame_type == FrameType::Data && f.header.dst_addr == Address::Short(short)
+        })
+        .expect("the transport-key frame");
+    let key_latency = key.at - t2;
+    assert!(hub.radio().wait_idle(Duration::from_secs(2)));
+    medium.inject(2, &poll(Address::Short(short), 5));
+    assert!(!frame_pending(&ack_of(&medium, 5)), "nothing left for the joiner");
+    println!(
+        "hub on the RCP: association request → DeviceJoined {:.2} ms; poll → association \
+         response {:.2} ms; poll → transport key {:.2} ms",
+        ms(core_latency),
+        ms(resp_latency),
+        ms(key_latency)
+    );
+}
