@@ -137,6 +137,10 @@ pub enum RadioSpec {
         /// Where frames are sent.
         peer: SocketAddr,
     },
+    /// `spinel+hdlc+forkpty:///path/to/ot-rcp?forkpty-arg=1` or
+    /// `spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800`: an OpenThread RCP over Spinel
+    /// ([`spinel::SpinelRadio`]).
+    Spinel(spinel::SpinelSpec),
 }
 
 impl FromStr for RadioSpec {
@@ -154,7 +158,13 @@ impl FromStr for RadioSpec {
                 .ok_or_else(|| format!("--radio zep:{target}: no address"))?;
             return Ok(RadioSpec::Zep { peer });
         }
-        Err(format!("--radio must be `sim` or `zep:ADDR:PORT`, not `{s}`"))
+        if spinel::SpinelSpec::is_spinel_url(s) {
+            return spinel::SpinelSpec::parse(s).map(RadioSpec::Spinel);
+        }
+        Err(format!(
+            "--radio must be `sim`, `zep:ADDR:PORT`, `spinel+hdlc+uart:///dev/DEVICE?uart-baudrate=N` \
+             or `spinel+hdlc+forkpty:///path/to/ot-rcp?forkpty-arg=…`, not `{s}`"
+        ))
     }
 }
 
@@ -163,6 +173,7 @@ impl fmt::Display for RadioSpec {
         match self {
             RadioSpec::Sim => f.write_str("sim"),
             RadioSpec::Zep { peer } => write!(f, "zep:{peer}"),
+            RadioSpec::Spinel(spec) => spec.fmt(f),
         }
     }
 }
@@ -170,6 +181,7 @@ impl fmt::Display for RadioSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn radio_specs_parse_once_into_their_type() {
@@ -179,6 +191,84 @@ mod tests {
         assert_eq!(z.to_string(), "zep:127.0.0.1:17754");
         for bad in ["", "zep:", "zep:127.0.0.1", "spinel", "SIM"] {
             assert!(bad.parse::<RadioSpec>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn spinel_urls_parse_into_path_args_and_baud_rate() {
+        use spinel::SpinelSpec;
+        let r: RadioSpec = "spinel+hdlc+forkpty:///opt/ot/ot-rcp?forkpty-arg=1".parse().unwrap();
+        assert_eq!(
+            r,
+            RadioSpec::Spinel(SpinelSpec::Forkpty {
+                program: "/opt/ot/ot-rcp".into(),
+                args: vec!["1".into()]
+            })
+        );
+        assert_eq!(r.to_string(), "spinel+hdlc+forkpty:///opt/ot/ot-rcp?forkpty-arg=1");
+        // Several arguments keep their order; escapes decode and round-trip.
+        let r: RadioSpec =
+            "spinel+hdlc+forkpty:///usr/bin/ot%20rcp?forkpty-arg=-s&forkpty-arg=2&forkpty-arg=a%26b"
+                .parse()
+                .unwrap();
+        let RadioSpec::Spinel(SpinelSpec::Forkpty { program, args }) = &r else { panic!("{r:?}") };
+        assert_eq!(program, &PathBuf::from("/usr/bin/ot rcp"));
+        assert_eq!(args, &["-s", "2", "a&b"]);
+        assert_eq!(r.to_string().parse::<RadioSpec>().unwrap(), r);
+        // No arguments at all.
+        let r: RadioSpec = "spinel+hdlc+forkpty:///bin/ot-rcp".parse().unwrap();
+        assert_eq!(
+            r,
+            RadioSpec::Spinel(SpinelSpec::Forkpty { program: "/bin/ot-rcp".into(), args: vec![] })
+        );
+
+        let r: RadioSpec = "spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800".parse().unwrap();
+        assert_eq!(
+            r,
+            RadioSpec::Spinel(SpinelSpec::Uart {
+                device: "/dev/ttyACM0".into(),
+                baud: 460800,
+                flow_control: false
+            })
+        );
+        assert_eq!(r.to_string(), "spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800");
+        let r: RadioSpec =
+            "spinel+hdlc+uart:///dev/serial/by-id/usb-ITead_Sonoff-if00".parse().unwrap();
+        let RadioSpec::Spinel(SpinelSpec::Uart { baud, .. }) = &r else { panic!("{r:?}") };
+        assert_eq!(*baud, spinel::DEFAULT_BAUD);
+        let r: RadioSpec = "spinel+hdlc+uart:///dev/ttyUSB0?uart-baudrate=115200&uart-flow-control"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            r,
+            RadioSpec::Spinel(SpinelSpec::Uart {
+                device: "/dev/ttyUSB0".into(),
+                baud: 115200,
+                flow_control: true
+            })
+        );
+        assert_eq!(r.to_string().parse::<RadioSpec>().unwrap(), r);
+    }
+
+    #[test]
+    fn bad_spinel_urls_say_what_is_wrong() {
+        let cases = [
+            ("spinel+hdlc+uart://dev/ttyACM0", "absolute"),
+            ("spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=123456", "not a standard serial speed"),
+            ("spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=fast", "not a number"),
+            ("spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate", "needs a value"),
+            ("spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=9600&uart-baudrate=9600", "twice"),
+            ("spinel+hdlc+uart:///dev/ttyACM0?baud=9600", "unknown parameter `baud`"),
+            ("spinel+hdlc+forkpty:///bin/ot-rcp?forkpty-arg", "needs a value"),
+            ("spinel+hdlc+forkpty:///bin/ot-rcp?uart-baudrate=9600", "unknown parameter"),
+            ("spinel+hdlc+forkpty://", "absolute"),
+            ("spinel+hdlc+forkpty:///bin/ot%zzrcp", "%-escape"),
+            ("spinel+hdlc+spi:///dev/spidev0.0", "a Spinel radio URL is"),
+            ("spinel:///dev/ttyACM0", "a Spinel radio URL is"),
+        ];
+        for (url, why) in cases {
+            let e = url.parse::<RadioSpec>().unwrap_err();
+            assert!(e.contains(why), "{url}: {e}");
         }
     }
 }
