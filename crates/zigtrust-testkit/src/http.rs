@@ -46,12 +46,27 @@ impl Client {
         path: &str,
         body: Option<&str>,
     ) -> std::io::Result<Response> {
+        self.request_with(method, path, &[], body)
+    }
+
+    /// As [`Client::request`], with extra header lines (sent after `Host`, the bearer token
+    /// and `Connection: close`).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> std::io::Result<Response> {
         let mut s = TcpStream::connect(self.addr)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut req =
             format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         if let Some(t) = &self.token {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (n, v) in headers {
+            req.push_str(&format!("{n}: {v}\r\n"));
         }
         let b = body.unwrap_or("");
         if body.is_some() {

@@ -16,6 +16,8 @@ pub struct Serve {
     pub addr: SocketAddr,
     /// The admin token, when this start printed one (the first start on a database).
     pub token: Option<String>,
+    /// The stdout lines read so far.
+    pub stdout: Vec<String>,
     stderr: PathBuf,
     lines: mpsc::Receiver<String>,
 }
@@ -25,9 +27,28 @@ impl Serve {
     /// to the file `stderr`. Returns as soon as it is spawned; [`Serve::wait_listening`] waits
     /// for its API.
     pub fn spawn(bin: &Path, db: &Path, extra: &[&str], stderr: &Path) -> Serve {
+        Serve::spawn_limited(bin, db, extra, stderr, None)
+    }
+
+    /// As [`Serve::spawn`], with the daemon's soft limit of open files set to `fds`.
+    pub fn spawn_limited(
+        bin: &Path,
+        db: &Path,
+        extra: &[&str],
+        stderr: &Path,
+        fds: Option<u32>,
+    ) -> Serve {
         let err = std::fs::File::create(stderr)
             .unwrap_or_else(|e| panic!("creating {}: {e}", stderr.display()));
-        let mut child = Command::new(bin)
+        let mut cmd = match fds {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")]).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .arg("serve")
             .arg("--db")
             .arg(db)
@@ -50,20 +71,33 @@ impl Serve {
             }
         });
         let addr = SocketAddr::from(([0, 0, 0, 0], 0));
-        Serve { child, addr, token: None, stderr: stderr.to_path_buf(), lines }
+        Serve { child, addr, token: None, stdout: Vec::new(), stderr: stderr.to_path_buf(), lines }
     }
 
     /// Waits (at most `secs`) for the `listening:` line, and with `token` also for the `token:`
     /// line a first start prints after it. Panics with the daemon's stderr when it does not come.
     pub fn wait_listening(&mut self, secs: u64, token: bool) {
+        self.wait_lines(secs, |s, _| token && s.token.is_none());
+    }
+
+    /// Waits for the `listening:` line and then for the line about the token: `token: …` on a
+    /// first start, `log in with …` on a later one.
+    pub fn wait_started(&mut self, secs: u64) {
+        self.wait_lines(secs, |s, told| s.token.is_none() && !told);
+    }
+
+    /// Reads stdout until the `listening:` line has come and `more(self, told)` is false
+    /// (`told`: a `log in with` line was seen).
+    fn wait_lines(&mut self, secs: u64, more: impl Fn(&Serve, bool) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut listening = false;
-        let mut seen = Vec::new();
-        while !listening || (token && self.token.is_none()) {
+        let mut told = false;
+        while !listening || more(self, told) {
             let left = deadline.saturating_duration_since(Instant::now());
             let Ok(l) = self.lines.recv_timeout(left) else {
                 panic!(
-                    "zigtrust serve did not start: stdout {seen:?}, stderr {}",
+                    "zigtrust serve did not start: stdout {:?}, stderr {}",
+                    self.stdout,
                     self.stderr_text()
                 );
             };
@@ -74,7 +108,8 @@ impl Serve {
             if let Some(t) = l.strip_prefix("token: ") {
                 self.token = Some(t.trim().to_string());
             }
-            seen.push(l);
+            told |= l.starts_with("log in with");
+            self.stdout.push(l);
         }
     }
 

@@ -5,12 +5,9 @@
 //! anonymous callers as documented, and undocumented paths answer 404 with the Error shape.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "head", "options"];
 
@@ -37,57 +34,11 @@ fn the_committed_document_is_the_generated_one() {
 
 // ---- the daemon -----------------------------------------------------------------------------
 
-/// The daemon under test; killed (and its directory removed) when dropped, also on panic.
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-    token: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod common;
+use common::daemon::{test_dir, Daemon};
 
 fn start_daemon() -> Daemon {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("zigtrust-openapi-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_zigtrust"))
-        .arg("serve")
-        .arg("--db")
-        .arg(dir.join("hub.db"))
-        .args(["--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start zigtrust serve");
-    let mut d = Daemon { child, dir, port: 0, token: String::new() };
-    let stdout = d.child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    // Reads (and keeps draining) the daemon's stdout.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while d.port == 0 || d.token.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).expect("the daemon printed its address and token in time");
-        if let Some(rest) = line.strip_prefix("listening: http://127.0.0.1:") {
-            d.port = rest.trim_end_matches('/').parse().expect("port");
-        } else if let Some(t) = line.strip_prefix("token: ") {
-            d.token = t.trim().to_string();
-        }
-    }
-    d
+    Daemon::start(&test_dir("openapi"), &[], None)
 }
 
 // ---- a tiny HTTP/1.1 client -----------------------------------------------------------------
@@ -157,12 +108,11 @@ fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Resp {
-    let mut s = send(port, method, path, headers, body);
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let (status, headers, start) =
-        parse_head(&raw).unwrap_or_else(|| panic!("{method} {path}: no HTTP head in {raw:?}"));
-    Resp { status, headers, body: String::from_utf8_lossy(&raw[start..]).into_owned() }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let r = zigtrust_testkit::http::Client::new(addr, None)
+        .request_with(method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    Resp { status: r.status, headers: r.headers, body: r.body }
 }
 
 /// `GET /api/events`: the head and the first event (its `event:` name and `data:`), then hangs up.

@@ -32,6 +32,8 @@ const SPARE_FDS: usize = 64;
 /// Evicted connections whose descriptors may still be open (their tasks close them a moment
 /// later): beyond this many, a newcomer is refused instead, so descriptors stay bounded.
 const CLOSING_MAX: usize = 16;
+/// How long the accept loop waits for evicted connections to close before refusing one.
+const CLOSING_WAIT: Duration = Duration::from_secs(1);
 
 /// A connection's trust, in each request's extensions: set once its client proved the token.
 #[derive(Clone, Debug, Default)]
@@ -59,13 +61,20 @@ struct Slot {
 /// The live connections, oldest first.
 pub struct Slots {
     max: usize,
+    /// Signalled whenever a connection's descriptor is closed.
+    released: Notify,
     next_id: Mutex<u64>,
     live: Mutex<Vec<Slot>>,
 }
 
 impl Slots {
     pub fn new(max: usize) -> Slots {
-        Slots { max: max.max(1), next_id: Mutex::new(0), live: Mutex::new(Vec::new()) }
+        Slots {
+            max: max.max(1),
+            released: Notify::new(),
+            next_id: Mutex::new(0),
+            live: Mutex::new(Vec::new()),
+        }
     }
 
     /// A slot for a new connection. At the cap the oldest connection without a proven client
@@ -99,6 +108,32 @@ impl Slots {
 
     fn release(&self, id: u64) {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| s.id != id);
+        self.released.notify_waiters();
+    }
+
+    /// A slot for a new connection, waiting up to [`CLOSING_WAIT`] while too many evicted
+    /// connections are still closing (a burst of newcomers: the evicted tasks have not run
+    /// yet). `None` when every slot holds a proven client, or the wait ran out.
+    async fn take_waiting(&self) -> Option<(u64, ConnTrust, Arc<Notify>)> {
+        let deadline = tokio::time::Instant::now() + CLOSING_WAIT;
+        loop {
+            // Registered before the check, so a release in between is not missed.
+            let released = self.released.notified();
+            if let Some(s) = self.take() {
+                return Some(s);
+            }
+            if !self.closing_full() {
+                return None;
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    fn closing_full(&self) -> bool {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.iter().filter(|s| s.closing).count() >= CLOSING_MAX
     }
 
     /// Connections open now (those told to close included, until they have).
@@ -137,7 +172,7 @@ pub async fn serve(listener: TcpListener, app: Router, slots: Arc<Slots>) {
                 continue;
             }
         };
-        let Some((id, trust, evict)) = slots.take() else {
+        let Some((id, trust, evict)) = slots.take_waiting().await else {
             drop(stream); // every slot holds an authenticated client
             continue;
         };

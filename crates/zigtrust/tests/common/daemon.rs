@@ -1,21 +1,18 @@
-//! Runs `zigtrust serve` as a child process and talks HTTP/1.1 to it over std sockets.
+//! `zigtrust serve` for the API tests, on the test kit's launcher and HTTP client.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use zigtrust_testkit::http::Client;
+use zigtrust_testkit::serve::Serve;
 
 pub struct Daemon {
-    pub child: Child,
+    pub serve: Serve,
     pub port: u16,
     /// The token printed at this start, if one was.
     pub printed_token: Option<String>,
     pub token: String,
     pub stdout: Vec<String>,
-    pub stderr_path: PathBuf,
 }
 
 /// A fresh directory for one test.
@@ -32,7 +29,8 @@ pub fn bin() -> PathBuf {
 }
 
 impl Daemon {
-    /// Starts the daemon on `db` with extra args; `token` is the one from an earlier start.
+    /// Starts the daemon on `dir/hub.db` with extra args; `token` is the one from an earlier
+    /// start.
     pub fn start(dir: &Path, extra: &[&str], token: Option<&str>) -> Daemon {
         Daemon::start_limited(dir, extra, token, None)
     }
@@ -44,72 +42,30 @@ impl Daemon {
         token: Option<&str>,
         fds: Option<u32>,
     ) -> Daemon {
-        let stderr_path = dir.join(format!("stderr-{}.txt", std::process::id() ^ rand_u32()));
-        let mut cmd = match fds {
-            Some(n) => {
-                let mut c = Command::new("sh");
-                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")]).arg(bin());
-                c
-            }
-            None => Command::new(bin()),
-        };
-        let mut child = cmd
-            .arg("serve")
-            .arg("--db")
-            .arg(dir.join("hub.db"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(l) = line else { return };
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut lines = Vec::new();
-        let (mut port, mut printed, mut told) = (None, None, false);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while port.is_none() || (printed.is_none() && !told) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(l) = rx.recv_timeout(left) else {
-                let _ = child.kill();
-                panic!(
-                    "daemon did not start: stdout {lines:?}, stderr {}",
-                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
-                );
-            };
-            if let Some(rest) = l.strip_prefix("listening: http://127.0.0.1:") {
-                port = rest.trim_end_matches('/').parse().ok();
-            }
-            told |= l.starts_with("log in with");
-            if let Some(t) = l.strip_prefix("token: ") {
-                printed = Some(t.to_string());
-            }
-            lines.push(l);
-        }
-        let token = printed.clone().or(token.map(String::from)).unwrap();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let stderr = dir.join(format!("stderr-{}.txt", std::process::id() ^ n));
+        let mut serve = Serve::spawn_limited(&bin(), &dir.join("hub.db"), extra, &stderr, fds);
+        serve.wait_started(30);
+        let printed_token = serve.token.clone();
+        let token = printed_token.clone().or(token.map(String::from)).expect("a token");
         Daemon {
-            child,
-            port: port.unwrap(),
-            printed_token: printed,
+            port: serve.addr.port(),
+            stdout: serve.stdout.clone(),
+            printed_token,
             token,
-            stdout: lines,
-            stderr_path,
+            serve,
         }
     }
 
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        self.serve.stderr_text()
     }
 
-    /// Sends one request on a fresh connection; returns (status, lower-cased headers, body).
+    /// Sends one request with exactly these extra headers (no credentials of its own) on a
+    /// fresh connection; returns (status, lower-cased headers, body).
     pub fn raw(
         &self,
         method: &str,
@@ -117,21 +73,10 @@ impl Daemon {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> (u16, Vec<(String, String)>, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-            self.port
-        );
-        for (n, v) in headers {
-            req.push_str(&format!("{n}: {v}\r\n"));
-        }
-        let b = body.unwrap_or("");
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{b}", b.len()));
-        s.write_all(req.as_bytes()).unwrap();
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).unwrap();
-        parse_response(&buf)
+        let r = Client::new(self.serve.addr, None)
+            .request_with(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        (r.status, r.headers, r.body)
     }
 
     pub fn bearer(&self) -> String {
@@ -140,11 +85,10 @@ impl Daemon {
 
     /// An authenticated request with a JSON body; returns (status, JSON body).
     pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let auth = self.bearer();
-        let (st, _, b) = self.raw(method, path, &[("Authorization", &auth)], body);
-        let v = serde_json::from_str(&b)
-            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {b}"));
-        (st, v)
+        let r = Client::new(self.serve.addr, Some(self.token.clone()))
+            .request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        (r.status, r.json())
     }
 
     pub fn get(&self, path: &str) -> Value {
@@ -170,32 +114,14 @@ impl Daemon {
     }
 
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.serve.kill();
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn rand_u32() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
-}
-
+/// A raw answer as (status, lower-cased headers, body); status 0 when nothing parsable came.
 pub fn parse_response(buf: &[u8]) -> (u16, Vec<(String, String)>, String) {
-    let text = String::from_utf8_lossy(buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status =
-        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
+    zigtrust_testkit::http::parse_response(buf)
+        .map_or((0, Vec::new(), String::new()), |r| (r.status, r.headers, r.body))
 }
 
 pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
