@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use zigtrust_hub::radio::spinel::SpinelRadio;
 use zigtrust_hub::radio::zep::ZepRadio;
 use zigtrust_hub::{os_seed, Hub, RadioSpec};
 use zigtrust_sim::live::{HomeNv, LiveHome};
@@ -42,7 +43,9 @@ pub struct Args {
     /// Address for the web page and API (loopback by default: the API administers the network).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// `sim` (a live simulated home) or `zep:ADDR:PORT` (802.15.4 frames as ZEP v2 over UDP).
+    /// `sim` (a live simulated home), `zep:ADDR:PORT` (802.15.4 frames as ZEP v2 over UDP), or
+    /// an OpenThread RCP over Spinel: `spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800`,
+    /// `spinel+hdlc+forkpty:///path/to/ot-rcp?forkpty-arg=1`.
     #[arg(long, default_value = "sim")]
     pub radio: String,
     /// Replace the admin token with a new one (printed once).
@@ -501,6 +504,16 @@ fn open_hub_on(
                 peer.port()
             );
             (DaemonRadio::Zep(Box::new(z)), summary)
+        }
+        RadioSpec::Spinel(spec) => {
+            let r = SpinelRadio::open(spec).map_err(|e| format!("--radio {spec}: {e}"))?;
+            let info = r.info().unwrap_or_default();
+            let summary = format!(
+                "zigtrust serve: Trust Center on an OpenThread RCP ({}; {}, Spinel {}.{}, RCP API {}, EUI-64 {}), store {db_name}",
+                r.status().transport, info.ncp_version, info.protocol.0, info.protocol.1,
+                info.rcp_api_version, info.hwaddr
+            );
+            (DaemonRadio::Spinel(Box::new(r)), summary)
         }
     };
     let hub = Hub::open(store, radio, tc_seed, now).map_err(|e| e.to_string())?;

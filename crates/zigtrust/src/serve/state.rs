@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
+use zigtrust_hub::radio::spinel::SpinelRadio;
 use zigtrust_hub::radio::zep::ZepRadio;
 use zigtrust_hub::{Hub, Radio, RadioConfig, RadioError, Received};
 use zigtrust_sim::device::Role as SimRole;
@@ -37,6 +38,8 @@ pub fn now_ms() -> Millis {
 pub enum DaemonRadio {
     Sim(Box<LiveHome>),
     Zep(Box<ZepRadio>),
+    /// An OpenThread RCP over Spinel (a USB dongle, or the simulation RCP).
+    Spinel(Box<SpinelRadio>),
 }
 
 impl Radio for DaemonRadio {
@@ -44,24 +47,28 @@ impl Radio for DaemonRadio {
         match self {
             DaemonRadio::Sim(h) => h.configure(config),
             DaemonRadio::Zep(z) => z.configure(config),
+            DaemonRadio::Spinel(r) => r.configure(config),
         }
     }
     fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), RadioError> {
         match self {
             DaemonRadio::Sim(h) => h.transmit(now, frame),
             DaemonRadio::Zep(z) => z.transmit(now, frame),
+            DaemonRadio::Spinel(r) => r.transmit(now, frame),
         }
     }
     fn receive(&mut self, now: Millis) -> Result<Option<Received>, RadioError> {
         match self {
             DaemonRadio::Sim(h) => h.receive(now),
             DaemonRadio::Zep(z) => z.receive(now),
+            DaemonRadio::Spinel(r) => r.receive(now),
         }
     }
     fn next_wake(&self) -> Option<Millis> {
         match self {
             DaemonRadio::Sim(h) => h.next_wake(),
             DaemonRadio::Zep(z) => z.next_wake(),
+            DaemonRadio::Spinel(r) => r.next_wake(),
         }
     }
 }
@@ -103,7 +110,7 @@ impl HubState {
             hub.store().audit_log(1, None).ok().and_then(|v| v.first().map(|e| e.0)).unwrap_or(0);
         let saved_counter = match hub.radio() {
             DaemonRadio::Sim(h) => h.max_counter(),
-            DaemonRadio::Zep(_) => 0,
+            DaemonRadio::Zep(_) | DaemonRadio::Spinel(_) => 0,
         };
         HubState {
             hub,
@@ -125,14 +132,14 @@ impl HubState {
     pub fn home(&self) -> Option<&LiveHome> {
         match self.hub.radio() {
             DaemonRadio::Sim(h) => Some(h),
-            DaemonRadio::Zep(_) => None,
+            DaemonRadio::Zep(_) | DaemonRadio::Spinel(_) => None,
         }
     }
 
     pub fn home_mut(&mut self) -> Option<&mut LiveHome> {
         match self.hub.radio_mut() {
             DaemonRadio::Sim(h) => Some(h),
-            DaemonRadio::Zep(_) => None,
+            DaemonRadio::Zep(_) | DaemonRadio::Spinel(_) => None,
         }
     }
 
@@ -177,7 +184,7 @@ impl HubState {
         let now = now_ms();
         let radio = self.hub.next_wake().map_or(100, |t| t.saturating_sub(now));
         // ZEP input is polled; live views are pushed at most every 250 ms.
-        let zep = matches!(self.hub.radio(), DaemonRadio::Zep(_));
+        let zep = !matches!(self.hub.radio(), DaemonRadio::Sim(_));
         let cap = if zep || self.dirty { 20 } else { 100 };
         radio.min(cap)
     }
