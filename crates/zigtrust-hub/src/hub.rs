@@ -141,16 +141,19 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         Ok(self.release(now))
     }
 
-    /// One received frame: the core's answer, and the hub application's ack of a report that
-    /// asks for one (unless the core dropped the frame as a replay).
+    /// One received frame: the core's answer, and the hub application's (an ack of a report
+    /// that asks for one, answers to ZDO requests about the coordinator) unless the core
+    /// dropped the frame as a replay.
     pub fn receive(&mut self, now: Millis, psdu: &[u8], meta: RxMeta) -> Step {
         self.note_link(now, psdu, meta);
-        let ack = app::report_ack(&self.tc, psdu);
+        let answers = app::answers(&mut self.tc, psdu);
         self.tc.handle_frame(now, psdu, meta);
         let mut step = self.release(now);
         let replay = step.events.iter().any(|e| matches!(e, Event::ReplayDropped { .. }));
-        if let (Some((ieee, aps)), false) = (ack, replay) {
-            step.absorb(self.send_application(now, ieee, &aps));
+        if let (Some((ieee, frames)), false) = (answers, replay) {
+            for aps in frames {
+                step.absorb(self.send_application(now, ieee, &aps));
+            }
         }
         step
     }

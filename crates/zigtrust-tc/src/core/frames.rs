@@ -77,6 +77,13 @@ impl TrustCenter {
         self.aps_ctr
     }
 
+    /// The next APS counter of the coordinator, for an application frame the shell builds
+    /// (e.g. a ZDO response): one counter for everything the coordinator sends, so a device's
+    /// duplicate rejection never takes a fresh frame for a repeat of one the core sent.
+    pub fn next_aps_counter(&mut self) -> u8 {
+        self.next_aps_ctr()
+    }
+
     /// An APS command frame, APS-secured with `key_id` derived from `link_key` (None: the
     /// well-known key), or unsecured when `key_id` is None.
     pub(super) fn aps_command(
