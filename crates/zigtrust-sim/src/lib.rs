@@ -8,12 +8,15 @@
 //! - [`attacker`]: sniffer, spoofer, replayer.
 //! - [`scenario`]: scenarios, policies, the run report.
 //! - [`live`]: a small home run in real time for the hub daemon.
+//! - [`medium_ot`]: the device models as nodes on OpenThread's simulation medium, in real time
+//!   (a hub on a real `ot-rcp` talks to them through that radio).
 #![forbid(unsafe_code)]
 
 pub mod attacker;
 pub mod device;
 pub mod engine;
 pub mod live;
+pub mod medium_ot;
 pub mod scenario;
 pub mod world;
 

@@ -169,6 +169,33 @@ pub struct World {
     pub attacker_node: Option<usize>,
     next_id: u64,
     pub used_shorts: std::collections::HashSet<u16>,
+    /// When set, the nodes' frames go to a medium outside the world (see [`External`]) instead
+    /// of the simulated one; `None` (the default) keeps the deterministic medium.
+    pub external: Option<External>,
+}
+
+/// A medium outside the world (e.g. OpenThread's simulation medium, `crate::medium_ot`): the
+/// world's MAC queues, retries, indirect queues and device logic run as usual, but a node's
+/// transmission is handed out through [`External::outbox`] at once (no airtime), ACKs and
+/// frames come back through [`World::external_ack`], [`World::external_filter`] and
+/// [`World::external_deliver`], and nothing is delivered inside the world.
+#[derive(Debug, Clone, Default)]
+pub struct External {
+    /// Frames the nodes transmitted, in order: (node, PSDU without FCS).
+    pub outbox: Vec<(usize, Vec<u8>)>,
+    /// How long a sender waits for an ACK before a retry (µs).
+    pub ack_wait_us: Us,
+    /// How long a sleepy node keeps listening after an ACK with frame-pending (µs).
+    pub pending_listen_us: Us,
+}
+
+/// What a node's radio does with a frame heard on an external medium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalRx {
+    /// The frame is addressed to the node (its short or extended address, or broadcast).
+    pub addressed: bool,
+    /// The node ACKs it: (sequence number, frame-pending).
+    pub ack: Option<(u8, bool)>,
 }
 
 impl World {
@@ -187,6 +214,7 @@ impl World {
             attacker_node: None,
             next_id: 0,
             used_shorts: Default::default(),
+            external: None,
         }
     }
 
@@ -292,6 +320,13 @@ impl World {
         let m = &mut self.nodes[node].mac;
         m.cur = Some(f);
         m.cur_id = id;
+        if let Some(ext) = &mut self.external {
+            // On the outside medium: out now; the ACK (or its absence) comes from there.
+            m.rx_until = m.rx_until.max(self.q.now + ext.ack_wait_us + 100);
+            ext.outbox.push((node, psdu));
+            self.on_tx_end(node, id);
+            return;
+        }
         m.rx_until = m.rx_until.max(self.q.now + air + ACK_WAIT_US + 100);
         self.record(&psdu);
         self.q.after(air, Ev::TxEnd(node, id));
@@ -316,6 +351,16 @@ impl World {
         };
         let hdr = frame.header;
         let wants_ack = hdr.ack_request && !hdr.dst_addr.is_broadcast();
+        if let Some(ext) = &self.external {
+            if wants_ack {
+                let wait = ext.ack_wait_us;
+                self.nodes[node].mac.awaiting_ack = true;
+                self.q.after(wait, Ev::AckTimeout(node, id));
+            } else {
+                self.finish(node, true);
+            }
+            return;
+        }
         // What an overhearing device learns (which key the network uses), worked out once per
         // frame rather than once per receiver: large networks have thousands of overhearers.
         let overheard = match &frame.body {
@@ -376,6 +421,7 @@ impl World {
     }
 
     fn on_ack_arrive(&mut self, to: usize, id: u64, pending: bool) {
+        let listen = self.external.as_ref().map_or(50_000, |e| e.pending_listen_us);
         let m = &mut self.nodes[to].mac;
         if m.cur_id != id || !m.awaiting_ack {
             return;
@@ -383,9 +429,69 @@ impl World {
         m.awaiting_ack = false;
         if pending {
             // Stay awake for the frame the parent releases.
-            m.rx_until = m.rx_until.max(self.q.now + 50_000);
+            m.rx_until = m.rx_until.max(self.q.now + listen);
         }
         self.finish(to, true);
+    }
+
+    // ---- external medium ------------------------------------------------------------------
+
+    /// An ACK with sequence number `seq` heard on the external medium: it completes the
+    /// transmission of every node waiting for that ACK. Returns the nodes it completed.
+    pub fn external_ack(&mut self, seq: u8, pending: bool) -> Vec<usize> {
+        let mut done = Vec::new();
+        for n in 0..self.nodes.len() {
+            let m = &self.nodes[n].mac;
+            let waiting = m.awaiting_ack
+                && m.cur.as_ref().is_some_and(|f| {
+                    MacFrame::parse(&f.psdu).is_ok_and(|p| p.header.sequence == Some(seq))
+                });
+            if waiting {
+                let id = m.cur_id;
+                self.on_ack_arrive(n, id, pending);
+                done.push(n);
+            }
+        }
+        done
+    }
+
+    /// Whether node `n` hears `psdu` (without FCS) from the external medium now, and whether
+    /// its radio ACKs it (frames with AR set addressed to it; frame-pending when it holds an
+    /// indirect frame for the sender of a data request). `None`: not heard (asleep, down, the
+    /// hub's port, an ACK, or not a frame).
+    pub fn external_filter(&mut self, n: usize, psdu: &[u8]) -> Option<ExternalRx> {
+        if matches!(self.nodes[n].kind, Kind::Port(_) | Kind::Coordinator(_)) || !self.listening(n)
+        {
+            return None;
+        }
+        let frame = MacFrame::parse(psdu).ok()?;
+        let hdr = frame.header;
+        if matches!(frame.body, MacBody::Ack) {
+            return None;
+        }
+        let pan_ok = hdr.dst_pan.is_none_or(|p| p == PAN || p.0 == 0xffff);
+        let addressed = pan_ok && self.nodes[n].matches(hdr.dst_addr);
+        let acks = addressed
+            && hdr.ack_request
+            && !hdr.dst_addr.is_broadcast()
+            && !matches!(self.nodes[n].kind, Kind::Attacker);
+        let ack = match (acks, hdr.sequence) {
+            (true, Some(seq)) => {
+                let pending = match frame.body {
+                    MacBody::Command(MacCommand::DataRequest) => self.has_indirect(n, hdr.src_addr),
+                    _ => false,
+                };
+                Some((seq, pending))
+            }
+            _ => None,
+        };
+        Some(ExternalRx { addressed, ack })
+    }
+
+    /// Hands `psdu` (without FCS), heard on the external medium and accepted by
+    /// [`World::external_filter`], to node `n`.
+    pub fn external_deliver(&mut self, n: usize, psdu: &[u8], addressed: bool) {
+        self.deliver(n, n, psdu, addressed);
     }
 
     fn on_ack_timeout(&mut self, node: usize, id: u64) {

@@ -10,6 +10,8 @@
 //! - [`fuzz`]: replays the inputs kept under a crate's `tests/fuzz-regressions/`.
 //! - [`zep`]: a device's end of a `zigtrust serve --radio zep:…` link: sends ZEP, and sees the
 //!   daemon's frames by capturing the loopback interface.
+//! - [`ot_medium`]: OpenThread's simulation medium: the `ot-rcp` binary, multicast sockets, a
+//!   test's view of the medium, simulated devices on it.
 //! - [`http`] and [`serve`]: a tiny HTTP/1.1 client, and `zigtrust serve` as a child process.
 #![forbid(unsafe_code)]
 
@@ -17,6 +19,7 @@ pub mod corpus;
 pub mod device;
 pub mod fuzz;
 pub mod http;
+pub mod ot_medium;
 pub mod serve;
 pub mod tshark;
 pub mod zep;

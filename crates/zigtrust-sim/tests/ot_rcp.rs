@@ -1,0 +1,459 @@
+//! End to end through OpenThread's own RCP firmware: the real [`Hub`] (Trust Center, in-memory
+//! store) on a [`SpinelRadio`] driving the simulation `ot-rcp` (node 1), and the simulator's
+//! device models as further nodes on OpenThread's simulation medium
+//! ([`zigtrust_sim::medium_ot`]), so every frame between the hub and a device passes through
+//! the real RCP: its address filter, its ACKs, its frame-pending from the source-match table,
+//! its CSMA and retries. Each test has its own PORT_OFFSET, so they run in parallel.
+//!
+//! No timing is asserted (only generous deadlines); the latencies seen are printed.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use zigtrust_crypto::{InstallCode, Key};
+use zigtrust_hub::radio::spinel::{SpinelOptions, SpinelRadio};
+use zigtrust_hub::{Hub, MemStore, Radio, RadioConfig, RadioError, Received};
+use zigtrust_sim::device::{self, Device, Knobs, Profile, Role};
+use zigtrust_sim::medium_ot::{base_port, OtMedium, OtMediumThread};
+use zigtrust_sim::world::{Kind, World, PAN};
+use zigtrust_tc::model::Millis;
+use zigtrust_tc::{AdminCommand, Event, Transmit};
+use zigtrust_testkit::ot_medium::{rcp_transport, rx_socket, sim_nodes};
+use zigtrust_wire::mac::{Address, FrameType, MacBody, MacCommand, MacFrame};
+use zigtrust_wire::ExtAddr;
+
+const RCP_NODE: u16 = 1;
+const CHANNEL: u8 = 15;
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// What the hub handed its radio and got from it, and when.
+#[derive(Default)]
+struct Log {
+    tx: Vec<(Instant, Vec<u8>, bool)>,
+    rx: Vec<(Instant, Vec<u8>)>,
+}
+
+/// The Spinel radio, with the times frames crossed the hub's `Radio` boundary.
+struct Timed {
+    radio: SpinelRadio,
+    log: Arc<Mutex<Log>>,
+}
+
+impl Radio for Timed {
+    fn configure(&mut self, config: &RadioConfig) -> Result<(), RadioError> {
+        self.radio.configure(config)
+    }
+    fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), RadioError> {
+        self.log.lock().unwrap().tx.push((Instant::now(), frame.psdu.clone(), frame.indirect));
+        self.radio.transmit(now, frame)
+    }
+    fn receive(&mut self, now: Millis) -> Result<Option<Received>, RadioError> {
+        let r = self.radio.receive(now)?;
+        if let Some(r) = &r {
+            self.log.lock().unwrap().rx.push((Instant::now(), r.psdu.clone()));
+        }
+        Ok(r)
+    }
+    fn next_wake(&self) -> Option<Millis> {
+        self.radio.next_wake()
+    }
+}
+
+/// A simulated device: profile, role, preferred parent (world node), install code.
+struct Spec {
+    profile: Profile,
+    role: Role,
+    parent: usize,
+    install_code: bool,
+}
+
+fn knobs() -> Knobs {
+    Knobs {
+        poll_interval_ms: 1_000,
+        report_interval_ms: 5_000,
+        join_retry_ms: 4_000,
+        ..Knobs::default()
+    }
+}
+
+struct Rig {
+    hub: Hub<MemStore, Timed>,
+    medium: OtMediumThread,
+    log: Arc<Mutex<Log>>,
+    /// World node of each device, in spec order.
+    nodes: Vec<usize>,
+    /// Install-code keys by device index.
+    codes: Vec<Option<Key>>,
+    /// Every event the hub reported.
+    events: Vec<Event>,
+    offset: u16,
+}
+
+/// The hub on a fresh `ot-rcp` at `offset`, the network formed, and the devices of `specs`
+/// on the medium (not booted yet); with `attacker`, an attacker node too (last world node).
+fn rig(offset: u16, specs: &[Spec], attacker: bool) -> Rig {
+    let base = base_port(offset);
+    let rx = rx_socket(base);
+    let mut w = World::new(u64::from(offset));
+    w.add_node(Kind::Port(Box::default()), true);
+    let mut nodes = Vec::new();
+    let mut codes = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        let n = i + 1;
+        let ieee = ExtAddr(0x0012_4b00_0000_0000 | u64::from(offset) << 16 | n as u64);
+        let code = s.install_code.then(|| {
+            let mut b: Vec<u8> =
+                (0..16u8).map(|k| k.wrapping_mul(17) ^ n as u8 ^ offset as u8).collect();
+            let crc = zigtrust_crypto::crc16_x25(&b).to_le_bytes();
+            b.extend_from_slice(&crc);
+            InstallCode::from_bytes(&b).unwrap().link_key()
+        });
+        let mut candidates = vec![s.parent];
+        if s.parent != 0 {
+            candidates.push(0);
+        }
+        let dv = Device::new(ieee, s.profile, s.role, code.clone(), candidates, knobs());
+        let node = w.add_node(Kind::Device(Box::new(dv)), s.role == Role::Router);
+        nodes.push(node);
+        codes.push(code);
+    }
+    if attacker {
+        let a = w.add_node(Kind::Attacker, true);
+        w.attacker_node = Some(a);
+    }
+    // World node n is medium node n + 1 (the RCP, the hub's radio, is node 1).
+    let ids: Vec<(usize, u16)> = (1..w.nodes.len()).map(|n| (n, n as u16 + 1)).collect();
+    let medium = OtMedium::new(
+        w,
+        base,
+        CHANNEL,
+        rx,
+        sim_nodes(base, &ids),
+        Duration::from_millis(40),
+        Duration::from_millis(400),
+    )
+    .spawn()
+    .expect("the medium's thread");
+    let radio = SpinelRadio::with_transport(
+        Box::new(rcp_transport(RCP_NODE, offset)),
+        SpinelOptions::default(),
+    )
+    .expect("the simulation RCP opens");
+    let log = Arc::new(Mutex::new(Log::default()));
+    let timed = Timed { radio, log: log.clone() };
+    let now = now_ms();
+    let mut hub = Hub::open(MemStore::default(), timed, [offset as u8; 32], now).unwrap();
+    let form = AdminCommand::FormNetwork {
+        pan_id: PAN,
+        extended_pan_id: 0xdddd_0000_0000_0000 | u64::from(offset),
+        channel: CHANNEL,
+    };
+    hub.command(now, form).unwrap();
+    assert_eq!(hub.radio_error(), None);
+    Rig { hub, medium, log, nodes, codes, events: Vec::new(), offset }
+}
+
+impl Rig {
+    fn command(&mut self, cmd: AdminCommand) {
+        let step = self.hub.command(now_ms(), cmd).expect("the command is accepted");
+        self.events.extend(step.events);
+    }
+
+    fn boot(&self, i: usize, delay: Duration) {
+        let n = self.nodes[i];
+        self.medium.with(|m| {
+            let at = m.now_us() + delay.as_micros() as u64;
+            device::boot(&mut m.world, n, at);
+        });
+    }
+
+    fn dev<T>(&self, i: usize, f: impl FnOnce(&Device) -> T) -> T {
+        let n = self.nodes[i];
+        self.medium.with(|m| f(m.world.dev(n).expect("a device")))
+    }
+
+    fn ieee(&self, i: usize) -> ExtAddr {
+        self.dev(i, |d| d.ieee)
+    }
+
+    /// Runs the hub until `done` holds, at most `secs` (then fails with `what`).
+    fn run_until(&mut self, secs: u64, what: &str, mut done: impl FnMut(&mut Rig) -> bool) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let step = self.hub.poll(now_ms());
+            self.events.extend(step.events);
+            if done(self) {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "port offset {}: {what} within {secs} s; radio {:?}; events {:?}",
+                self.offset,
+                self.hub.radio().radio.status(),
+                self.events
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Runs the hub for `d`.
+    #[allow(dead_code)]
+    fn run_for(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        self.run_until(d.as_secs() + 5, "", |_| Instant::now() >= end);
+    }
+
+    fn joined(&self, i: usize) -> bool {
+        self.dev(i, |d| d.joined && d.active.is_some())
+    }
+
+    /// Frame latencies seen, printed: hub `transmit` → frame read off the medium by the
+    /// devices' side (direct frames); a device's data request → the held frame the RCP
+    /// released for it; a device's frame on the medium → the hub's `Radio::receive`.
+    fn latencies(&self, name: &str) {
+        let log = self.log.lock().unwrap();
+        let (heard, sent) = self.medium.with(|m| (m.heard.clone(), m.sent.clone()));
+        let mut down = Vec::new();
+        for (t, psdu, indirect) in &log.tx {
+            if *indirect {
+                continue;
+            }
+            let Some(h) = heard
+                .iter()
+                .find(|h| h.node == RCP_NODE && h.at >= *t && h.without_fcs() == psdu.as_slice())
+            else {
+                continue;
+            };
+            // A frame the radio held for a joiner's poll is not a direct transmission.
+            let polled = heard.iter().any(|p| {
+                p.at >= *t
+                    && p.at < h.at
+                    && MacFrame::parse(p.without_fcs())
+                        .is_ok_and(|f| matches!(f.body, MacBody::Command(MacCommand::DataRequest)))
+            });
+            if !polled {
+                down.push(h.at - *t);
+            }
+        }
+        let mut held = Vec::new();
+        let mut last_poll: Option<(Instant, Address)> = None;
+        for h in &heard {
+            let Ok(f) = MacFrame::parse(h.without_fcs()) else { continue };
+            if h.node != RCP_NODE {
+                if matches!(f.body, MacBody::Command(MacCommand::DataRequest)) {
+                    last_poll = Some((h.at, f.header.src_addr));
+                }
+                continue;
+            }
+            if f.header.frame_type == FrameType::Ack {
+                continue;
+            }
+            if let Some((t, a)) = last_poll {
+                if f.header.dst_addr == a {
+                    held.push(h.at - t);
+                    last_poll = None;
+                }
+            }
+        }
+        let mut up = Vec::new();
+        for (t, psdu) in &log.rx {
+            if let Some(s) =
+                sent.iter().rev().find(|s| s.at <= *t && s.without_fcs() == psdu.as_slice())
+            {
+                up.push(*t - s.at);
+            }
+        }
+        let fmt = |mut v: Vec<Duration>| {
+            if v.is_empty() {
+                return "none".to_string();
+            }
+            v.sort();
+            format!(
+                "n={} median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+                v.len(),
+                ms(v[v.len() / 2]),
+                ms(v[v.len() * 9 / 10]),
+                ms(v[v.len() - 1])
+            )
+        };
+        println!("{name}: hub transmit → device side reads it off the medium: {}", fmt(down));
+        println!("{name}: device data request → held frame from the RCP: {}", fmt(held));
+        println!("{name}: device frame on the medium → hub Radio::receive: {}", fmt(up));
+        let st = self.hub.radio().radio.status();
+        let ms_ = self.medium.with(|m| m.stats.clone());
+        println!(
+            "{name}: RCP tx ok {} no-ack {} cca {} lost {}; data requests {} (FP {}); medium {:?}",
+            st.tx_ok,
+            st.tx_no_ack,
+            st.tx_cca_failure,
+            st.tx_lost,
+            st.data_requests,
+            st.data_requests_fp,
+            ms_
+        );
+    }
+}
+
+fn spec(profile: Profile, role: Role, parent: usize, install_code: bool) -> Spec {
+    Spec { profile, role, parent, install_code }
+}
+
+#[test]
+fn an_install_code_device_and_a_legacy_device_join_through_the_rcp_and_a_sleepy_one_gets_its_key_by_poll(
+) {
+    let mut r = rig(
+        51,
+        &[spec(Profile::Z30, Role::Sleepy, 0, true), spec(Profile::Ha12, Role::Router, 0, false)],
+        false,
+    );
+    let (z30, ha12) = (r.ieee(0), r.ieee(1));
+    let key = r.codes[0].clone().unwrap();
+    r.command(AdminCommand::AddInstallCode { ieee: z30, link_key: key });
+    r.command(AdminCommand::PermitJoin { duration_ms: 120_000, ieee: None });
+    r.boot(0, Duration::from_millis(100));
+    r.boot(1, Duration::from_millis(300));
+    r.run_until(30, "both devices joined", |r| r.joined(0) && r.joined(1));
+    // The Zigbee 3.0 device also finished its TCLK update (Request-Key, Transport-Key,
+    // Verify-Key, Confirm-Key), all through the RCP and its indirect queue.
+    r.run_until(20, "the Z3.0 device's TCLK update", |r| r.dev(0, |d| d.tclk_verified));
+    let tc = r.hub.tc();
+    let d = tc.device(z30).expect("the Trust Center knows the Z3.0 device");
+    assert_eq!(d.join_method, zigtrust_tc::model::JoinMethod::InstallCode);
+    assert!(d.tclk_verified);
+    let d = tc.device(ha12).expect("the Trust Center knows the HA 1.2 device");
+    assert_eq!(d.join_method, zigtrust_tc::model::JoinMethod::WellKnownKey);
+    assert_eq!(r.dev(0, |d| d.short), Some(tc.device(z30).unwrap().short_addr));
+    let active = tc.active_key_seq();
+    assert!(r.dev(0, |d| d.active == Some(active)) && r.dev(1, |d| d.active == Some(active)));
+    // The sleepy device's association response and key were released by its polls, each ACKed
+    // by the RCP with frame-pending from its source-match table.
+    let st = r.hub.radio().radio.status();
+    assert!(st.data_requests_fp >= 2, "{st:?}");
+    let heard = r.medium.with(|m| m.heard.clone());
+    let z30_short = Address::Short(r.dev(0, |d| d.short.unwrap()));
+    let key_by_poll = heard.windows(3).any(|w| {
+        let f: Vec<_> = w.iter().map(|h| MacFrame::parse(h.without_fcs()).ok()).collect();
+        let (Some(p), Some(a), Some(k)) = (&f[0], &f[1], &f[2]) else { return false };
+        matches!(p.body, MacBody::Command(MacCommand::DataRequest))
+            && p.header.src_addr == z30_short
+            && w[1].node == RCP_NODE
+            && a.header.frame_type == FrameType::Ack
+            && a.header.frame_pending
+            && w[2].node == RCP_NODE
+            && matches!(k.body, MacBody::Data(_))
+            && k.header.dst_addr == z30_short
+    });
+    assert!(key_by_poll, "poll, ACK with FP from the RCP, then the frame for the sleepy device");
+    r.latencies("joins");
+}
+
+/// Devices' network key state: every one holds and uses the Trust Center's active key.
+fn all_on_active_key(r: &mut Rig) -> bool {
+    let active = r.hub.tc().active_key_seq();
+    (0..r.nodes.len()).all(|i| r.dev(i, |d| d.joined && d.active == Some(active)))
+}
+
+#[test]
+fn a_device_joins_through_a_router_the_key_rotates_and_tshark_reads_the_medium() {
+    let mut r = rig(
+        52,
+        &[
+            spec(Profile::Ha12, Role::Router, 0, false),
+            // Behind the router (world node 1): its association goes to the router.
+            spec(Profile::Z30, Role::Sleepy, 1, true),
+            spec(Profile::Ha12, Role::Sleepy, 0, false),
+        ],
+        false,
+    );
+    let (router, child) = (r.ieee(0), r.ieee(1));
+    let key = r.codes[1].clone().unwrap();
+    r.command(AdminCommand::AddInstallCode { ieee: child, link_key: key });
+    r.command(AdminCommand::PermitJoin { duration_ms: 120_000, ieee: None });
+    r.boot(0, Duration::from_millis(100));
+    r.boot(2, Duration::from_millis(200));
+    r.run_until(30, "the router joined", |r| r.joined(0));
+    r.boot(1, Duration::from_millis(100));
+    r.run_until(40, "every device joined", |r| (0..3).all(|i| r.joined(i)));
+    r.run_until(20, "the child's TCLK update", |r| r.dev(1, |d| d.tclk_verified));
+    // The Trust Center learned of the child from the router's Update-Device: its parent is
+    // the router, and it joined with its install code.
+    let tc = r.hub.tc();
+    let rshort = tc.device(router).unwrap().short_addr;
+    let c = tc.device(child).expect("the Trust Center knows the child");
+    assert_eq!(c.parent, rshort, "joined through the router");
+    assert_eq!(c.join_method, zigtrust_tc::model::JoinMethod::InstallCode);
+    assert!(c.tclk_verified);
+    assert_eq!(r.dev(1, |d| d.parent), r.nodes[0]);
+    let before = r.hub.tc().active_key_seq();
+    // Key rotation: every device confirms (well before the deadline), then the switch.
+    let t0 = Instant::now();
+    r.command(AdminCommand::RotateNetworkKey { deadline_ms: 120_000 });
+    r.run_until(60, "the rotation finished", |r| r.hub.tc().rotation_pending().is_none());
+    let switched: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::KeySwitched { seq, stragglers } => Some((*seq, stragglers.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(switched.len(), 1, "{switched:?}");
+    assert!(switched[0].1.is_empty(), "every device confirmed: {switched:?}");
+    assert_ne!(switched[0].0, before);
+    println!(
+        "rotation: every device confirmed and the key switched in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    r.run_until(30, "every device on the new key", all_on_active_key);
+    r.latencies("router+rotation");
+    // The medium as a pcap (linktype 195, FCS included): tshark finds nothing malformed and
+    // decrypts every NWK-secured frame with the network keys the Trust Center holds.
+    let heard = r.medium.with(|m| m.heard.clone());
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let pcap = dir.join("ot-rcp-medium.pcap");
+    let mut w = zigtrust_capture::PcapWriter::new(Vec::new()).unwrap();
+    for h in &heard {
+        let ts = zigtrust_capture::Timestamp {
+            secs: (h.unix_us / 1_000_000) as i64,
+            nanos: (h.unix_us % 1_000_000) as u32 * 1000,
+        };
+        w.write_psdu_raw(ts, &h.psdu).unwrap();
+    }
+    std::fs::write(&pcap, w.finish().unwrap()).unwrap();
+    let keys: Vec<String> =
+        r.hub.store().snap.network_keys.iter().map(|k| k.key.to_hex()).collect();
+    assert_eq!(keys.len(), 2, "the old and the new network key");
+    let t = zigtrust_testkit::tshark::Tshark::new().keys(&keys);
+    let rows =
+        t.fields(&pcap, &["frame.number", "wpan.fcs_ok", "zbee_nwk.security", "zbee.sec.key"]);
+    assert_eq!(rows.len(), heard.len());
+    let malformed = t
+        .clone()
+        .filter("_ws.malformed || _ws.expert.severity >= error")
+        .fields(&pcap, &["frame.number", "_ws.expert.message"]);
+    assert!(malformed.is_empty(), "malformed frames: {malformed:?}");
+    let mut secured = 0;
+    for row in &rows {
+        assert!(row["wpan.fcs_ok"].is_empty() || row["wpan.fcs_ok"] == "1", "{row:?}");
+        if row["zbee_nwk.security"] == "1" || row["zbee_nwk.security"] == "True" {
+            secured += 1;
+            let used = row.list("zbee.sec.key");
+            assert!(
+                used.iter().any(|k| keys.contains(&zigtrust_testkit::tshark::key_hex(k))),
+                "frame {} not decrypted with a network key: {row:?}",
+                row["frame.number"]
+            );
+        }
+    }
+    assert!(secured > 10, "{secured} NWK-secured frames");
+    println!(
+        "pcap: {} frames, {secured} NWK-secured, all decrypted by tshark, none malformed",
+        rows.len()
+    );
+}
