@@ -457,3 +457,150 @@ fn a_device_joins_through_a_router_the_key_rotates_and_tshark_reads_the_medium()
         rows.len()
     );
 }
+
+#[test]
+fn an_attacker_node_spoofing_trust_center_rejoins_reads_nothing() {
+    use zigtrust_sim::attacker::{self, Attacker};
+    use zigtrust_wire::dissect::{Dissector, Keyring};
+    let mut r = rig(
+        53,
+        &[spec(Profile::Ha12, Role::Router, 0, false), spec(Profile::Ha12, Role::Sleepy, 0, false)],
+        true,
+    );
+    r.command(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
+    r.boot(0, Duration::from_millis(100));
+    r.boot(1, Duration::from_millis(300));
+    r.run_until(30, "both devices joined", |r| r.joined(0) && r.joined(1));
+    r.command(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
+    // The attacker, on its own medium node, listens from now on (the joins' well-known-key
+    // Transport-Keys went by before: what a sniffer arriving later faces) and knows the
+    // victims' short addresses, as a sniffer reads them in plaintext NWK headers.
+    let victims: Vec<_> =
+        (0..2).map(|i| r.dev(i, |d| (d.ieee, d.short.unwrap(), d.capability()))).collect();
+    let (heard_from, spoofs) = r.medium.with(|m| {
+        let mut a = Attacker::new(m.now_us());
+        for (ieee, short, _) in &victims {
+            a.shorts.insert(*ieee, *short);
+        }
+        m.world.attacker = Some(a);
+        let from = m.heard.len();
+        for (ieee, _, cap) in &victims {
+            attacker::spoof(&mut m.world, *ieee, *cap);
+        }
+        (from, m.world.attacker.as_ref().unwrap().spoofs_sent)
+    });
+    assert_eq!(spoofs, 2);
+    let events_from = r.events.len();
+    // Its polls as the victims follow for 3 s; the network goes on meanwhile.
+    let t0 = Instant::now();
+    r.run_until(30, "the attacker's polls done", |_| t0.elapsed() > Duration::from_secs(5));
+    let attacker_id = r.medium.with(|m| m.node_id(m.world.attacker_node.unwrap()).unwrap());
+    let (heard, sent) = r.medium.with(|m| (m.heard[heard_from..].to_vec(), m.sent.clone()));
+    // The spoofed rejoin requests went through the RCP to the Trust Center.
+    let injected: Vec<_> = sent.iter().filter(|s| s.node == attacker_id).collect();
+    assert!(injected.len() >= 2, "{injected:?}");
+    let got = r
+        .log
+        .lock()
+        .unwrap()
+        .rx
+        .iter()
+        .filter(|(_, p)| injected.iter().any(|s| s.without_fcs() == p.as_slice()))
+        .count();
+    assert!(got >= 2, "the hub received the attacker's frames ({got})");
+    let rejoin_requests = r
+        .log
+        .lock()
+        .unwrap()
+        .rx
+        .iter()
+        .filter(|(_, p)| {
+            let mut d = Dissector::new(Keyring::new());
+            matches!(
+                d.dissect(1, p).nwk_command,
+                Some(zigtrust_wire::nwk::NwkCommand::RejoinRequest { .. })
+            ) && injected.iter().any(|s| s.without_fcs() == p.as_slice())
+        })
+        .count();
+    assert_eq!(rejoin_requests, 2, "both spoofed rejoin requests reached the Trust Center");
+    // Nothing it heard decrypts with any key it can know: the well-known key and whatever it
+    // learned (nothing).
+    let a = r.medium.with(|m| {
+        let a = m.world.attacker.as_ref().unwrap();
+        (a.leaks.clone(), a.learned.len(), a.injected)
+    });
+    assert!(a.0.is_empty() && a.1 == 0, "the attacker learned a key: {:?}", a.0);
+    let mut dissector = Dissector::new(Keyring::new());
+    let mut secured = 0;
+    for (i, h) in heard.iter().enumerate() {
+        let d = dissector.dissect(i as u64 + 1, h.without_fcs());
+        if let Some(s) = &d.nwk_security {
+            secured += 1;
+            assert!(!s.decrypted(), "frame {i} decrypts at NWK with a key the attacker knows");
+        }
+        for aps in d.aps.iter().chain(d.tunnel.as_deref()) {
+            if let Some(s) = &aps.security {
+                assert!(!s.decrypted(), "frame {i} decrypts at APS with a key the attacker knows");
+            }
+        }
+        assert!(d.learned_keys.is_empty(), "frame {i} revealed a key");
+    }
+    assert!(secured > 0);
+    // What the Trust Center did about the spoofs (under `adaptive`: answered, the key
+    // protected by the network key itself, which the spoofer cannot read).
+    let reactions = &r.events[events_from..];
+    println!(
+        "attacker: {} frames injected, {} heard after it started ({secured} NWK-secured), none readable; the Trust Center's events: {reactions:?}",
+        a.2,
+        heard.len()
+    );
+    r.latencies("attacker");
+}
+
+#[test]
+fn the_network_carries_on_when_the_rcp_is_killed() {
+    let mut r = rig(
+        54,
+        &[spec(Profile::Ha12, Role::Router, 0, false), spec(Profile::Z30, Role::Sleepy, 0, true)],
+        false,
+    );
+    let z30 = r.ieee(1);
+    let key = r.codes[1].clone().unwrap();
+    r.command(AdminCommand::AddInstallCode { ieee: z30, link_key: key });
+    r.command(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
+    r.boot(0, Duration::from_millis(100));
+    r.boot(1, Duration::from_millis(300));
+    r.run_until(30, "both devices joined", |r| r.joined(0) && r.joined(1));
+    r.run_until(20, "the TCLK update", |r| r.dev(1, |d| d.tclk_verified));
+    let pid = r.hub.radio().radio.status().child_pid.expect("the RCP's pid");
+    let t0 = Instant::now();
+    let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    assert!(killed.unwrap().success());
+    r.run_until(20, "the radio recovered", |r| {
+        let st = r.hub.radio().radio.status();
+        st.recoveries >= 1 && st.link_up && st.child_pid != Some(pid)
+    });
+    let recovered = t0.elapsed();
+    let err = r.hub.radio_error().map(str::to_string);
+    println!("RCP killed: recovered in {:.1} ms; the hub's radio error: {err:?}", ms(recovered));
+    let rx_before = r.log.lock().unwrap().rx.len();
+    // The network carries on: a key rotation every device confirms through the new RCP
+    // (the sleepy device's key by poll, frame-pending from the re-applied source match).
+    let before = r.hub.tc().active_key_seq();
+    r.command(AdminCommand::RotateNetworkKey { deadline_ms: 120_000 });
+    r.run_until(60, "the rotation after the restart", |r| r.hub.tc().rotation_pending().is_none());
+    let stragglers: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::KeySwitched { stragglers, .. } => Some(stragglers.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stragglers, [vec![]], "every device confirmed");
+    assert_ne!(r.hub.tc().active_key_seq(), before);
+    r.run_until(30, "every device on the new key", all_on_active_key);
+    assert!(r.log.lock().unwrap().rx.len() > rx_before, "frames reach the hub again");
+    assert_eq!(r.dev(0, |d| d.rejoins) + r.dev(1, |d| d.rejoins), 0, "nobody had to rejoin");
+    r.latencies("rcp-killed");
+}
