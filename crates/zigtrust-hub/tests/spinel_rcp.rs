@@ -5,166 +5,27 @@
 //! port 9000 + PORT_OFFSET × 34; each datagram is 1 channel byte + PSDU + FCS) and reads what
 //! the RCP puts on air.
 //!
-//! `ZIGTRUST_OT_RCP` names another `ot-rcp` binary. Without one the test builds it with the
-//! script and fails — never skips — when that fails. Each test uses its own PORT_OFFSET, so they
-//! run in parallel.
+//! The medium, the `ot-rcp` binary and its transport are the test kit's
+//! (`zigtrust_testkit::ot_medium`). `ZIGTRUST_OT_RCP` names another `ot-rcp` binary. Without
+//! one the test builds it with the script and fails — never skips — when that fails. Each test
+//! uses its own PORT_OFFSET, so they run in parallel.
 
-use socket2::{Domain, Protocol, Socket, Type};
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use zigtrust_hub::radio::spinel::{ProcessTransport, SpinelOptions, SpinelRadio, TxReport};
+use zigtrust_hub::radio::spinel::{SpinelOptions, SpinelRadio, TxReport};
 use zigtrust_hub::{Radio, RadioConfig};
 use zigtrust_spinel::{Eui64, Prop, PropValue, Status};
 use zigtrust_tc::Transmit;
+use zigtrust_testkit::ot_medium::{rcp_transport, Heard, Medium};
 use zigtrust_wire::mac::{
     fcs, Address, AssociationStatus, FrameType, MacBody, MacFrame, MacHeader, MacPacket,
 };
 use zigtrust_wire::{ExtAddr, PanId, ShortAddr};
 
-const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 116);
-const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// The RCP's node id on the medium (its EUI-64 is 18:b4:30:00:00:00:00:01).
 const RCP_NODE: u16 = 1;
 const CHANNEL: u8 = 15;
 const PAN: PanId = PanId(0x1a62);
 const IEEE: ExtAddr = ExtAddr(0x0012_4b00_1cc0_ffee);
-
-/// The `ot-rcp` binary: `ZIGTRUST_OT_RCP`, else the script's cache (built once if missing).
-fn ot_rcp() -> PathBuf {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("ZIGTRUST_OT_RCP") {
-            let p = PathBuf::from(p);
-            return if p.is_file() {
-                Ok(p)
-            } else {
-                Err(format!("ZIGTRUST_OT_RCP={} is not a file", p.display()))
-            };
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let cached = root.join("target/ot-rcp/ot-rcp");
-        if cached.is_file() {
-            return Ok(cached);
-        }
-        let out = std::process::Command::new(root.join("scripts/build-ot-rcp"))
-            .output()
-            .map_err(|e| format!("running scripts/build-ot-rcp: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "scripts/build-ot-rcp failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
-        if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!("scripts/build-ot-rcp printed {}, which is not a file", p.display()))
-        }
-    })
-    .clone()
-    .unwrap_or_else(|e| panic!("no ot-rcp (the RCP tests need it; they never skip): {e}"))
-}
-
-/// OpenThread's simulation medium at one PORT_OFFSET, seen from the test.
-struct Medium {
-    base: u16,
-    rx: UdpSocket,
-    nodes: HashMap<u16, UdpSocket>,
-}
-
-/// One datagram: who sent it, on which channel, and the PSDU with its FCS.
-#[derive(Debug, Clone)]
-struct Heard {
-    node: u16,
-    channel: u8,
-    psdu: Vec<u8>,
-    at: Instant,
-}
-
-impl Heard {
-    fn frame(&self) -> MacFrame<'_> {
-        MacFrame::parse(&self.psdu[..self.psdu.len() - 2]).expect("a MAC frame")
-    }
-    fn without_fcs(&self) -> &[u8] {
-        &self.psdu[..self.psdu.len() - 2]
-    }
-}
-
-impl Medium {
-    fn new(port_offset: u16) -> Medium {
-        let base = 9000 + port_offset * 34;
-        let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
-        s.set_reuse_address(true).unwrap();
-        s.set_reuse_port(true).unwrap();
-        s.join_multicast_v4(&GROUP, &LOOPBACK).unwrap();
-        s.bind(&SocketAddr::V4(SocketAddrV4::new(GROUP, base)).into()).unwrap();
-        let rx: UdpSocket = s.into();
-        rx.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-        Medium { base, rx, nodes: HashMap::new() }
-    }
-
-    /// Sends `psdu` (without FCS; the FCS is appended as a radio would) as node `node`.
-    fn inject(&mut self, node: u16, psdu: &[u8]) -> Instant {
-        let base = self.base;
-        let sock = self.nodes.entry(node).or_insert_with(|| {
-            let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
-            s.set_multicast_if_v4(&LOOPBACK).unwrap();
-            s.set_multicast_loop_v4(true).unwrap();
-            s.bind(&SocketAddr::V4(SocketAddrV4::new(LOOPBACK, base + node)).into()).unwrap();
-            s.into()
-        });
-        let mut d = vec![CHANNEL];
-        d.extend_from_slice(psdu);
-        d.extend_from_slice(&fcs(psdu).to_le_bytes());
-        let at = Instant::now();
-        sock.send_to(&d, SocketAddrV4::new(GROUP, base)).unwrap();
-        at
-    }
-
-    /// The next datagram from `node` that `pred` accepts, within `timeout`.
-    fn next_from(
-        &self,
-        node: u16,
-        timeout: Duration,
-        pred: impl Fn(&Heard) -> bool,
-    ) -> Option<Heard> {
-        let end = Instant::now() + timeout;
-        let mut buf = [0u8; 256];
-        while Instant::now() < end {
-            let Ok((n, from)) = self.rx.recv_from(&mut buf) else { continue };
-            let at = Instant::now();
-            if n < 4 {
-                continue;
-            }
-            let h = Heard {
-                node: from.port().wrapping_sub(self.base),
-                channel: buf[0],
-                psdu: buf[1..n].to_vec(),
-                at,
-            };
-            if h.node == node && pred(&h) {
-                return Some(h);
-            }
-        }
-        None
-    }
-
-    /// Every datagram from `node` within `d`.
-    fn all_from(&self, node: u16, d: Duration) -> Vec<Heard> {
-        let end = Instant::now() + d;
-        let mut v = Vec::new();
-        while let Some(h) =
-            self.next_from(node, end.saturating_duration_since(Instant::now()), |_| true)
-        {
-            v.push(h);
-        }
-        v
-    }
-}
 
 struct Rig {
     radio: SpinelRadio,
@@ -184,13 +45,8 @@ fn config() -> RadioConfig {
 
 /// The radio on a fresh `ot-rcp` (node 1) at `port_offset`, configured.
 fn rig(port_offset: u16) -> Rig {
-    let medium = Medium::new(port_offset);
-    let transport = ProcessTransport {
-        program: ot_rcp(),
-        args: vec![RCP_NODE.to_string()],
-        env: vec![("PORT_OFFSET".into(), port_offset.to_string())],
-        inherit_stderr: false,
-    };
+    let medium = Medium::new(port_offset, CHANNEL);
+    let transport = rcp_transport(RCP_NODE, port_offset);
     let mut radio = SpinelRadio::with_transport(Box::new(transport), SpinelOptions::default())
         .expect("the simulation RCP opens");
     radio.configure(&config()).expect("the RCP takes the configuration");
@@ -526,13 +382,8 @@ fn the_hub_on_the_rcp_beacons_and_hands_a_joiner_its_association_and_key_by_poll
     use zigtrust_wire::mac::MacCommand;
     use zigtrust_wire::CapabilityInfo;
 
-    let mut medium = Medium::new(47);
-    let transport = ProcessTransport {
-        program: ot_rcp(),
-        args: vec![RCP_NODE.to_string()],
-        env: vec![("PORT_OFFSET".into(), "47".into())],
-        inherit_stderr: false,
-    };
+    let mut medium = Medium::new(47, CHANNEL);
+    let transport = rcp_transport(RCP_NODE, 47);
     let radio = SpinelRadio::with_transport(Box::new(transport), SpinelOptions::default()).unwrap();
     let now = now_ms();
     let mut hub = Hub::open(MemStore::default(), radio, [7; 32], now).unwrap();
