@@ -642,3 +642,95 @@ fn the_network_carries_on_when_the_rcp_is_killed() {
     assert_eq!(r.dev(0, |d| d.rejoins) + r.dev(1, |d| d.rejoins), 0, "nobody had to rejoin");
     r.latencies("rcp-killed");
 }
+
+/// The bridge's radios alone (no RCP): a test node injects frames and reads the answers.
+#[test]
+fn the_bridge_filters_by_address_acks_for_its_nodes_and_fills_the_fcs() {
+    use zigtrust_testkit::ot_medium::Medium;
+    use zigtrust_wire::mac::{fcs, MacHeader};
+    use zigtrust_wire::ShortAddr;
+    const PROBE: u16 = 9;
+    let offset = 55;
+    let base = base_port(offset);
+    let mut probe = Medium::new(offset, CHANNEL);
+    let mut w = World::new(5);
+    w.add_node(Kind::Port(Box::default()), true);
+    let (router, sleepy) = (ShortAddr(0x1234), ShortAddr(0x4321));
+    let mut rd = Device::new(ExtAddr(0xaa01), Profile::Ha12, Role::Router, None, vec![0], knobs());
+    rd.short = Some(router);
+    rd.joined = true;
+    let r = w.add_node(Kind::Device(Box::new(rd)), true);
+    let mut sd = Device::new(ExtAddr(0xaa02), Profile::Ha12, Role::Sleepy, None, vec![r], knobs());
+    sd.short = Some(sleepy);
+    let s = w.add_node(Kind::Device(Box::new(sd)), false);
+    let medium = OtMedium::new(
+        w,
+        base,
+        CHANNEL,
+        rx_socket(base),
+        sim_nodes(base, &[(r, 2), (s, 3)]),
+        Duration::from_millis(40),
+        Duration::from_millis(400),
+    )
+    .spawn()
+    .unwrap();
+    let data = |dst: ShortAddr, seq: u8| {
+        let h =
+            MacHeader::data(seq, PAN, Address::Short(dst), Address::Short(ShortAddr(0x5555)), true);
+        let mut v = Vec::new();
+        MacFrame::data(h, &[0x08, 0x02, 0xfc, 0xff, 0x00, 0x00, 0x1e, seq]).emit(&mut v);
+        v
+    };
+    let ack_from = |probe: &Medium, node: u16, seq: u8| {
+        probe.next_from(node, Duration::from_millis(300), |h| {
+            MacFrame::parse(h.without_fcs()).is_ok_and(|f| {
+                f.header.frame_type == FrameType::Ack && f.header.sequence == Some(seq)
+            })
+        })
+    };
+    // Addressed to the router, AR set: the router's radio ACKs it, FCS correct.
+    probe.inject(PROBE, &data(router, 1));
+    let a = ack_from(&probe, 2, 1).expect("the router ACKs a frame for it");
+    assert_eq!(a.psdu[a.psdu.len() - 2..], fcs(a.without_fcs()).to_le_bytes());
+    assert!(!a.frame().header.frame_pending);
+    // Another address, or another PAN: nobody ACKs.
+    probe.inject(PROBE, &data(ShortAddr(0x7777), 2));
+    assert!(ack_from(&probe, 2, 2).is_none(), "filtered out");
+    let h = MacHeader::data(
+        3,
+        zigtrust_wire::PanId(0x0bad),
+        Address::Short(router),
+        Address::Short(ShortAddr(0x5555)),
+        true,
+    );
+    let mut other_pan = Vec::new();
+    MacFrame::data(h, &[0x08]).emit(&mut other_pan);
+    probe.inject(PROBE, &other_pan);
+    assert!(ack_from(&probe, 2, 3).is_none(), "another PAN");
+    // The sleepy device's receiver is off: no ACK.
+    probe.inject(PROBE, &data(sleepy, 4));
+    assert!(ack_from(&probe, 3, 4).is_none(), "asleep");
+    // A child's poll while the router holds a frame for it: ACK with frame-pending, then the
+    // frame, with its FCS.
+    let held = data(ShortAddr(0x5555), 0x40);
+    medium.with(|m| m.world.send_indirect(r, held.clone()));
+    let mut poll = Vec::new();
+    MacFrame::data_request(5, PAN, Address::Short(router), Address::Short(ShortAddr(0x5555)))
+        .emit(&mut poll);
+    probe.inject(PROBE, &poll);
+    let a = ack_from(&probe, 2, 5).expect("the router ACKs the poll");
+    assert!(a.frame().header.frame_pending, "frame-pending: something waits for the child");
+    let f = probe
+        .next_from(2, Duration::from_millis(500), |h| h.without_fcs() == held.as_slice())
+        .expect("the held frame follows the ACK");
+    assert_eq!(f.psdu[f.psdu.len() - 2..], fcs(&held).to_le_bytes());
+    assert_eq!(f.channel, CHANNEL);
+    // Nothing left: the next poll's ACK has it clear.
+    let mut poll = Vec::new();
+    MacFrame::data_request(6, PAN, Address::Short(router), Address::Short(ShortAddr(0x5555)))
+        .emit(&mut poll);
+    probe.inject(PROBE, &poll);
+    assert!(!ack_from(&probe, 2, 6).expect("an ACK").frame().header.frame_pending);
+    let st = medium.with(|m| m.stats.clone());
+    assert_eq!(st.acks_sent, 3, "{st:?}");
+}
