@@ -16,9 +16,6 @@
 //! - `parse_i` reads at most 4 bytes, so decoded integers stay below 2^28;
 //! - `parse_fields` returns each `i` field as a (value, length) pair.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command as Process, Stdio};
-
 use serde_json::{json, Value};
 use zigtrust_spinel::{
     hdlc, varint, Command, Error, Eui64, Frame, Header, PromiscuousMode, PropOp, PropValue,
@@ -517,25 +514,11 @@ fn build_cases() -> Cases {
 fn pyspinel_agrees_with_zigtrust_spinel() {
     let cases = build_cases();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../oracles/spinel/check.py");
-    let mut child = Process::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("the pyspinel oracle needs python3, which could not be started ({e}); install python3, then {INSTALL}")
-        });
-    let mut stdin = child.stdin.take().unwrap();
     let input: String = cases.inputs.iter().map(|v| format!("{v}\n")).collect();
-    let writer = std::thread::spawn(move || {
-        // A write error means python exited early; its output and status tell why.
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let lines: Vec<String> = stdout.lines().map_while(|l| l.ok()).collect();
-    writer.join().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out =
+        zigtrust_testkit::run_process("python3", std::path::Path::new(script), input.as_bytes());
+    let lines: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
     let stderr = String::from_utf8_lossy(&out.stderr);
 
     let first: Value =

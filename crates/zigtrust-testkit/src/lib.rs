@@ -58,10 +58,11 @@ pub fn shared_capture(name: &str) -> PathBuf {
     p
 }
 
-/// Runs `program script` with `input` on stdin and returns its stdout; fails the test, with
-/// what it printed on stderr, when it cannot start or does not succeed. For the oracles that
-/// are scripts (`oracles/`), run as separate processes so nothing of them is linked in.
-pub(crate) fn run_script(program: &str, script: &Path, input: &[u8], what: &str) -> Vec<u8> {
+/// Runs `program script` with `input` on stdin and returns what it did. The input is written
+/// from a thread of its own while the output is read, so neither side can block the other on a
+/// full pipe however much they exchange. Fails the test, saying what to install, when the
+/// program cannot start.
+pub fn run_process(program: &str, script: &Path, input: &[u8]) -> std::process::Output {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(program)
@@ -74,9 +75,21 @@ pub(crate) fn run_script(program: &str, script: &Path, input: &[u8], what: &str)
             panic!("{program} must be installed (scripts/test installs the oracles): {e}")
         });
     let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input).unwrap_or_else(|e| panic!("writing to {}: {e}", script.display()));
-    drop(stdin);
+    let input = input.to_vec();
+    // A write error means the program exited early; its status and stderr say why.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    let _ = writer.join();
+    out
+}
+
+/// Runs `program script` with `input` on stdin and returns its stdout; fails the test, with
+/// what it printed on stderr, when it cannot start or does not succeed. For the oracles that
+/// are scripts (`oracles/`), run as separate processes so nothing of them is linked in.
+pub(crate) fn run_script(program: &str, script: &Path, input: &[u8], what: &str) -> Vec<u8> {
+    let out = run_process(program, script, input);
     assert!(
         out.status.success(),
         "{} failed (is {what} installed?): {}",
