@@ -14,7 +14,7 @@ use crate::exit;
 use api::ApiError;
 use auth::{AllowedHosts, Auth};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -300,8 +300,7 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     resp
 }
 
-async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    let _ = method;
+async fn not_found(uri: axum::http::Uri) -> ApiError {
     match uri.path().strip_prefix("/api/") {
         Some(p) => ApiError::new(404, format!("no such resource: /api/{}", p.trim_matches('/'))),
         None => ApiError::new(404, "not found"),

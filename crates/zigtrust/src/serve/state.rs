@@ -183,9 +183,10 @@ impl HubState {
     pub fn wait_ms(&self) -> u64 {
         let now = now_ms();
         let radio = self.hub.next_wake().map_or(100, |t| t.saturating_sub(now));
-        // ZEP input is polled; live views are pushed at most every 250 ms.
-        let zep = !matches!(self.hub.radio(), DaemonRadio::Sim(_));
-        let cap = if zep || self.dirty { 20 } else { 100 };
+        // A real radio's input (ZEP, Spinel) is polled; live views are pushed at most every
+        // 250 ms.
+        let polled = !matches!(self.hub.radio(), DaemonRadio::Sim(_));
+        let cap = if polled || self.dirty { 20 } else { 100 };
         radio.min(cap)
     }
 
