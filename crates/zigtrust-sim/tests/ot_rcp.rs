@@ -37,6 +37,15 @@ fn ms(d: Duration) -> f64 {
 struct Log {
     tx: Vec<(Instant, Vec<u8>, bool)>,
     rx: Vec<(Instant, Vec<u8>)>,
+    /// What the core said each transmitted frame is, and when.
+    what: Vec<(Instant, &'static str)>,
+}
+
+impl Log {
+    /// Rotation keys the Trust Center sent again (no APS ack in time) since `t`.
+    fn retries_since(&self, t: Instant) -> usize {
+        self.what.iter().filter(|(at, w)| *at >= t && *w == "transport-key-rotation-retry").count()
+    }
 }
 
 /// The Spinel radio, with the times frames crossed the hub's `Radio` boundary.
@@ -50,7 +59,10 @@ impl Radio for Timed {
         self.radio.configure(config)
     }
     fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), RadioError> {
-        self.log.lock().unwrap().tx.push((Instant::now(), frame.psdu.clone(), frame.indirect));
+        let mut log = self.log.lock().unwrap();
+        log.tx.push((Instant::now(), frame.psdu.clone(), frame.indirect));
+        log.what.push((Instant::now(), frame.what));
+        drop(log);
         self.radio.transmit(now, frame)
     }
     fn receive(&mut self, now: Millis) -> Result<Option<Received>, RadioError> {
@@ -642,13 +654,13 @@ fn the_network_carries_on_when_the_rcp_is_killed() {
     let rejoins_before_second_kill = r.dev(0, |d| d.rejoins) + r.dev(1, |d| d.rejoins);
     assert_eq!(rejoins_before_second_kill, 0, "nobody had to rejoin");
     // Killed again in the middle of a rotation, while the new key is on its way. A frame in
-    // flight dies with the RCP and the Trust Center does not resend a rotation's
-    // Transport-Key, so a device may miss the key: the switch then happens at the deadline
-    // and the straggler is brought onto the new key when it next speaks. Either way every
-    // device ends up on the new key, without a user.
+    // flight dies with the RCP; the Trust Center sends a rotation key again when its APS ack
+    // does not come, so every device still confirms the new key and the switch comes at the
+    // last ack, long before the deadline.
     let before = r.hub.tc().active_key_seq();
     let from = r.events.len();
-    r.command(AdminCommand::RotateNetworkKey { deadline_ms: 8_000 });
+    let started = Instant::now();
+    r.command(AdminCommand::RotateNetworkKey { deadline_ms: 120_000 });
     let st = r.hub.radio().radio.status();
     let pid = st.child_pid.expect("the RCP's pid");
     let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
@@ -658,8 +670,22 @@ fn the_network_carries_on_when_the_rcp_is_killed() {
         st.recoveries >= 2 && st.link_up && st.child_pid != Some(pid)
     });
     let err = r.hub.radio_error().map(str::to_string);
-    r.run_until(30, "the rotation across the restart", |r| r.hub.tc().rotation_pending().is_none());
+    r.run_until(40, "the rotation across the restart", |r| r.hub.tc().rotation_pending().is_none());
+    let switched = started.elapsed();
     assert_ne!(r.hub.tc().active_key_seq(), before);
+    let stragglers: Vec<_> = r.events[from..]
+        .iter()
+        .filter_map(|e| match e {
+            Event::KeySwitched { stragglers, .. } => Some(stragglers.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stragglers, [vec![]], "every device confirmed across the restart");
+    let retries = r.log.lock().unwrap().retries_since(started);
+    println!(
+        "rotation across the RCP kill: switched after {:.1} s, {retries} key retries",
+        switched.as_secs_f64()
+    );
     r.run_until(40, "every device on the newest key", all_on_active_key);
     let after: Vec<_> = r.events[from..]
         .iter()

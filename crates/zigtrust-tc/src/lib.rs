@@ -124,8 +124,11 @@
 //!
 //! **Key rotation**: a new random key is sent to every non-removed device (unicast, NWK-secured
 //! under the current key, APS-secured under the device's link key unless that is public; held
-//! for sleepy devices' polls), with APS ack requested; Switch-Key is broadcast when all acked or
-//! at the deadline; stragglers are rescued as above when they come back. The rotation is
+//! for sleepy devices' polls), with APS ack requested; a copy not acknowledged within
+//! [`APS_ACK_WAIT_MS`] ([`APS_ACK_WAIT_SLEEPY_MS`] for a sleepy device) goes again, at most
+//! [`APS_MAX_FRAME_RETRIES`] times, with the same APS counter and fresh security counters, and
+//! never to a device removed since; Switch-Key is broadcast when all acked or at the deadline;
+//! stragglers are rescued as above when they come back. The rotation is
 //! persisted ([`model::StoreWrite::Rotation`]): after a restart it resumes with the same key
 //! (re-sent to those that had not acknowledged), so an interrupted rotation never gives its
 //! number to a different key. Numbers wrap after 256 rotations: the key a device holds is named

@@ -4,14 +4,18 @@
 mod common;
 
 use common::*;
+use zigtrust_crypto::CcmStar;
 use zigtrust_crypto::Key;
 use zigtrust_tc::model::*;
 use zigtrust_tc::{
-    AdminCommand, Event, MAX_PERMIT_JOIN_MS, NWK_COUNTER_ROTATE_AT, RATE_WINDOW_MS,
-    RESCUE_INTERVAL_MS, SPOOF_WINDOW_MS, STALE_COUNTERS_KEPT,
+    AdminCommand, Event, Transmit, APS_ACK_WAIT_MS, APS_ACK_WAIT_SLEEPY_MS, APS_MAX_FRAME_RETRIES,
+    MAX_PERMIT_JOIN_MS, NWK_COUNTER_ROTATE_AT, RATE_WINDOW_MS, RESCUE_INTERVAL_MS, SPOOF_WINDOW_MS,
+    STALE_COUNTERS_KEPT,
 };
+use zigtrust_wire::aps::ApsHeader;
 use zigtrust_wire::mac::{Address, MacBody, MacFrame};
-use zigtrust_wire::nwk::NwkFrameType;
+use zigtrust_wire::nwk::{NwkFrameType, NwkHeader};
+use zigtrust_wire::security::{open, AuxHeader, ZIGBEE_PRO_LEVEL};
 use zigtrust_wire::{CapabilityInfo, ExtAddr, ShortAddr};
 
 fn spoofs(h: &Harness) -> usize {
@@ -407,10 +411,23 @@ fn next_timeout_names_the_next_deadline() {
     let mut h = Harness::new();
     assert_eq!(h.tc().next_timeout(), None);
     h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
-    assert_eq!(h.tc().next_timeout(), Some(h.now + 60_000));
+    let permit_until = h.now + 60_000;
+    assert_eq!(h.tc().next_timeout(), Some(permit_until));
     let _d = z30_joined(&mut h, 0x6400);
     h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 30_000 });
-    assert_eq!(h.tc().next_timeout(), Some(h.now + 30_000));
+    // The rotation key's APS ack is due before the deadline.
+    assert_eq!(h.tc().next_timeout(), Some(h.now + APS_ACK_WAIT_MS));
+    let mut d = _d;
+    let frames = h.sent.clone();
+    take_rotation_key(&mut h, &mut d, &frames);
+    assert_eq!(h.tc().active_key_seq(), 1, "acknowledged: the rotation switched");
+    assert_eq!(h.tc().next_timeout(), Some(permit_until), "nothing more to wait for");
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 30_000 });
+    for _ in 0..APS_MAX_FRAME_RETRIES {
+        h.advance(APS_ACK_WAIT_MS);
+    }
+    let deadline = h.now + 30_000 - 3 * APS_ACK_WAIT_MS;
+    assert_eq!(h.tc().next_timeout(), Some(deadline.min(permit_until)), "no retry left");
 }
 
 /// A device joining while a rotation runs on a secret network gets the new key without
@@ -752,7 +769,7 @@ fn resync_rotations_switch_after_a_minute() {
     poison_and_rejoin(&mut h, &mut c);
     let started = h.now;
     assert_eq!(h.audits(AuditKind::CounterResync), 1);
-    assert_eq!(h.tc().next_timeout(), Some(started + 60_000));
+    assert_eq!(h.tc().next_timeout(), Some(started + APS_ACK_WAIT_MS), "a key retry first");
     h.advance(60_000 - 1);
     assert_eq!(h.tc().active_key_seq(), 0);
     h.advance(1);
@@ -784,4 +801,141 @@ fn small_things_the_api_shows() {
     assert_eq!(e.to_string(), "unknown device 00:00:00:00:00:00:00:99");
     let e = zigtrust_tc::AdminError::InvalidChannel(5).to_string();
     assert!(e.contains("channel 5") && e.contains("11-26"), "{e}");
+}
+
+/// A rotation key copy as the radio would carry it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct KeyCopy {
+    aps_counter: u8,
+    nwk_counter: u32,
+    /// The APS security frame counter (None: a well-known-key device, APS unsecured).
+    aps_security_counter: Option<u32>,
+}
+
+/// The rotation key copies in `frames` addressed to `ieee`.
+fn key_copies(h: &Harness, frames: &[Transmit], ieee: ExtAddr) -> Vec<KeyCopy> {
+    frames
+        .iter()
+        .filter(|t| t.what.starts_with("transport-key-rotation"))
+        .filter_map(|t| {
+            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).ok()?.body else { return None };
+            let (nh, n) = NwkHeader::parse(nwk).ok()?;
+            if nh.dst_ieee != Some(ieee) {
+                return None;
+            }
+            let (aux, _) = AuxHeader::parse(&nwk[n..]).ok()?;
+            let key = h.tc().network_key(aux.key_seq?)?.key.clone();
+            let o = open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, n, None).ok()?;
+            let (ah, an) = ApsHeader::parse(&o.plaintext).ok()?;
+            let aps_security_counter = ah
+                .security
+                .then(|| AuxHeader::parse(&o.plaintext[an..]).ok().map(|(a, _)| a.frame_counter))
+                .flatten();
+            Some(KeyCopy {
+                aps_counter: ah.counter,
+                nwk_counter: aux.frame_counter,
+                aps_security_counter,
+            })
+        })
+        .collect()
+}
+
+/// A rotation key lost on the way (here: one device's copy never arrives) goes again when the
+/// APS ack wait ends, to that device only, with the same APS counter (so the device's
+/// duplicate rejection and the ack match it) and fresh NWK and APS security counters; the
+/// rotation then completes at the ack instead of waiting for its deadline.
+#[test]
+fn a_lost_rotation_key_is_sent_again_and_the_rotation_completes_at_the_ack() {
+    assert_eq!((APS_ACK_WAIT_MS, APS_MAX_FRAME_RETRIES), (3_000, 3));
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut a = z30_joined(&mut h, 0x5a01);
+    let mut b = z30_joined(&mut h, 0x5a02);
+    let mut c = legacy(&mut h, 0x5a03);
+    let before = h.sent.len();
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
+    let started = h.now;
+    let first = h.sent[before..].to_vec();
+    take_rotation_key(&mut h, &mut a, &first);
+    let early: Vec<_> =
+        h.advance(started + APS_ACK_WAIT_MS - 1 - h.now).iter().map(|t| t.what).collect();
+    assert!(early.is_empty(), "nothing before the ack wait ends: {early:?}");
+    let retries = h.advance(1);
+    assert_eq!(sent_what(&retries, "transport-key-rotation-retry"), 2);
+    assert!(key_copies(&h, &retries, a.ieee).is_empty(), "the device that acked gets none");
+    for d in [&b, &c] {
+        let (orig, again) = (key_copies(&h, &first, d.ieee), key_copies(&h, &retries, d.ieee));
+        assert_eq!((orig.len(), again.len()), (1, 1));
+        assert_eq!(again[0].aps_counter, orig[0].aps_counter, "a retry keeps its APS counter");
+        assert!(again[0].nwk_counter > orig[0].nwk_counter, "and never reuses a NWK counter");
+        match (orig[0].aps_security_counter, again[0].aps_security_counter) {
+            (Some(o), Some(r)) => assert!(r > o, "nor an APS security counter"),
+            (None, None) => assert_eq!(d.ieee, c.ieee, "only the legacy device's is APS-plain"),
+            other => panic!("security changed between copies: {other:?}"),
+        }
+    }
+    take_rotation_key(&mut h, &mut b, &retries);
+    assert_eq!(h.tc().rotation_pending().map(|(_, p)| p), Some(vec![c.ieee]));
+    take_rotation_key(&mut h, &mut c, &retries);
+    assert_eq!(h.tc().active_key_seq(), 1, "switched at the last ack, long before the deadline");
+    assert_eq!(b.nwk_keys.get(&1), Some(&h.tc().network_key(1).unwrap().key));
+    h.tshark_check("a_lost_rotation_key_is_sent_again");
+}
+
+/// Retries stop after [`APS_MAX_FRAME_RETRIES`] (the device is then a straggler the deadline
+/// leaves behind), and wait [`APS_ACK_WAIT_SLEEPY_MS`] for a sleepy device, whose copy sits in
+/// its parent's indirect queue until it polls.
+#[test]
+fn rotation_key_retries_are_bounded_and_wait_longer_for_sleepy_devices() {
+    assert_eq!(APS_ACK_WAIT_SLEEPY_MS, 10_000);
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let r = z30_joined(&mut h, 0x5b01);
+    let mut s = z30(&mut h, 0x5b02);
+    s.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    join(&mut h, &mut s);
+    let deadline = 120_000;
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: deadline });
+    let start = h.now;
+    let (mut to_router, mut to_sleepy) = (vec![], vec![]);
+    while h.now < start + deadline - 1_000 {
+        let out = h.advance(500);
+        for t in out.iter().filter(|t| t.what == "transport-key-rotation-retry") {
+            let MacBody::Data(nwk) = MacFrame::parse(&t.psdu).unwrap().body else { panic!() };
+            let dst = NwkHeader::parse(nwk).unwrap().0.dst_ieee;
+            if dst == Some(r.ieee) {
+                to_router.push(h.now - start);
+            } else if dst == Some(s.ieee) {
+                assert!(t.indirect, "a sleepy device's copy waits for its poll");
+                to_sleepy.push(h.now - start);
+            }
+        }
+    }
+    assert_eq!(to_router, vec![3_000, 6_000, 9_000]);
+    assert_eq!(to_sleepy, vec![10_000, 20_000, 30_000]);
+    h.advance(1_000);
+    assert_eq!(h.tc().active_key_seq(), 1, "the deadline switches");
+    assert!(h.has_event(
+        |e| matches!(e, Event::KeySwitched { stragglers, .. } if stragglers.len() == 2)
+    ));
+}
+
+/// A device removed while its rotation key is unacknowledged gets no further copy.
+#[test]
+fn a_removed_device_gets_no_rotation_key_retry() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    h.admin(policy(|p| p.rotate_after_removal = RemovalRotation::Never));
+    let mut a = z30_joined(&mut h, 0x5c01);
+    let b = z30_joined(&mut h, 0x5c02);
+    let before = h.sent.len();
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 600_000 });
+    let first = h.sent[before..].to_vec();
+    take_rotation_key(&mut h, &mut a, &first);
+    h.admin(AdminCommand::RemoveDevice { ieee: b.ieee });
+    let after = h.sent.len();
+    for _ in 0..60 {
+        h.advance(1_000);
+    }
+    assert!(key_copies(&h, &h.sent[after..], b.ieee).is_empty(), "no key for a removed device");
 }

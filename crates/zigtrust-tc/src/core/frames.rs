@@ -94,20 +94,33 @@ impl TrustCenter {
         ack: bool,
     ) -> (Vec<u8>, u8) {
         let ctr = self.next_aps_ctr();
+        (self.aps_command_numbered(cmd, key_id, link_key, ack, ctr), ctr)
+    }
+
+    /// [`Self::aps_command`] with a given APS counter: a retry carries its first copy's
+    /// counter, but a fresh security frame counter (a device that took the first copy rejects
+    /// a repeated security counter as a replay, and never sees the same nonce twice).
+    pub(super) fn aps_command_numbered(
+        &mut self,
+        cmd: &ApsCommand,
+        key_id: Option<KeyId>,
+        link_key: Option<&Key>,
+        ack: bool,
+        ctr: u8,
+    ) -> Vec<u8> {
         let mut hdr = ApsHeader::command(ctr, key_id.is_some());
         hdr.ack_request = ack;
         let tc = self.cfg().1;
-        let out = match key_id {
+        match key_id {
             None => aps_command_frame(&hdr, cmd, None, ZIGBEE_PRO_LEVEL, None),
             Some(key_id) => {
                 let base = link_key.cloned().unwrap_or_else(Key::well_known_tc_link_key);
-                let Some(fc) = self.next_counter(CounterKind::Aps) else { return (vec![], ctr) };
+                let Some(fc) = self.next_counter(CounterKind::Aps) else { return vec![] };
                 let aux = AuxHeader::aps(key_id, fc, Some(tc));
                 aps_command_frame(&hdr, cmd, Some((&aux, &base)), ZIGBEE_PRO_LEVEL, Some(tc))
             }
         }
-        .unwrap_or_default();
-        (out, ctr)
+        .unwrap_or_default()
     }
 
     /// The device's current link key and how it protects a key sent under it. A device that

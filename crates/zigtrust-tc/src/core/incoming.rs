@@ -350,7 +350,7 @@ impl TrustCenter {
     /// An APS ack: if it acknowledges the rotation key sent to `ieee`, the device holds it.
     fn rotation_ack(&mut self, ieee: ExtAddr, counter: u8) {
         let Some(r) = &mut self.rotation else { return };
-        if r.pending.get(&ieee) != Some(&counter) {
+        if r.pending.get(&ieee).is_none_or(|k| k.aps_counter != counter) {
             return;
         }
         r.pending.remove(&ieee);

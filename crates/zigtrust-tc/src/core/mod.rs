@@ -71,6 +71,18 @@ pub const CLAIM_TTL_MS: Millis = 60 * 1000;
 /// (never dropped), so a genuine device that asks just after a spoof was answered, and did not
 /// take that answer because it was not rejoining yet, gets its own within the interval.
 pub const ANSWER_INTERVAL_MS: Millis = 2 * 1000;
+/// How long the Trust Center waits for the APS ack of a Transport-Key it sent to a device
+/// whose receiver is always on before it sends it again (the Zigbee apsAckWaitDuration for a
+/// network as deep as ours, plus the MAC's own retries).
+pub const APS_ACK_WAIT_MS: Millis = 3_000;
+/// The same for a sleepy device: its copy waits in its parent's indirect queue until it
+/// polls (up to macTransactionPersistenceTime, 7.68 s), so a retry sooner would only queue
+/// behind it.
+pub const APS_ACK_WAIT_SLEEPY_MS: Millis = 10_000;
+/// Copies of an acknowledged Trust Center command sent after the first (the Zigbee
+/// apscMaxFrameRetries). After that the device is a straggler: the switch leaves it on the
+/// old key, and the stale-key rescue brings it over when it next speaks.
+pub const APS_MAX_FRAME_RETRIES: u8 = 3;
 /// How many older keys' incoming counters a device record keeps.
 pub const STALE_COUNTERS_KEPT: usize = 8;
 
@@ -359,8 +371,21 @@ struct PermitWindow {
 struct Rotation {
     seq: u8,
     deadline: Millis,
-    /// Devices that have not acknowledged the new key, by the APS counter of their Transport-Key.
-    pending: HashMap<ExtAddr, u8>,
+    /// Devices that have not acknowledged the new key (ordered: retries go out in a fixed
+    /// order, so the simulator stays deterministic).
+    pending: BTreeMap<ExtAddr, KeyInFlight>,
+}
+
+/// A rotation's Transport-Key to one device, waiting for its APS acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyInFlight {
+    /// The APS counter every copy carries: the device's duplicate rejection takes a retry it
+    /// already has for what it is, and an ack of any copy is an ack of this one.
+    aps_counter: u8,
+    /// Transmissions so far (the first one included).
+    sent: u8,
+    /// When to send the next copy if no ack has come.
+    retry_at: Millis,
 }
 
 /// Where a device says it is now (after a Trust Center rejoin), held until it proves itself.

@@ -168,12 +168,12 @@ impl TrustCenter {
             }
         }
         let new_key = rec.key.clone();
-        let mut pending = HashMap::new();
+        let mut pending = BTreeMap::new();
         let mut targets = targets;
         targets.sort();
         for ieee in targets {
-            let ctr = self.send_rotation_key(ieee, new_seq, &new_key);
-            pending.insert(ieee, ctr);
+            let k = self.send_rotation_key(ieee, new_seq, &new_key, None);
+            pending.insert(ieee, k);
         }
         self.audit(
             Severity::Info,
@@ -206,11 +206,11 @@ impl TrustCenter {
             self.writes.push(StoreWrite::Rotation(None));
             return;
         }
-        let mut pending = HashMap::new();
+        let mut pending = BTreeMap::new();
         for ieee in r.pending {
             if self.devices.get(&ieee).is_some_and(|d| !d.tombstoned) {
-                let ctr = self.send_rotation_key(ieee, r.seq, &key);
-                pending.insert(ieee, ctr);
+                let k = self.send_rotation_key(ieee, r.seq, &key, None);
+                pending.insert(ieee, k);
             }
         }
         self.audit(
@@ -232,17 +232,38 @@ impl TrustCenter {
     }
 
     /// Sends the rotation's new key to one device (NWK under the active key, APS under its
-    /// link key); returns the APS counter its acknowledgement will carry.
-    pub(super) fn send_rotation_key(&mut self, ieee: ExtAddr, new_seq: u8, new_key: &Key) -> u8 {
+    /// link key), asking for an APS ack: a first copy (`retry` None) under a new APS counter,
+    /// or a retry of the copy in flight (the same counter, one more transmission). Returns
+    /// what to wait for.
+    pub(super) fn send_rotation_key(
+        &mut self,
+        ieee: ExtAddr,
+        new_seq: u8,
+        new_key: &Key,
+        retry: Option<KeyInFlight>,
+    ) -> KeyInFlight {
         let tc = self.cfg().1;
         let (link, protection) = self.link_key_of(ieee);
         let tk =
             ApsCommand::TransportKey(TransportKey::network(new_key.clone(), new_seq, ieee, tc));
-        let (aps, ctr) = match protection {
-            KeyProtection::WellKnownKey => self.aps_command(&tk, None, None, true),
-            _ => self.aps_command(&tk, Some(KeyId::KeyTransport), link.as_ref(), true),
+        let ctr = retry.map_or_else(|| self.next_aps_ctr(), |k| k.aps_counter);
+        let aps = match protection {
+            KeyProtection::WellKnownKey => self.aps_command_numbered(&tk, None, None, true, ctr),
+            _ => {
+                self.aps_command_numbered(&tk, Some(KeyId::KeyTransport), link.as_ref(), true, ctr)
+            }
         };
-        let Some(loc) = self.location_of(ieee) else { return ctr };
+        let sleepy = self
+            .devices
+            .get(&ieee)
+            .is_some_and(|d| d.capability & CapabilityInfo::RX_ON_WHEN_IDLE == 0);
+        let wait = if sleepy { APS_ACK_WAIT_SLEEPY_MS } else { APS_ACK_WAIT_MS };
+        let in_flight = KeyInFlight {
+            aps_counter: ctr,
+            sent: retry.map_or(1, |k| k.sent.saturating_add(1)),
+            retry_at: self.now + wait,
+        };
+        let Some(loc) = self.location_of(ieee) else { return in_flight };
         let mut h = self.nwk_header(NwkFrameType::Data, loc.short);
         h.dst_ieee = Some(ieee);
         self.send_nwk_secured(
@@ -250,9 +271,59 @@ impl TrustCenter {
             &aps,
             self.active_seq,
             next_hop(loc.short, loc.parent),
-            "transport-key-rotation",
+            if retry.is_some() { "transport-key-rotation-retry" } else { "transport-key-rotation" },
         );
-        ctr
+        in_flight
+    }
+
+    /// Sends the rotation key again to every device whose APS ack is overdue, at most
+    /// [`APS_MAX_FRAME_RETRIES`] times each: a copy lost on the way (a radio reset, a busy
+    /// router, a sleepy child's queue expiring) need not wait for the deadline.
+    pub(super) fn retry_rotation_keys(&mut self) {
+        let Some(r) = &self.rotation else { return };
+        let now = self.now;
+        let seq = r.seq;
+        let due: Vec<(ExtAddr, KeyInFlight)> = r
+            .pending
+            .iter()
+            .filter(|(_, k)| k.sent <= APS_MAX_FRAME_RETRIES && k.retry_at <= now)
+            .map(|(i, k)| (*i, *k))
+            .collect();
+        let Some(key) = self.keys.get(&seq).map(|k| k.key.clone()) else { return };
+        for (ieee, k) in due {
+            // A device removed since the first copy gets no more keys (it stays a straggler
+            // until the switch; the key it may hold is already marked exposed).
+            if self.devices.get(&ieee).is_none_or(|d| d.tombstoned) {
+                if let Some(r) = self.rotation.as_mut() {
+                    r.pending.insert(ieee, KeyInFlight { sent: u8::MAX, ..k });
+                }
+                continue;
+            }
+            self.note_rotation_key_exposure(seq, ieee);
+            let next = self.send_rotation_key(ieee, seq, &key, Some(k));
+            if let Some(r) = self.rotation.as_mut() {
+                r.pending.insert(ieee, next);
+            }
+        }
+    }
+
+    /// When the next retry of a rotation key is due.
+    pub(super) fn next_rotation_retry(&self) -> Option<Millis> {
+        let r = self.rotation.as_ref()?;
+        r.pending.values().filter(|k| k.sent <= APS_MAX_FRAME_RETRIES).map(|k| k.retry_at).min()
+    }
+
+    /// The rotation key `seq` goes to `ieee` NWK-secured under the active key: if the device's
+    /// link key is public and the active key exposed, the rotation key is readable by anyone
+    /// who reads the active key.
+    fn note_rotation_key_exposure(&mut self, seq: u8, ieee: ExtAddr) {
+        if self.key_exposed(self.active_seq) && self.link_key_of(ieee).1.is_public() {
+            self.mark_exposed(
+                seq,
+                "rotation key sent to a device with a public link key under an exposed key",
+                Some(ieee),
+            );
+        }
     }
 
     /// A device that joins or rejoins while a rotation is pending gets the new key too (after
@@ -260,17 +331,10 @@ impl TrustCenter {
     pub(super) fn include_in_rotation(&mut self, ieee: ExtAddr) {
         let Some(seq) = self.rotation.as_ref().map(|r| r.seq) else { return };
         let Some(key) = self.keys.get(&seq).map(|k| k.key.clone()) else { return };
-        if self.key_exposed(self.active_seq) && self.link_key_of(ieee).1.is_public() {
-            // Sent under a public link key inside NWK security of an exposed key: public too.
-            self.mark_exposed(
-                seq,
-                "rotation key sent to a device with a public link key under an exposed key",
-                Some(ieee),
-            );
-        }
-        let ctr = self.send_rotation_key(ieee, seq, &key);
+        self.note_rotation_key_exposure(seq, ieee);
+        let k = self.send_rotation_key(ieee, seq, &key, None);
         if let Some(r) = self.rotation.as_mut() {
-            r.pending.insert(ieee, ctr);
+            r.pending.insert(ieee, k);
         }
         self.persist_rotation();
     }

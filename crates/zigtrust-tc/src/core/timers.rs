@@ -7,6 +7,7 @@ impl TrustCenter {
             self.permit.as_ref().map(|p| p.until),
             self.rejoin_window_until,
             self.rotation.as_ref().map(|r| r.deadline),
+            self.next_rotation_retry(),
             self.deferred_answers.values().map(|d| d.at).min(),
             // A counter near its end (e.g. after a restore) rotates at the next timeout: due now.
             self.counter_exhausted().then_some(self.now),
@@ -48,6 +49,7 @@ impl TrustCenter {
         if self.rotation.as_ref().is_some_and(|r| self.now >= r.deadline) {
             self.switch_key();
         }
+        self.retry_rotation_keys();
         let due: Vec<(ExtAddr, RejoinVia)> = self
             .deferred_answers
             .iter()
