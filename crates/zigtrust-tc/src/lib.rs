@@ -159,7 +159,7 @@
 mod core;
 pub mod durable;
 pub mod model;
-pub mod rng;
+mod rng;
 
 pub use crate::core::*;
 pub use crate::durable::{Batch, CommitFailed, Durable, MemStore, Released};

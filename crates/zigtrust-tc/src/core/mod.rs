@@ -136,8 +136,6 @@ impl KeyProtection {
 /// Why a join or rejoin was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DenyReason {
-    /// The network has not been formed yet.
-    NetworkNotFormed,
     /// No permit-join window is open.
     PermitJoinClosed,
     /// The open window is for another device.
@@ -157,8 +155,6 @@ pub enum DenyReason {
     /// Adaptive: the device spoke under the current key within [`SPOOF_WINDOW_MS`] and holds no
     /// key the answer could be sent under.
     SuspectedSpoof,
-    /// The device is not known to the Trust Center.
-    UnknownDevice,
     /// Adaptive: the device did not miss a key change and no user window is open.
     NoReasonToTrust,
 }
