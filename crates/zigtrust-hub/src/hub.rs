@@ -58,6 +58,7 @@ pub struct Hub<S: Durable, R: Radio> {
     radio_error: Option<String>,
     links: HashMap<ShortAddr, LinkQuality>,
     permit: PermitAnnouncer,
+    broadcasts: app::BroadcastsSeen,
 }
 
 impl<S: Durable, R: Radio> Hub<S, R> {
@@ -78,6 +79,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             radio_error: None,
             links: HashMap::new(),
             permit: PermitAnnouncer::default(),
+            broadcasts: app::BroadcastsSeen::default(),
         };
         h.sync_radio();
         h
@@ -149,7 +151,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
     /// dropped the frame as a replay.
     pub fn receive(&mut self, now: Millis, psdu: &[u8], meta: RxMeta) -> Step {
         self.note_link(now, psdu, meta);
-        let answers = app::answers(&mut self.tc, psdu);
+        let answers = app::answers(&mut self.tc, &mut self.broadcasts, now, psdu);
         self.tc.handle_frame(now, psdu, meta);
         let mut step = self.release(now);
         let replay = step.events.iter().any(|e| matches!(e, Event::ReplayDropped { .. }));
