@@ -13,8 +13,9 @@
 //!   `MAC_15_4_SADDR` (0x0000), `MAC_15_4_LADDR` (the coordinator's IEEE address),
 //!   `MAC_RAW_STREAM_ENABLED`, `MAC_SRC_MATCH_ENABLED`, then both source-match tables as a whole;
 //!   each answer is checked against what was set. With `tx-power=<dBm>` in the URL,
-//!   `PHY_TX_POWER` too, read back as the RCP reports it (it may clamp the value to what its
-//!   hardware can do): [`SpinelStatus::tx_power`]. Without it the firmware's default stays.
+//!   `PHY_TX_POWER` too (after the channel, and once already at open), read back as the RCP
+//!   reports it (it may clamp the value to what its hardware can do):
+//!   [`SpinelStatus::tx_power`]. Without it the firmware's default stays.
 //! - **[`Radio::transmit`]:** `STREAM_RAW` with a nonzero TID and the PSDU plus two FCS bytes
 //!   the radio fills; one transmit outstanding at a time, the rest queued; the transmit-done
 //!   (OK, NO_ACK, CCA_FAILURE, …) is recorded in [`SpinelStatus`] and [`TxReport`]s, as on air
@@ -646,7 +647,12 @@ impl SpinelRadio {
         let thread = std::thread::Builder::new()
             .name("spinel-radio".into())
             .spawn(move || {
-                let first = driver.open_link().and_then(|()| driver.handshake());
+                // The power at once (and again with every configuration, after the channel that
+                // caps it): what the RCP reports is known before the hub starts.
+                let first = driver
+                    .open_link()
+                    .and_then(|()| driver.handshake())
+                    .and_then(|()| driver.apply_tx_power());
                 let ok = first.is_ok();
                 if let Err(e) = &first {
                     driver.link = None;

@@ -632,12 +632,17 @@ fn tx_power_is_set_after_the_channel_read_back_clamped_and_reapplied_after_a_res
     let fake = Fake::new(Script::default());
     let opts = SpinelOptions { tx_power: Some(20), ..quick() };
     let mut radio = SpinelRadio::with_transport(Box::new(fake.clone()), opts).unwrap();
+    assert_eq!(tx_power_sets(&fake), [vec![20]], "at open: one signed byte, dBm");
+    assert_eq!(radio.status().tx_power, Some(8), "known before the first configuration");
     radio.configure(&config()).unwrap();
-    assert_eq!(tx_power_sets(&fake), [vec![20]], "one signed byte, dBm");
+    assert_eq!(tx_power_sets(&fake), [vec![20], vec![20]]);
     let order: Vec<u32> = fake
         .state()
         .log
         .iter()
+        .skip_while(|f| {
+            !matches!(f.command, Command::PropValue(PropOp::Set, PropValue::PhyEnabled(_)))
+        })
         .filter_map(|f| match &f.command {
             Command::PropValue(PropOp::Set, v) => Some(v.prop().id()),
             _ => None,
@@ -651,7 +656,7 @@ fn tx_power_is_set_after_the_channel_read_back_clamped_and_reapplied_after_a_res
     fake.send(0, Command::PropValue(PropOp::Is, PropValue::LastStatus(Status::ResetSoftware)));
     let e = receive_within(&mut radio, Duration::from_secs(3)).unwrap_err().0;
     assert!(e.contains("re-opened"), "{e}");
-    assert_eq!(tx_power_sets(&fake), [vec![20], vec![20]]);
+    assert_eq!(tx_power_sets(&fake), [vec![20], vec![20], vec![20]]);
     assert_eq!(
         fake.state().props.get(&PROP_PHY_TX_POWER),
         Some(&PropValue::Other { prop: PROP_PHY_TX_POWER, data: vec![8] })
