@@ -234,15 +234,24 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             let req = self.permit.request(secs, counter, true);
             sent |= self.tc.send_broadcast(now, ShortAddr::ROUTERS, &req);
         }
+        // The Trust Center's incoming NWK counter for a device under the active key: it
+        // changes once a frame from it has been authenticated (it holds the key).
+        let active = self.tc.active_key_seq();
+        let tc = &self.tc;
+        let counter_of = |ieee: ExtAddr| {
+            tc.device(ieee).filter(|d| d.last_key_seq == Some(active))?.incoming_nwk_counter
+        };
         for e in events {
             let Event::DeviceJoined { ieee, .. } = e else { continue };
-            let router = self
-                .tc
+            let router = tc
                 .device(*ieee)
                 .is_some_and(|d| d.capability & CapabilityInfo::FULL_FUNCTION_DEVICE != 0);
             if router {
-                self.permit.router_joined(*ieee, now);
+                self.permit.router_joined(*ieee, now, counter_of(*ieee));
             }
+        }
+        if self.permit.waiting() {
+            self.permit.heard(now, counter_of);
         }
         for (ieee, secs) in self.permit.due_routers(now) {
             let counter = self.tc.next_aps_counter();

@@ -10,10 +10,12 @@
 //!   routers (0xfffc) with the seconds left (0 to close), NWK-secured under the active key;
 //! - the window closes at its end: a closing broadcast too, so routers that heard the request
 //!   of some other device, or whose clocks ran slow, close with the Trust Center;
-//! - a router joins while the window is open: the same request unicast to it
-//!   [`NEW_ROUTER_DELAY_MS`] after its join (a broadcast sent before it joined never reached it;
-//!   at its join it could not read one yet, and a frame held with its association response would
-//!   come after later frames with higher counters, a replay to it);
+//! - a router joins while the window is open: the same request unicast to it once the Trust
+//!   Center has authenticated a frame from it under the network key (it holds the key: its
+//!   Device_annce, a Z3.0 device's Request-Key), or [`NEW_ROUTER_DELAY_MS`] after its join if it
+//!   says nothing. A broadcast sent before it joined never reached it; at its join it could not
+//!   read one yet, and a frame held with its association response would come after later
+//!   frames with higher counters: a replay to it;
 //! - a window longer than [`MAX_PERMIT_DURATION_S`] (the core caps its windows there today, but
 //!   the announcer does not rely on it): re-broadcast [`RENEW_LEAD_MS`] before the routers'
 //!   windows end. `0xff`, "forever" before R21, is forbidden since and never sent.
@@ -33,8 +35,9 @@ pub const MAX_PERMIT_DURATION_S: u8 = 254;
 pub const RENEW_LEAD_MS: Millis = 10_000;
 /// Changes of the window end smaller than this are rounding, not a new window.
 const SAME_WINDOW_MS: Millis = 1_000;
-/// How long after a router's join it is told about the open window: time to fetch its
-/// association response and network key with its polls.
+/// How long after a router's join it is told about the open window when it has not spoken
+/// under the network key by then: time to fetch its association response and the key with
+/// its polls.
 pub const NEW_ROUTER_DELAY_MS: Millis = 5_000;
 /// Routers waiting to be told at most (the oldest is dropped first: a flood of joins cannot grow
 /// the list).
@@ -63,7 +66,18 @@ pub(crate) struct PermitAnnouncer {
     announced: Option<Announced>,
     tsn: u8,
     /// Routers that joined during the window, and when to tell them.
-    new_routers: Vec<(ExtAddr, Millis)>,
+    new_routers: Vec<NewRouter>,
+}
+
+/// A router that joined during the window and has not been told yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NewRouter {
+    ieee: ExtAddr,
+    /// When to tell it at the latest.
+    due: Millis,
+    /// The incoming NWK counter the Trust Center had for it under the active key when it
+    /// joined: a change means it spoke under the key since.
+    counter_at_join: Option<u32>,
 }
 
 impl PermitAnnouncer {
@@ -91,16 +105,33 @@ impl PermitAnnouncer {
         Some(secs as u8)
     }
 
-    /// A router joined at `now`: it is told about the window [`NEW_ROUTER_DELAY_MS`] later, if
-    /// one is announced.
-    pub(crate) fn router_joined(&mut self, ieee: ExtAddr, now: Millis) {
+    /// A router joined at `now` (`counter`: the Trust Center's incoming NWK counter for it
+    /// under the active key): if a window is announced it is told once it speaks under the
+    /// key (see [`PermitAnnouncer::heard`]), [`NEW_ROUTER_DELAY_MS`] later at the latest.
+    pub(crate) fn router_joined(&mut self, ieee: ExtAddr, now: Millis, counter: Option<u32>) {
         if self.announced.is_none() {
             return;
         }
         if self.new_routers.len() >= NEW_ROUTERS_KEPT {
             self.new_routers.remove(0);
         }
-        self.new_routers.push((ieee, now + NEW_ROUTER_DELAY_MS));
+        let due = now + NEW_ROUTER_DELAY_MS;
+        self.new_routers.push(NewRouter { ieee, due, counter_at_join: counter });
+    }
+
+    /// Makes the routers the Trust Center authenticated a frame from since their join due now.
+    /// `counter_of`: its incoming NWK counter for a device under the active key.
+    pub(crate) fn heard(&mut self, now: Millis, counter_of: impl Fn(ExtAddr) -> Option<u32>) {
+        for r in &mut self.new_routers {
+            if counter_of(r.ieee) != r.counter_at_join {
+                r.due = r.due.min(now);
+            }
+        }
+    }
+
+    /// The routers waiting to be told.
+    pub(crate) fn waiting(&self) -> bool {
+        !self.new_routers.is_empty()
     }
 
     /// The routers to tell now, with the PermitDuration for them: what the others were told
@@ -112,8 +143,9 @@ impl PermitAnnouncer {
             self.new_routers.clear();
             return Vec::new();
         }
-        let due = self.new_routers.iter().filter(|r| r.1 <= now).map(|r| (r.0, secs)).collect();
-        self.new_routers.retain(|r| r.1 > now);
+        let due =
+            self.new_routers.iter().filter(|r| r.due <= now).map(|r| (r.ieee, secs)).collect();
+        self.new_routers.retain(|r| r.due > now);
         due
     }
 
@@ -122,7 +154,7 @@ impl PermitAnnouncer {
     pub(crate) fn next_wake(&self) -> Option<Millis> {
         let a = self.announced?;
         let renew = a.outlasts_routers().then(|| a.routers_until.saturating_sub(RENEW_LEAD_MS));
-        renew.into_iter().chain(self.new_routers.iter().map(|r| r.1)).min()
+        renew.into_iter().chain(self.new_routers.iter().map(|r| r.due)).min()
     }
 
     /// A Mgmt_Permit_Joining_req for `duration` seconds (TC_Significance 1) with APS counter
@@ -171,27 +203,34 @@ mod tests {
     fn routers_that_join_during_the_window_are_told_once_they_can_read_it() {
         let (r1, r2, r3) = (ExtAddr(1), ExtAddr(2), ExtAddr(3));
         let mut a = PermitAnnouncer::default();
-        a.router_joined(r1, 500);
+        a.router_joined(r1, 500, None);
         assert_eq!(a.next_wake(), None, "no window: nothing owed");
+        assert!(!a.waiting());
         assert_eq!(a.due(1_000, Some(60_000)), Some(60));
-        a.router_joined(r1, 10_000);
-        a.router_joined(r2, 12_000);
+        a.router_joined(r1, 10_000, None);
+        a.router_joined(r2, 12_000, Some(7));
         assert_eq!(a.next_wake(), Some(10_000 + NEW_ROUTER_DELAY_MS));
+        // Nothing heard from them (r2's counter is still the one from before its join).
+        a.heard(11_000, |i| (i == r2).then_some(7));
         assert!(a.due_routers(14_999).is_empty());
         assert_eq!(a.due_routers(15_000), [(r1, 46)], "what the other routers have left");
         assert_eq!(a.next_wake(), Some(12_000 + NEW_ROUTER_DELAY_MS));
-        assert_eq!(a.due_routers(30_000), [(r2, 31)]);
+        // r2 speaks under the key: told at once.
+        a.heard(15_500, |i| (i == r2).then_some(9));
+        assert_eq!(a.next_wake(), Some(15_500));
+        assert_eq!(a.due_routers(15_500), [(r2, 45)]);
         assert!(a.due_routers(30_000).is_empty(), "told once");
         assert_eq!(a.next_wake(), None);
+        assert!(!a.waiting());
         // One still waiting when the window closes is never opened.
-        a.router_joined(r3, 58_000);
+        a.router_joined(r3, 58_000, None);
         assert_eq!(a.due(61_000, None), Some(0));
         assert!(a.due_routers(63_000).is_empty());
         assert_eq!(a.next_wake(), None);
         // A flood of joins keeps the list bounded.
         assert_eq!(a.due(70_000, Some(100_000)), Some(100));
         for i in 0..NEW_ROUTERS_KEPT as u64 + 10 {
-            a.router_joined(ExtAddr(100 + i), 70_000);
+            a.router_joined(ExtAddr(100 + i), 70_000, None);
         }
         let due = a.due_routers(80_000);
         assert_eq!(due.len(), NEW_ROUTERS_KEPT);

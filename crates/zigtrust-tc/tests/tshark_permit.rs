@@ -1,6 +1,6 @@
 //! Oracle test: the permit-join announcements the hub sends with the core's broadcast API —
-//! Mgmt_Permit_Joining_req to all routers when the window opens and closes, and to a router that
-//! joined during it — are read by tshark as NWK-secured ZDO requests with the duration and
+//! Mgmt_Permit_Joining_req to all routers when the window opens and closes, and to the routers
+//! that joined during it — are read by tshark as NWK-secured ZDO requests with the duration and
 //! TC_Significance we meant, with no malformed frame or expert error. Fails (never skips) when
 //! tshark is missing.
 
@@ -14,13 +14,21 @@ use zigtrust_testkit::tshark::Tshark;
 fn tshark_reads_the_permit_join_announcements() {
     let mut h = Harness::new();
     h.admin(AdminCommand::PermitJoin { duration_ms: 60_000, ieee: None });
-    let mut router = Device::new(0x00124b00000a0001, None);
-    let f = router.association_request();
-    h.exchange(&mut router, f);
-    assert!(router.active_seq.is_some(), "the router joined");
-    // Told about the window once it can read it (5 s after its join).
-    let told = h.advance(5_000);
-    assert_eq!(sent_what(&told, "application"), 1, "{told:?}");
+    // A router that says nothing after its join is told 5 s later, once it can read it …
+    let mut quiet = Device::new(0x00124b00000a0001, None);
+    let f = quiet.association_request();
+    h.exchange(&mut quiet, f);
+    assert!(quiet.active_seq.is_some(), "the router joined");
+    assert_eq!(sent_what(&h.advance(4_900), "application"), 0, "not before");
+    // … one that speaks under the network key at once.
+    let mut talker = Device::new(0x00124b00000a0002, None);
+    let f = talker.association_request();
+    h.exchange(&mut talker, f);
+    let f = talker.data();
+    let told = h.rx(f);
+    assert_eq!(sent_what(&told, "application"), 1, "told as soon as it spoke: {told:?}");
+    let told = h.advance(100);
+    assert_eq!(sent_what(&told, "application"), 1, "the quiet one, 5 s after its join");
     h.admin(AdminCommand::PermitJoin { duration_ms: 0, ieee: None });
 
     h.tshark_check("permit-join");
@@ -51,14 +59,15 @@ fn tshark_reads_the_permit_join_announcements() {
             .collect()
         })
         .collect();
-    let short = format!("0x{:04x}", router.short.0);
+    let (quiet, talker) = (format!("0x{:04x}", quiet.short.0), format!("0x{:04x}", talker.short.0));
     assert_eq!(
         got,
         [
             vec!["0xffff", "0xfffc", "0x0036", "60", "1"],
-            vec![short.as_str(), short.as_str(), "0x0036", "54", "1"],
+            vec![talker.as_str(), talker.as_str(), "0x0036", "55", "1"],
+            vec![quiet.as_str(), quiet.as_str(), "0x0036", "54", "1"],
             vec!["0xffff", "0xfffc", "0x0036", "0", "1"],
         ],
-        "open to all routers, the router that joined, closed"
+        "open to all routers, the routers that joined (what the others have left), closed"
     );
 }
