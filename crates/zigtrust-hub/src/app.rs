@@ -4,10 +4,15 @@
 //! make about the coordinator itself (node, power, active endpoints and simple descriptors,
 //! addresses): Zigbee 3.0 devices read the coordinator's node descriptor after joining — its
 //! stack compliance revision decides their link-key update — and some leave without an answer.
+//! NWK_addr_req and IEEE_addr_req also come as broadcasts (a device looking up the
+//! coordinator's address): the coordinator answers those about itself, once per broadcast
+//! however many routers relay it, and leaves the others to the device they name.
 
+use std::collections::VecDeque;
 use zigtrust_crypto::CcmStar;
+use zigtrust_tc::model::Millis;
 use zigtrust_tc::TrustCenter;
-use zigtrust_wire::aps::{ApsFrameType, ApsHeader};
+use zigtrust_wire::aps::{ApsFrameType, ApsHeader, DeliveryMode};
 use zigtrust_wire::mac::{MacBody, MacFrame};
 use zigtrust_wire::nwk::{NwkFrameType, NwkHeader};
 use zigtrust_wire::security::{open, AuxHeader, ZIGBEE_PRO_LEVEL};
@@ -27,13 +32,55 @@ const NOT_ACTIVE: u8 = 0x83;
 /// The node descriptor's server mask: primary Trust Center (bit 0), network manager (bit 6),
 /// stack compliance revision 22 (bits 9-15).
 const SERVER_MASK: u16 = 0x0001 | 0x0040 | (22 << 9);
+/// How long a broadcast is remembered (nwkNetworkBroadcastDeliveryTime, 9 s by default): its
+/// copies relayed by routers arrive within it.
+const BROADCAST_MEMORY_MS: Millis = 9_000;
+/// Broadcasts remembered at most (the broadcast transaction table's size); the oldest is
+/// forgotten first, so forged broadcasts cannot grow it.
+const BROADCASTS_KEPT: usize = 64;
+
+/// The broadcasts already answered, by NWK source and sequence number (the broadcast
+/// transaction table's key): each relayed copy comes under its relayer's NWK security, a fresh
+/// frame counter, so only this tells a copy from a new request.
+#[derive(Debug, Default)]
+pub(crate) struct BroadcastsSeen {
+    seen: VecDeque<(ShortAddr, u8, Millis)>,
+}
+
+impl BroadcastsSeen {
+    /// Whether the broadcast (`src`, `seq`) is new at `now`; remembers it.
+    fn first(&mut self, src: ShortAddr, seq: u8, now: Millis) -> bool {
+        while self.seen.front().is_some_and(|b| b.2 + BROADCAST_MEMORY_MS <= now) {
+            self.seen.pop_front();
+        }
+        if self.seen.iter().any(|b| b.0 == src && b.1 == seq) {
+            return false;
+        }
+        if self.seen.len() >= BROADCASTS_KEPT {
+            self.seen.pop_front();
+        }
+        self.seen.push_back((src, seq, now));
+        true
+    }
+}
 
 /// What the hub application sends for one received frame: APS frames for the sender.
-pub(crate) fn answers(tc: &mut TrustCenter, psdu: &[u8]) -> Option<(ExtAddr, Vec<Vec<u8>>)> {
+pub(crate) fn answers(
+    tc: &mut TrustCenter,
+    broadcasts: &mut BroadcastsSeen,
+    now: Millis,
+    psdu: &[u8],
+) -> Option<(ExtAddr, Vec<Vec<u8>>)> {
     let mac = MacFrame::parse(psdu).ok()?;
     let MacBody::Data(nwk) = mac.body else { return None };
     let (nh, hl) = NwkHeader::parse(nwk).ok()?;
-    if !nh.security || nh.dst != ShortAddr::COORDINATOR || nh.frame_type != NwkFrameType::Data {
+    let broadcast = nh.dst.is_broadcast();
+    if !nh.security
+        || !(nh.dst == ShortAddr::COORDINATOR || broadcast)
+        || nh.frame_type != NwkFrameType::Data
+        || nh.src == ShortAddr::COORDINATOR
+    {
+        // (Our own broadcasts come back relayed by routers.)
         return None;
     }
     let (aux, _) = AuxHeader::parse(&nwk[hl..]).ok()?;
@@ -46,8 +93,20 @@ pub(crate) fn answers(tc: &mut TrustCenter, psdu: &[u8]) -> Option<(ExtAddr, Vec
     if ah.frame_type != ApsFrameType::Data || ah.security {
         return None;
     }
+    if broadcast {
+        // Only address look-ups are answered by broadcast (only the device named answers
+        // them); never with an APS ack, which broadcasts do not get.
+        let lookup = matches!(ah.cluster, Some(NWK_ADDR_REQ | IEEE_ADDR_REQ));
+        if ah.delivery_mode != DeliveryMode::Broadcast
+            || ah.profile != Some(PROFILE_ZDO)
+            || !lookup
+            || !broadcasts.first(nh.src, nh.seq, now)
+        {
+            return None;
+        }
+    }
     let mut out = Vec::new();
-    if ah.ack_request {
+    if ah.ack_request && !broadcast {
         let mut ack = Vec::new();
         ApsHeader::ack_for(&ah).emit(&mut ack);
         out.push(ack);
@@ -162,18 +221,31 @@ mod tests {
 
     /// A device's frame to the coordinator: `aps` under the network key `seq`.
     fn frame(tc: &TrustCenter, seq: u8, aps: &[u8]) -> Vec<u8> {
+        frame_to(tc, seq, ShortAddr::COORDINATOR, 7, 9, aps)
+    }
+
+    /// A device's frame to NWK destination `dst` (a MAC broadcast when `dst` is a broadcast
+    /// address) with NWK sequence number `nwk_seq` and NWK frame counter `fc`.
+    fn frame_to(
+        tc: &TrustCenter,
+        seq: u8,
+        dst: ShortAddr,
+        nwk_seq: u8,
+        fc: u32,
+        aps: &[u8],
+    ) -> Vec<u8> {
         let key = tc.network_key(seq).unwrap().key.clone();
-        let mut h =
-            NwkHeader::new(NwkFrameType::Data, ShortAddr::COORDINATOR, ShortAddr(0x4321), 30, 7);
+        let mut h = NwkHeader::new(NwkFrameType::Data, dst, ShortAddr(0x4321), 30, nwk_seq);
         h.src_ieee = Some(DEVICE);
-        let nwk =
-            secure_nwk(&h, &AuxHeader::nwk(9, DEVICE, seq), aps, &key, ZIGBEE_PRO_LEVEL).unwrap();
+        let aux = AuxHeader::nwk(fc, DEVICE, seq);
+        let nwk = secure_nwk(&h, &aux, aps, &key, ZIGBEE_PRO_LEVEL).unwrap();
+        let mac_dst = if dst.is_broadcast() { ShortAddr::BROADCAST } else { dst };
         let hdr = MacHeader::data(
             3,
             PanId(0x1234),
-            Address::Short(ShortAddr::COORDINATOR),
+            Address::Short(mac_dst),
             Address::Short(ShortAddr(0x4321)),
-            true,
+            !dst.is_broadcast(),
         );
         let mut v = Vec::new();
         MacFrame { header: hdr, body: MacBody::Data(&nwk) }.emit(&mut v);
@@ -189,13 +261,24 @@ mod tests {
         aps
     }
 
+    fn zdo_broadcast(cluster: u16, payload: &[u8]) -> Vec<u8> {
+        let mut aps = Vec::new();
+        ApsHeader::data_broadcast(0, cluster, PROFILE_ZDO, 0, 0x34).emit(&mut aps);
+        aps.extend_from_slice(payload);
+        aps
+    }
+
     /// The single answer to a request: (cluster, ZDO payload).
     fn answer(tc: &mut TrustCenter, cluster: u16, payload: &[u8]) -> Option<(u16, Vec<u8>)> {
         let f = frame(tc, tc.active_key_seq(), &zdo_request(cluster, payload, false));
-        let (to, frames) = answers(tc, &f)?;
+        single(answers(tc, &mut BroadcastsSeen::default(), 1_000, &f)?)
+    }
+
+    fn single((to, frames): (ExtAddr, Vec<Vec<u8>>)) -> Option<(u16, Vec<u8>)> {
         assert_eq!(to, DEVICE);
         assert_eq!(frames.len(), 1);
         let (h, n) = ApsHeader::parse(&frames[0]).unwrap();
+        assert_eq!(h.delivery_mode, DeliveryMode::Unicast, "answers go to the requester alone");
         assert_eq!((h.profile, h.dst_endpoint, h.src_endpoint), (Some(0), Some(0), Some(0)));
         Some((h.cluster.unwrap(), frames[0][n..].to_vec()))
     }
@@ -243,7 +326,7 @@ mod tests {
     fn answers_share_the_coordinators_aps_counter_and_come_with_the_ack() {
         let mut tc = formed();
         let f = frame(&tc, tc.active_key_seq(), &zdo_request(NODE_DESC_REQ, &[1, 0, 0], true));
-        let (_, frames) = answers(&mut tc, &f).unwrap();
+        let (_, frames) = answers(&mut tc, &mut BroadcastsSeen::default(), 1_000, &f).unwrap();
         assert_eq!(frames.len(), 2, "the APS ack, then the response");
         assert_eq!(ApsHeader::parse(&frames[0]).unwrap().0.frame_type, ApsFrameType::Ack);
         let first = ApsHeader::parse(&frames[1]).unwrap().0.counter;
@@ -252,6 +335,75 @@ mod tests {
         tc.command(2_000, AdminCommand::RotateNetworkKey { deadline_ms: 0 }).unwrap();
         let old = frame(&tc, 0, &zdo_request(NODE_DESC_REQ, &[1, 0, 0], true));
         assert_ne!(tc.active_key_seq(), 0);
-        assert!(answers(&mut tc, &old).is_none());
+        assert!(answers(&mut tc, &mut BroadcastsSeen::default(), 2_000, &old).is_none());
+    }
+
+    #[test]
+    fn broadcast_address_requests_are_answered_only_about_the_coordinator_and_once() {
+        let mut tc = formed();
+        let mut seen = BroadcastsSeen::default();
+        let seq = tc.active_key_seq();
+        let me = tc.network().unwrap().tc_ieee.0.to_le_bytes();
+        let mut nwk_addr_req = vec![0x21];
+        nwk_addr_req.extend_from_slice(&me);
+        nwk_addr_req.extend_from_slice(&[0, 0]);
+        // NWK_addr_req for the coordinator's IEEE, to every rx-on-when-idle device.
+        let aps = zdo_broadcast(NWK_ADDR_REQ, &nwk_addr_req);
+        let f = frame_to(&tc, seq, ShortAddr::RX_ON_WHEN_IDLE, 40, 40, &aps);
+        let (c, p) = single(answers(&mut tc, &mut seen, 1_000, &f).unwrap()).unwrap();
+        assert_eq!(c, 0x8000);
+        assert_eq!((p[0], p[1], &p[2..10], &p[10..12]), (0x21, SUCCESS, &me[..], &[0u8, 0][..]));
+        // The same broadcast relayed by a router (a fresh frame counter): answered already.
+        let relayed = frame_to(&tc, seq, ShortAddr::RX_ON_WHEN_IDLE, 40, 140, &aps);
+        assert_ne!(relayed, f);
+        assert!(answers(&mut tc, &mut seen, 1_500, &relayed).is_none());
+        // A new request (its own NWK sequence number) is answered, and so is the same number
+        // once the broadcast is long over.
+        let again = frame_to(&tc, seq, ShortAddr::BROADCAST, 41, 41, &aps);
+        assert!(answers(&mut tc, &mut seen, 2_000, &again).is_some());
+        assert!(answers(&mut tc, &mut seen, 11_000, &f).is_some());
+
+        // IEEE_addr_req for 0x0000 by broadcast.
+        let aps = zdo_broadcast(IEEE_ADDR_REQ, &[0x22, 0x00, 0x00, 0x00, 0x00]);
+        let f = frame_to(&tc, seq, ShortAddr::BROADCAST, 42, 42, &aps);
+        let (c, p) = single(answers(&mut tc, &mut seen, 12_000, &f).unwrap()).unwrap();
+        assert_eq!((c, p[0], p[1], &p[2..10]), (0x8001, 0x22, SUCCESS, &me[..]));
+
+        // About other devices: only they answer a broadcast.
+        let mut other = vec![0x23];
+        other.extend_from_slice(&0x00124b0000001234u64.to_le_bytes());
+        other.extend_from_slice(&[0, 0]);
+        let f = frame_to(
+            &tc,
+            seq,
+            ShortAddr::RX_ON_WHEN_IDLE,
+            43,
+            43,
+            &zdo_broadcast(NWK_ADDR_REQ, &other),
+        );
+        assert!(answers(&mut tc, &mut seen, 13_000, &f).is_none());
+        let aps = zdo_broadcast(IEEE_ADDR_REQ, &[0x24, 0x34, 0x12, 0x00, 0x00]);
+        let f = frame_to(&tc, seq, ShortAddr::BROADCAST, 44, 44, &aps);
+        assert!(answers(&mut tc, &mut seen, 13_000, &f).is_none());
+        // Other requests by broadcast are not answered, nor acknowledged.
+        let mut aps = zdo_broadcast(NODE_DESC_REQ, &[0x25, 0x00, 0x00]);
+        aps[0] |= 0x40; // an ack request, which broadcasts must not get
+        let f = frame_to(&tc, seq, ShortAddr::BROADCAST, 45, 45, &aps);
+        assert!(answers(&mut tc, &mut seen, 13_000, &f).is_none());
+        // Unicast look-ups keep working whatever was broadcast.
+        let (c, _) = answer(&mut tc, NWK_ADDR_REQ, &nwk_addr_req).unwrap();
+        assert_eq!(c, 0x8000);
+    }
+
+    #[test]
+    fn the_broadcast_memory_is_bounded_and_forgets_the_oldest_first() {
+        let mut seen = BroadcastsSeen::default();
+        for i in 0..BROADCASTS_KEPT as u16 + 5 {
+            assert!(seen.first(ShortAddr(0x1000 + i), 1, 1_000));
+        }
+        assert_eq!(seen.seen.len(), BROADCASTS_KEPT);
+        assert!(seen.first(ShortAddr(0x1000), 1, 1_000), "forgotten: the table was full");
+        assert!(!seen.first(ShortAddr(0x1000 + BROADCASTS_KEPT as u16 + 4), 1, 1_000));
+        assert!(seen.first(ShortAddr(0x1000 + BROADCASTS_KEPT as u16 + 4), 1, 10_000), "expired");
     }
 }

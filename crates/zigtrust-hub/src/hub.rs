@@ -1,12 +1,13 @@
 //! The [`Hub`]: the Trust Center core, its store and its radio, stepped together.
 
 use crate::app;
+use crate::permit::PermitAnnouncer;
 use crate::radio::{Radio, RadioConfig};
 use std::collections::HashMap;
 use zigtrust_tc::model::{Millis, StoreWrite};
 use zigtrust_tc::{AdminCommand, AdminError, Durable, Event, RxMeta, TrustCenter};
 use zigtrust_wire::mac::{Address, MacFrame};
-use zigtrust_wire::{ExtAddr, ShortAddr};
+use zigtrust_wire::{CapabilityInfo, ExtAddr, ShortAddr};
 
 /// At most this many neighbours' links are kept (the oldest heard is forgotten first), so a
 /// flood of frames from forged source addresses cannot grow the map without bound.
@@ -56,6 +57,8 @@ pub struct Hub<S: Durable, R: Radio> {
     store_error: Option<String>,
     radio_error: Option<String>,
     links: HashMap<ShortAddr, LinkQuality>,
+    permit: PermitAnnouncer,
+    broadcasts: app::BroadcastsSeen,
 }
 
 impl<S: Durable, R: Radio> Hub<S, R> {
@@ -75,6 +78,8 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             store_error: None,
             radio_error: None,
             links: HashMap::new(),
+            permit: PermitAnnouncer::default(),
+            broadcasts: app::BroadcastsSeen::default(),
         };
         h.sync_radio();
         h
@@ -146,7 +151,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
     /// dropped the frame as a replay.
     pub fn receive(&mut self, now: Millis, psdu: &[u8], meta: RxMeta) -> Step {
         self.note_link(now, psdu, meta);
-        let answers = app::answers(&mut self.tc, psdu);
+        let answers = app::answers(&mut self.tc, &mut self.broadcasts, now, psdu);
         self.tc.handle_frame(now, psdu, meta);
         let mut step = self.release(now);
         let replay = step.events.iter().any(|e| matches!(e, Event::ReplayDropped { .. }));
@@ -199,16 +204,65 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         step
     }
 
-    /// When the hub next needs [`Hub::poll`]: the core's next timer or the radio's next event.
+    /// When the hub next needs [`Hub::poll`]: the core's next timer, the radio's next event or
+    /// the renewal of a permit-join announcement.
     pub fn next_wake(&self) -> Option<Millis> {
-        match (self.tc.next_timeout(), self.radio.next_wake()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.tc.next_timeout(), self.radio.next_wake(), self.permit.next_wake()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// The one place frames are released: commit the core's batch, then transmit its frames.
+    /// The one place frames are released: the core's batch, then the permit-join
+    /// announcements the step calls for (see [`crate::permit`]), each committed before its
+    /// frames go out.
     fn release(&mut self, now: Millis) -> Step {
+        let mut step = self.release_batch(now);
+        if self.announce_permit(now, &step.events) {
+            step.absorb(self.release_batch(now));
+        }
+        step
+    }
+
+    /// Tells routers about a change of the permit-join window, and routers that joined during
+    /// it about the open window. Whether it produced frames.
+    fn announce_permit(&mut self, now: Millis, events: &[Event]) -> bool {
+        let mut sent = false;
+        let remaining = self.tc.permit_join_remaining();
+        if let Some(secs) = self.permit.due(now, remaining) {
+            let counter = self.tc.next_aps_counter();
+            let req = self.permit.request(secs, counter, true);
+            sent |= self.tc.send_broadcast(now, ShortAddr::ROUTERS, &req);
+        }
+        // The Trust Center's incoming NWK counter for a device under the active key: it
+        // changes once a frame from it has been authenticated (it holds the key).
+        let active = self.tc.active_key_seq();
+        let tc = &self.tc;
+        let counter_of = |ieee: ExtAddr| {
+            tc.device(ieee).filter(|d| d.last_key_seq == Some(active))?.incoming_nwk_counter
+        };
+        for e in events {
+            let Event::DeviceJoined { ieee, .. } = e else { continue };
+            let router = tc
+                .device(*ieee)
+                .is_some_and(|d| d.capability & CapabilityInfo::FULL_FUNCTION_DEVICE != 0);
+            if router {
+                self.permit.router_joined(*ieee, now, counter_of(*ieee));
+            }
+        }
+        if self.permit.waiting() {
+            self.permit.heard(now, counter_of);
+        }
+        for (ieee, secs) in self.permit.due_routers(now) {
+            let counter = self.tc.next_aps_counter();
+            let req = self.permit.request(secs, counter, false);
+            sent |= self.tc.send_application(now, ieee, &req);
+        }
+        sent
+    }
+
+    /// Commits the core's batch, then transmits its frames.
+    fn release_batch(&mut self, now: Millis) -> Step {
         let step = match self.tc.take_batch().commit(&mut self.store) {
             Ok(r) => {
                 self.store_error = None;
@@ -282,7 +336,7 @@ mod tests {
     use super::*;
     use crate::radio::Outbox;
     use zigtrust_tc::model::{CounterKind, Snapshot};
-    use zigtrust_tc::MemStore;
+    use zigtrust_tc::{MemStore, Transmit};
     use zigtrust_wire::PanId;
 
     /// A store that refuses every commit while `failing`.
@@ -381,6 +435,65 @@ mod tests {
         assert_eq!(h.links().count(), MAX_LINKS);
         assert!(h.link(ShortAddr(0x1a2b)).is_none(), "the oldest link was forgotten");
         assert!(h.link(ShortAddr(0x2000 + MAX_LINKS as u16 + 9)).is_some());
+    }
+
+    /// The Mgmt_Permit_Joining_req frames among `frames`: (NWK destination, MAC destination,
+    /// PermitDuration, TC_Significance), after checking they decrypt under the active key.
+    fn permit_requests(h: &Hub<Flaky, Outbox>, frames: &[Transmit]) -> Vec<(u16, u16, u8, u8)> {
+        use zigtrust_crypto::CcmStar;
+        use zigtrust_wire::aps::ApsHeader;
+        use zigtrust_wire::mac::{MacBody, MacFrame};
+        use zigtrust_wire::nwk::NwkHeader;
+        use zigtrust_wire::security::{open, ZIGBEE_PRO_LEVEL};
+        use zigtrust_wire::zdo::{PermitJoiningReq, MGMT_PERMIT_JOINING_REQ};
+        let key = &h.tc().network_key(h.tc().active_key_seq()).unwrap().key;
+        let mut out = Vec::new();
+        for t in frames {
+            let f = MacFrame::parse(&t.psdu).unwrap();
+            let Address::Short(mac_dst) = f.header.dst_addr else { continue };
+            let MacBody::Data(nwk) = f.body else { continue };
+            let (nh, hl) = NwkHeader::parse(nwk).unwrap();
+            let o = open(&CcmStar::new(key), ZIGBEE_PRO_LEVEL, nwk, hl, None).unwrap();
+            let (ah, n) = ApsHeader::parse(&o.plaintext).unwrap();
+            if ah.cluster == Some(MGMT_PERMIT_JOINING_REQ) {
+                let r = PermitJoiningReq::parse(&o.plaintext[n..]).unwrap();
+                out.push((nh.dst.0, mac_dst.0, r.duration, r.tc_significance));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn routers_are_told_when_the_permit_join_window_opens_and_closes() {
+        let mut h = formed(Flaky::default());
+        let permit = |ms| AdminCommand::PermitJoin { duration_ms: ms, ieee: None };
+        let take = |h: &mut Hub<Flaky, Outbox>| {
+            let frames = std::mem::take(&mut h.radio_mut().frames);
+            permit_requests(h, &frames)
+        };
+        assert!(take(&mut h).is_empty(), "forming the network opens nothing");
+        h.command(2_000, permit(60_000)).unwrap();
+        assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 60, 1)], "to all routers, NWK-secured");
+        h.handle_timeout(10_000);
+        assert!(take(&mut h).is_empty(), "told once");
+        // Opened again for longer (the core caps it at 254 s), then closed early.
+        h.command(20_000, permit(600_000)).unwrap();
+        assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 254, 1)]);
+        h.command(30_000, permit(0)).unwrap();
+        assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 0, 1)]);
+        // A window that runs out is closed at the routers too, once.
+        h.command(40_000, permit(5_000)).unwrap();
+        assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 5, 1)]);
+        h.handle_timeout(45_000);
+        assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 0, 1)]);
+        h.handle_timeout(50_000);
+        assert!(take(&mut h).is_empty());
+        // A restart forgets the core's window: the routers' windows are closed with it.
+        h.command(60_000, permit(100_000)).unwrap();
+        assert_eq!(take(&mut h).len(), 1);
+        h.restart([8; 32], 61_000).unwrap();
+        assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 0, 1)]);
+        assert_eq!(h.next_wake(), h.tc().next_timeout(), "no renewal due for a 254-s window");
     }
 
     fn rotate() -> AdminCommand {

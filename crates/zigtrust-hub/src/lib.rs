@@ -6,7 +6,8 @@
 //! ([`zigtrust_tc::Batch`]): frames come out of a batch only by committing it to a
 //! [`Durable`] store. The hub adds what every shell around the core needs: it feeds the radio's
 //! frames and the clock to the core, acknowledges device reports, keeps the radio's
-//! configuration (channel, PAN, addresses, permit-join bit) in step with the core, and records
+//! configuration (channel, PAN, addresses, permit-join bit) and the routers' permit-join windows
+//! in step with the core, and records
 //! the last store and radio failures for the user.
 //!
 //! The daemon (SQLite store, live radio), the simulator's coordinator ([`MemStore`], the
@@ -15,6 +16,7 @@
 
 mod app;
 mod hub;
+mod permit;
 pub mod radio;
 
 pub use hub::{Hub, LinkQuality, Step, MAX_LINKS};

@@ -482,3 +482,47 @@ fn the_hub_on_the_rcp_beacons_and_hands_a_joiner_its_association_and_key_by_poll
         ms(key_latency)
     );
 }
+
+/// `PHY_TX_POWER` (Spinel property 0x25, one signed byte, dBm), as the RCP reports it.
+fn tx_power(radio: &SpinelRadio) -> i8 {
+    match radio.get(Prop::Other(0x25)).unwrap() {
+        PropValue::Other { prop: 0x25, data } if data.len() == 1 => data[0] as i8,
+        other => panic!("PHY_TX_POWER answered {other:?}"),
+    }
+}
+
+#[test]
+fn tx_power_from_the_url_is_set_read_back_and_set_again_after_the_rcp_dies() {
+    use zigtrust_hub::radio::spinel::SpinelSpec;
+    use zigtrust_hub::RadioSpec;
+    // Parsed from the --radio URL, as the daemon does.
+    let RadioSpec::Spinel(spec) =
+        "spinel+hdlc+forkpty:///bin/ot-rcp?forkpty-arg=1&tx-power=-7".parse::<RadioSpec>().unwrap()
+    else {
+        panic!("a Spinel URL")
+    };
+    assert_eq!(spec.tx_power(), Some(-7));
+    let e = SpinelSpec::parse("spinel+hdlc+forkpty:///bin/ot-rcp?tx-power=25").unwrap_err();
+    assert!(e.contains("out of range"), "{e}");
+
+    let opts = SpinelOptions { tx_power: spec.tx_power(), ..SpinelOptions::default() };
+    let transport = rcp_transport(RCP_NODE, 58);
+    let mut radio = SpinelRadio::with_transport(Box::new(transport), opts).unwrap();
+    assert_eq!(tx_power(&radio), -7, "set at open (the simulation RCP starts at 0 dBm)");
+    assert_eq!(radio.status().tx_power, Some(-7), "read back: known before the hub starts");
+    radio.configure(&config()).unwrap();
+    assert_eq!(tx_power(&radio), -7, "what the RCP reports in use on the channel");
+    // A new RCP process starts at its default again: the recovery sets the power again.
+    let pid = radio.status().child_pid.unwrap();
+    let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    assert!(killed.unwrap().success());
+    let end = Instant::now() + Duration::from_secs(5);
+    while radio.status().recoveries == 0 || !radio.status().link_up {
+        let _ = radio.receive(0);
+        assert!(Instant::now() < end, "no recovery");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_ne!(radio.status().child_pid, Some(pid));
+    assert_eq!(tx_power(&radio), -7, "set again on the new RCP");
+    assert_eq!(radio.status().tx_power, Some(-7));
+}

@@ -187,6 +187,9 @@ pub struct Device {
     pub knobs: Knobs,
     pub rejoins: u32,
     pub rejoin_attempts: u32,
+    /// A router accepts associations until then: its permit-join window, opened by a
+    /// Mgmt_Permit_Joining_req (volatile, closed at boot).
+    pub permit_until: Us,
 }
 
 fn is_newer(a: u8, b: u8) -> bool {
@@ -231,6 +234,7 @@ impl Device {
             knobs,
             rejoins: 0,
             rejoin_attempts: 0,
+            permit_until: 0,
         }
     }
 
@@ -911,9 +915,34 @@ fn nwk_rx(w: &mut World, n: usize, nwk: &[u8], mac_src: Address) {
             }
             _ => {}
         },
+        NwkFrameType::Data if secured_seq.is_some() && permit_joining(w, n, &body) => {}
         NwkFrameType::Data => aps_rx(w, n, &body),
         _ => {}
     }
+}
+
+/// A ZDO Mgmt_Permit_Joining_req (NWK-secured: from a device of the network, the Trust
+/// Center's broadcast or unicast): a router opens or closes its own permit-join window. Like
+/// real routers it takes the request from any device on the network: its window only lets a
+/// joiner reach the Trust Center, which decides. Whether the frame was one.
+fn permit_joining(w: &mut World, n: usize, aps: &[u8]) -> bool {
+    use zigtrust_wire::zdo::{PermitJoiningReq, MGMT_PERMIT_JOINING_REQ};
+    let Ok((ah, hl)) = ApsHeader::parse(aps) else { return false };
+    if ah.frame_type != ApsFrameType::Data
+        || ah.profile != Some(0)
+        || ah.cluster != Some(MGMT_PERMIT_JOINING_REQ)
+        || ah.dst_endpoint != Some(0)
+    {
+        return false;
+    }
+    let Ok(req) = PermitJoiningReq::parse(&aps[hl..]) else { return true };
+    let now = w.now();
+    let dv = d(w, n);
+    if dv.role == Role::Router {
+        // 0xff ("until told otherwise") is forbidden since R21; taken as the 254-s maximum.
+        dv.permit_until = now + u64::from(req.duration.min(254)) * 1_000_000;
+    }
+    true
 }
 
 fn aps_rx(w: &mut World, n: usize, aps: &[u8]) {
@@ -1085,7 +1114,11 @@ fn alloc_short(w: &mut World) -> ShortAddr {
 }
 
 fn router_assoc(w: &mut World, n: usize, joiner: ExtAddr, cap: CapabilityInfo) {
-    if !d(w, n).joined || d(w, n).role != Role::Router {
+    // A router whose window is closed does not take joiners (its beacons say so; a joiner that
+    // asks anyway hears nothing and tries again later).
+    let now = w.now();
+    let dv = d(w, n);
+    if !dv.joined || dv.role != Role::Router || now >= dv.permit_until {
         return;
     }
     let short = alloc_short(w);

@@ -591,7 +591,7 @@ impl World {
     }
 
     /// Counts a hub step's events and audit entries, queues the frames it released on the
-    /// coordinator's MAC and schedules the core's next timer.
+    /// coordinator's MAC and schedules the hub's next wake (the core's timers, permit-join announcements).
     fn after_step(&mut self, step: Step) {
         for w in &step.writes {
             if let StoreWrite::Audit(a) = w {
@@ -612,7 +612,7 @@ impl World {
         }
         let h = self.hub();
         let out = std::mem::take(&mut h.hub.radio_mut().frames);
-        let next = h.hub.tc().next_timeout();
+        let next = h.hub.next_wake();
         for t in out {
             self.coordinator_transmit(t);
         }
@@ -645,7 +645,7 @@ impl World {
     pub fn tc_timeout(&mut self) {
         let now_ms = self.now_ms();
         let Kind::Coordinator(h) = &mut self.nodes[0].kind else { return };
-        if !h.up || h.hub.tc().next_timeout().is_none_or(|t| t > now_ms) {
+        if !h.up || h.hub.next_wake().is_none_or(|t| t > now_ms) {
             return;
         }
         let step = h.hub.handle_timeout(now_ms);

@@ -139,7 +139,7 @@ pub enum RadioSpec {
     },
     /// `spinel+hdlc+forkpty:///path/to/ot-rcp?forkpty-arg=1` or
     /// `spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800`: an OpenThread RCP over Spinel
-    /// ([`spinel::SpinelRadio`]).
+    /// ([`spinel::SpinelRadio`]); either takes `tx-power=<dBm>` ([`spinel::TX_POWER_DBM`]).
     Spinel(spinel::SpinelSpec),
 }
 
@@ -202,7 +202,8 @@ mod tests {
             r,
             RadioSpec::Spinel(SpinelSpec::Forkpty {
                 program: "/opt/ot/ot-rcp".into(),
-                args: vec!["1".into()]
+                args: vec!["1".into()],
+                tx_power: None,
             })
         );
         assert_eq!(r.to_string(), "spinel+hdlc+forkpty:///opt/ot/ot-rcp?forkpty-arg=1");
@@ -211,7 +212,9 @@ mod tests {
             "spinel+hdlc+forkpty:///usr/bin/ot%20rcp?forkpty-arg=-s&forkpty-arg=2&forkpty-arg=a%26b"
                 .parse()
                 .unwrap();
-        let RadioSpec::Spinel(SpinelSpec::Forkpty { program, args }) = &r else { panic!("{r:?}") };
+        let RadioSpec::Spinel(SpinelSpec::Forkpty { program, args, .. }) = &r else {
+            panic!("{r:?}")
+        };
         assert_eq!(program, &PathBuf::from("/usr/bin/ot rcp"));
         assert_eq!(args, &["-s", "2", "a&b"]);
         assert_eq!(r.to_string().parse::<RadioSpec>().unwrap(), r);
@@ -219,7 +222,11 @@ mod tests {
         let r: RadioSpec = "spinel+hdlc+forkpty:///bin/ot-rcp".parse().unwrap();
         assert_eq!(
             r,
-            RadioSpec::Spinel(SpinelSpec::Forkpty { program: "/bin/ot-rcp".into(), args: vec![] })
+            RadioSpec::Spinel(SpinelSpec::Forkpty {
+                program: "/bin/ot-rcp".into(),
+                args: vec![],
+                tx_power: None
+            })
         );
 
         let r: RadioSpec = "spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800".parse().unwrap();
@@ -228,7 +235,8 @@ mod tests {
             RadioSpec::Spinel(SpinelSpec::Uart {
                 device: "/dev/ttyACM0".into(),
                 baud: 460800,
-                flow_control: false
+                flow_control: false,
+                tx_power: None,
             })
         );
         assert_eq!(r.to_string(), "spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800");
@@ -244,7 +252,8 @@ mod tests {
             RadioSpec::Spinel(SpinelSpec::Uart {
                 device: "/dev/ttyUSB0".into(),
                 baud: 115200,
-                flow_control: true
+                flow_control: true,
+                tx_power: None,
             })
         );
         assert_eq!(r.to_string().parse::<RadioSpec>().unwrap(), r);
@@ -265,6 +274,7 @@ mod tests {
             ("spinel+hdlc+forkpty:///bin/ot%zzrcp", "%-escape"),
             ("spinel+hdlc+spi:///dev/spidev0.0", "a Spinel radio URL is"),
             ("spinel:///dev/ttyACM0", "a Spinel radio URL is"),
+            ("spinel+hdlc+uart:///dev/ttyACM0?tx-power=30", "tx-power=30 dBm is out of range"),
         ];
         for (url, why) in cases {
             let e = url.parse::<RadioSpec>().unwrap_err();

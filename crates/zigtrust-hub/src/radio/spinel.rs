@@ -12,7 +12,10 @@
 //! - **[`Radio::configure`]:** `PHY_ENABLED`, `PHY_CHAN`, `MAC_15_4_PANID`,
 //!   `MAC_15_4_SADDR` (0x0000), `MAC_15_4_LADDR` (the coordinator's IEEE address),
 //!   `MAC_RAW_STREAM_ENABLED`, `MAC_SRC_MATCH_ENABLED`, then both source-match tables as a whole;
-//!   each answer is checked against what was set.
+//!   each answer is checked against what was set. With `tx-power=<dBm>` in the URL,
+//!   `PHY_TX_POWER` too (after the channel, and once already at open), read back as the RCP
+//!   reports it (it may clamp the value to what its hardware can do):
+//!   [`SpinelStatus::tx_power`]. Without it the firmware's default stays.
 //! - **[`Radio::transmit`]:** `STREAM_RAW` with a nonzero TID and the PSDU plus two FCS bytes
 //!   the radio fills; one transmit outstanding at a time, the rest queued; the transmit-done
 //!   (OK, NO_ACK, CCA_FAILURE, …) is recorded in [`SpinelStatus`] and [`TxReport`]s, as on air
@@ -78,6 +81,14 @@ pub const BAUD_RATES: [u32; 19] = [
 pub const DEFAULT_BAUD: u32 = 115200;
 /// How many [`TxReport`]s are kept until [`SpinelRadio::take_tx_reports`] takes them.
 pub const MAX_TX_REPORTS: usize = 1024;
+/// The `tx-power` values accepted, in dBm: what 2.4 GHz 802.15.4 radios offer (nRF52840
+/// -40 to +8, EFR32MG21 and CC2652P up to +20); the RCP clamps a value its own hardware
+/// cannot do, and reports what it set.
+pub const TX_POWER_DBM: std::ops::RangeInclusive<i8> = -40..=20;
+/// `SPINEL_PROP_PHY_TX_POWER` (`SPINEL_PROP_PHY__BEGIN + 5`, type `c`: a signed byte, dBm) in
+/// OpenThread's `spinel.h`; GET reports the power in use (the set value, capped at the
+/// channel's maximum).
+const PROP_PHY_TX_POWER: u32 = 0x25;
 
 // ---- --radio URLs ------------------------------------------------------------------------
 
@@ -91,6 +102,8 @@ pub enum SpinelSpec {
         program: PathBuf,
         /// Its arguments, the `forkpty-arg` values in order.
         args: Vec<String>,
+        /// `tx-power=<dBm>`: the transmit power to set (`None`: the firmware's default).
+        tx_power: Option<i8>,
     },
     /// `spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800[&uart-flow-control]`: a serial
     /// device.
@@ -101,6 +114,8 @@ pub enum SpinelSpec {
         baud: u32,
         /// Hardware (RTS/CTS) flow control.
         flow_control: bool,
+        /// `tx-power=<dBm>`: the transmit power to set (`None`: the firmware's default).
+        tx_power: Option<i8>,
     },
 }
 
@@ -145,6 +160,7 @@ impl SpinelSpec {
             };
             params.push((k.to_string(), v));
         }
+        let tx_power = take_tx_power(&mut params).map_err(&bad)?;
         if forkpty {
             let mut args = Vec::new();
             for (k, v) in params {
@@ -153,12 +169,13 @@ impl SpinelSpec {
                     ("forkpty-arg", None) => return Err(bad("forkpty-arg needs a value".into())),
                     (k, _) => {
                         return Err(bad(format!(
-                            "unknown parameter `{k}` (a forkpty URL takes only forkpty-arg=…)"
+                            "unknown parameter `{k}` (a forkpty URL takes only forkpty-arg=… \
+                             and tx-power=…)"
                         )))
                     }
                 }
             }
-            Ok(SpinelSpec::Forkpty { program: PathBuf::from(path), args })
+            Ok(SpinelSpec::Forkpty { program: PathBuf::from(path), args, tx_power })
         } else {
             let mut baud = None;
             let mut flow_control = false;
@@ -184,8 +201,8 @@ impl SpinelSpec {
                     ("uart-flow-control", None) => flow_control = true,
                     (k, _) => {
                         return Err(bad(format!(
-                            "unknown parameter `{k}` (a uart URL takes uart-baudrate=… and \
-                             uart-flow-control)"
+                            "unknown parameter `{k}` (a uart URL takes uart-baudrate=…, \
+                             uart-flow-control and tx-power=…)"
                         )))
                     }
                 }
@@ -194,20 +211,28 @@ impl SpinelSpec {
                 device: PathBuf::from(path),
                 baud: baud.unwrap_or(DEFAULT_BAUD),
                 flow_control,
+                tx_power,
             })
+        }
+    }
+
+    /// The transmit power the URL asks for (`tx-power=<dBm>`), if any.
+    pub fn tx_power(&self) -> Option<i8> {
+        match self {
+            SpinelSpec::Forkpty { tx_power, .. } | SpinelSpec::Uart { tx_power, .. } => *tx_power,
         }
     }
 
     /// The link this URL names.
     pub fn transport(&self) -> Box<dyn Transport> {
         match self {
-            SpinelSpec::Forkpty { program, args } => Box::new(ProcessTransport {
+            SpinelSpec::Forkpty { program, args, .. } => Box::new(ProcessTransport {
                 program: program.clone(),
                 args: args.clone(),
                 env: Vec::new(),
                 inherit_stderr: false,
             }),
-            SpinelSpec::Uart { device, baud, flow_control } => Box::new(UartTransport {
+            SpinelSpec::Uart { device, baud, flow_control, .. } => Box::new(UartTransport {
                 device: device.clone(),
                 baud: *baud,
                 flow_control: *flow_control,
@@ -219,15 +244,18 @@ impl SpinelSpec {
 impl fmt::Display for SpinelSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpinelSpec::Forkpty { program, args } => {
+            SpinelSpec::Forkpty { program, args, tx_power } => {
                 write!(f, "{FORKPTY}{}", percent_encode(&program.to_string_lossy(), true))?;
                 for (i, a) in args.iter().enumerate() {
                     let sep = if i == 0 { '?' } else { '&' };
                     write!(f, "{sep}forkpty-arg={}", percent_encode(a, false))?;
                 }
+                if let Some(p) = tx_power {
+                    write!(f, "{}tx-power={p}", if args.is_empty() { '?' } else { '&' })?;
+                }
                 Ok(())
             }
-            SpinelSpec::Uart { device, baud, flow_control } => {
+            SpinelSpec::Uart { device, baud, flow_control, tx_power } => {
                 write!(
                     f,
                     "{UART}{}?uart-baudrate={baud}",
@@ -236,10 +264,35 @@ impl fmt::Display for SpinelSpec {
                 if *flow_control {
                     f.write_str("&uart-flow-control")?;
                 }
+                if let Some(p) = tx_power {
+                    write!(f, "&tx-power={p}")?;
+                }
                 Ok(())
             }
         }
     }
+}
+
+/// Takes the `tx-power=<dBm>` parameter out of a URL's parameters: a whole number of dBm in
+/// [`TX_POWER_DBM`], given at most once.
+fn take_tx_power(params: &mut Vec<(String, Option<String>)>) -> Result<Option<i8>, String> {
+    let mut power = None;
+    for (_, v) in params.iter().filter(|(k, _)| k == "tx-power") {
+        let v = v.as_deref().ok_or("tx-power needs a value (dBm)")?;
+        let p: i64 = v.parse().map_err(|_| format!("tx-power={v} is not a whole number of dBm"))?;
+        if !(i64::from(*TX_POWER_DBM.start())..=i64::from(*TX_POWER_DBM.end())).contains(&p) {
+            return Err(format!(
+                "tx-power={p} dBm is out of range: 802.15.4 radios transmit at {} to {} dBm",
+                TX_POWER_DBM.start(),
+                TX_POWER_DBM.end()
+            ));
+        }
+        if power.replace(p as i8).is_some() {
+            return Err("tx-power given twice".into());
+        }
+    }
+    params.retain(|(k, _)| k != "tx-power");
+    Ok(power)
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
@@ -464,6 +517,10 @@ pub struct SpinelStatus {
     pub indirect_held: usize,
     /// The source-match table as the radio last set it (what waits for whom).
     pub src_match: Vec<Address>,
+    /// The transmit power (dBm) the RCP reported after the last configuration set
+    /// [`SpinelOptions::tx_power`]: the value asked for, or what the hardware clamped it to.
+    /// `None` when no power was asked for (the firmware's default is in force).
+    pub tx_power: Option<i8>,
 }
 
 /// Timeouts of a [`SpinelRadio`].
@@ -478,6 +535,9 @@ pub struct SpinelOptions {
     pub tx_done_timeout: Duration,
     /// First delay before re-opening a failed link (doubles up to 8 times that).
     pub reopen_delay: Duration,
+    /// Transmit power to set with `PHY_TX_POWER` at every configuration (after a recovery
+    /// too), in dBm; `None` leaves the firmware's default. See [`SpinelStatus::tx_power`].
+    pub tx_power: Option<i8>,
 }
 
 impl Default for SpinelOptions {
@@ -487,6 +547,7 @@ impl Default for SpinelOptions {
             call_timeout: Duration::from_secs(2),
             tx_done_timeout: Duration::from_secs(5),
             reopen_delay: Duration::from_millis(500),
+            tx_power: None,
         }
     }
 }
@@ -538,7 +599,8 @@ impl SpinelRadio {
     /// Opens the RCP a `--radio` URL names and runs the handshake; the error says what was
     /// seen when the device is missing, silent, or not an OpenThread RCP.
     pub fn open(spec: &SpinelSpec) -> Result<SpinelRadio, RadioError> {
-        SpinelRadio::with_transport(spec.transport(), SpinelOptions::default())
+        let opts = SpinelOptions { tx_power: spec.tx_power(), ..SpinelOptions::default() };
+        SpinelRadio::with_transport(spec.transport(), opts)
     }
 
     /// Opens the RCP on any [`Transport`] and runs the handshake.
@@ -585,7 +647,12 @@ impl SpinelRadio {
         let thread = std::thread::Builder::new()
             .name("spinel-radio".into())
             .spawn(move || {
-                let first = driver.open_link().and_then(|()| driver.handshake());
+                // The power at once (and again with every configuration, after the channel that
+                // caps it): what the RCP reports is known before the hub starts.
+                let first = driver
+                    .open_link()
+                    .and_then(|()| driver.handshake())
+                    .and_then(|()| driver.apply_tx_power());
                 let ok = first.is_ok();
                 if let Err(e) = &first {
                     driver.link = None;
@@ -1158,6 +1225,7 @@ impl Driver {
         let Some(c) = self.config else { return Ok(()) };
         self.set(PropValue::PhyEnabled(true))?;
         self.set(PropValue::PhyChan(c.channel))?;
+        self.apply_tx_power()?;
         self.set(PropValue::MacPanId(c.pan_id.0))?;
         self.set(PropValue::MacShortAddr(0x0000))?;
         self.set(PropValue::MacLongAddr(Eui64::from_u64(c.ieee.0)))?;
@@ -1178,6 +1246,42 @@ impl Driver {
         self.set(PropValue::MacSrcMatchShortAddresses(shorts))?;
         self.set(PropValue::MacSrcMatchExtendedAddresses(exts))?;
         self.shared.status().src_match = waiting;
+        Ok(())
+    }
+
+    /// Sets `PHY_TX_POWER` when the options ask for a power, and records what the RCP reports
+    /// in use (after the channel: the power in use is capped at the channel's maximum).
+    fn apply_tx_power(&mut self) -> Result<(), RadioError> {
+        let Some(want) = self.opts.tx_power else { return Ok(()) };
+        let value = PropValue::Other { prop: PROP_PHY_TX_POWER, data: vec![want as u8] };
+        let power = |v: &PropValue| match v {
+            PropValue::Other { prop: PROP_PHY_TX_POWER, data } if data.len() == 1 => {
+                Some(data[0] as i8)
+            }
+            _ => None,
+        };
+        let got = match self.call(Command::PropValue(PropOp::Set, value))? {
+            // OpenThread answers a SET with the value its getter then reports.
+            Command::PropValue(PropOp::Is, v) if power(&v).is_some() => power(&v),
+            // A firmware that only says OK: ask.
+            Command::PropValue(PropOp::Is, PropValue::LastStatus(Status::Ok)) => {
+                power(&self.get(Prop::Other(PROP_PHY_TX_POWER))?)
+            }
+            Command::PropValue(PropOp::Is, PropValue::LastStatus(s)) => {
+                return Err(RadioError(format!(
+                    "the RCP refused SET PHY_TX_POWER to {want} dBm: {s:?}"
+                )))
+            }
+            other => {
+                return Err(RadioError(format!(
+                    "SET PHY_TX_POWER to {want} dBm: the RCP answered {other:?}"
+                )))
+            }
+        };
+        let got = got.ok_or_else(|| {
+            RadioError(format!("SET PHY_TX_POWER to {want} dBm: the RCP did not report a power"))
+        })?;
+        self.shared.status().tx_power = Some(got);
         Ok(())
     }
 

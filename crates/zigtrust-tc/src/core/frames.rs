@@ -187,6 +187,25 @@ impl TrustCenter {
         true
     }
 
+    /// Broadcasts an application APS frame (built with an APS broadcast header, e.g. a ZDO
+    /// Mgmt_Permit_Joining_req) from the hub to the NWK broadcast address `dst` (0xfffc
+    /// routers, 0xfffd rx-on-when-idle devices, 0xffff everyone, 0xfffb low-power routers),
+    /// NWK-secured under the active key with the core's one NWK frame counter, as a MAC
+    /// broadcast (no MAC ack). Sleepy children only get it from a router that holds it for
+    /// them: the coordinator's radio does not queue broadcasts. Returns false (and sends
+    /// nothing) if the network is not formed, `dst` is not one of those broadcast addresses or
+    /// the frame is empty.
+    pub fn send_broadcast(&mut self, now: Millis, dst: ShortAddr, aps_frame: &[u8]) -> bool {
+        self.advance(now);
+        if self.network.is_none() || dst.0 < ShortAddr::LOW_POWER_ROUTERS.0 || aps_frame.is_empty()
+        {
+            return false;
+        }
+        let h = self.nwk_header(NwkFrameType::Data, dst);
+        self.send_nwk_secured(h, aps_frame, self.active_seq, ShortAddr::BROADCAST, "broadcast");
+        true
+    }
+
     /// Tunnels an APS frame for `dst` to its parent router.
     pub(super) fn tunnel(
         &mut self,

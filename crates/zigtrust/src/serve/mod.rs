@@ -45,7 +45,8 @@ pub struct Args {
     pub listen: String,
     /// `sim` (a live simulated home), `zep:ADDR:PORT` (802.15.4 frames as ZEP v2 over UDP), or
     /// an OpenThread RCP over Spinel: `spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800`,
-    /// `spinel+hdlc+forkpty:///path/to/ot-rcp?forkpty-arg=1`.
+    /// `spinel+hdlc+forkpty:///path/to/ot-rcp?forkpty-arg=1`; either takes `&tx-power=<dBm>`
+    /// (-40 to 20; the firmware's default when absent).
     #[arg(long, default_value = "sim")]
     pub radio: String,
     /// Replace the admin token with a new one (printed once).
@@ -507,8 +508,16 @@ fn open_hub_on(
         RadioSpec::Spinel(spec) => {
             let r = SpinelRadio::open(spec).map_err(|e| format!("--radio {spec}: {e}"))?;
             let info = r.info().unwrap_or_default();
+            // The power the RCP reports in use after `tx-power=`: it may have clamped it.
+            let power = match (spec.tx_power(), r.status().tx_power) {
+                (Some(asked), Some(p)) if p != asked => {
+                    format!(", transmit power {p} dBm (asked {asked}: the radio's limit)")
+                }
+                (_, Some(p)) => format!(", transmit power {p} dBm"),
+                (_, None) => String::new(),
+            };
             let summary = format!(
-                "zigtrust serve: Trust Center on an OpenThread RCP ({}; {}, Spinel {}.{}, RCP API {}, EUI-64 {}), store {db_name}",
+                "zigtrust serve: Trust Center on an OpenThread RCP ({}; {}, Spinel {}.{}, RCP API {}, EUI-64 {}{power}), store {db_name}",
                 r.status().transport, info.ncp_version, info.protocol.0, info.protocol.1,
                 info.rcp_api_version, info.hwaddr
             );

@@ -206,6 +206,19 @@ impl Fake {
                         self.state().ext_table = t.clone();
                         PropValue::LastStatus(Status::Ok)
                     }
+                    // PHY_TX_POWER on a radio whose hardware stops at +8 dBm (an nRF52840):
+                    // clamped, and the value in use reported; anything but one byte refused.
+                    PropValue::Other { prop: PROP_PHY_TX_POWER, data } => match data[..] {
+                        [p] => {
+                            let v = PropValue::Other {
+                                prop: PROP_PHY_TX_POWER,
+                                data: vec![(p as i8).min(8) as u8],
+                            };
+                            self.state().props.insert(PROP_PHY_TX_POWER, v.clone());
+                            v
+                        }
+                        _ => PropValue::LastStatus(Status::ParseError),
+                    },
                     v => {
                         self.state().props.insert(v.prop().id(), v.clone());
                         v.clone()
@@ -241,6 +254,7 @@ fn quick() -> SpinelOptions {
         call_timeout: Duration::from_millis(300),
         tx_done_timeout: Duration::from_millis(500),
         reopen_delay: Duration::from_millis(50),
+        tx_power: None,
     }
 }
 
@@ -598,4 +612,91 @@ fn a_missing_or_unusable_serial_device_is_a_clear_error() {
         SpinelSpec::parse("spinel+hdlc+forkpty:///nonexistent/ot-rcp?forkpty-arg=1").unwrap();
     let e = SpinelRadio::open(&spec).unwrap_err().0;
     assert!(e.contains("starting the RCP /nonexistent/ot-rcp 1"), "{e}");
+}
+
+fn tx_power_sets(fake: &Fake) -> Vec<Vec<u8>> {
+    fake.state()
+        .log
+        .iter()
+        .filter_map(|f| match &f.command {
+            Command::PropValue(PropOp::Set, PropValue::Other { prop: PROP_PHY_TX_POWER, data }) => {
+                Some(data.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn tx_power_is_set_after_the_channel_read_back_clamped_and_reapplied_after_a_reset() {
+    let fake = Fake::new(Script::default());
+    let opts = SpinelOptions { tx_power: Some(20), ..quick() };
+    let mut radio = SpinelRadio::with_transport(Box::new(fake.clone()), opts).unwrap();
+    assert_eq!(tx_power_sets(&fake), [vec![20]], "at open: one signed byte, dBm");
+    assert_eq!(radio.status().tx_power, Some(8), "known before the first configuration");
+    radio.configure(&config()).unwrap();
+    assert_eq!(tx_power_sets(&fake), [vec![20], vec![20]]);
+    let order: Vec<u32> = fake
+        .state()
+        .log
+        .iter()
+        .skip_while(|f| {
+            !matches!(f.command, Command::PropValue(PropOp::Set, PropValue::PhyEnabled(_)))
+        })
+        .filter_map(|f| match &f.command {
+            Command::PropValue(PropOp::Set, v) => Some(v.prop().id()),
+            _ => None,
+        })
+        .collect();
+    let at = order.iter().position(|p| *p == PROP_PHY_TX_POWER).unwrap();
+    assert_eq!(order[at - 1], Prop::PhyChan.id(), "after the channel, whose maximum caps it");
+    assert_eq!(radio.status().tx_power, Some(8), "what the hardware does, not what was asked");
+    // The RCP restarts with its default power: the power is set again.
+    fake.state().props.clear();
+    fake.send(0, Command::PropValue(PropOp::Is, PropValue::LastStatus(Status::ResetSoftware)));
+    let e = receive_within(&mut radio, Duration::from_secs(3)).unwrap_err().0;
+    assert!(e.contains("re-opened"), "{e}");
+    assert_eq!(tx_power_sets(&fake), [vec![20], vec![20], vec![20]]);
+    assert_eq!(
+        fake.state().props.get(&PROP_PHY_TX_POWER),
+        Some(&PropValue::Other { prop: PROP_PHY_TX_POWER, data: vec![8] })
+    );
+    assert_eq!(radio.status().tx_power, Some(8));
+}
+
+#[test]
+fn without_tx_power_the_firmware_default_is_left_alone() {
+    let fake = Fake::new(Script::default());
+    let mut radio = open(&fake).unwrap();
+    radio.configure(&config()).unwrap();
+    assert!(tx_power_sets(&fake).is_empty());
+    assert_eq!(radio.status().tx_power, None);
+}
+
+#[test]
+fn tx_power_urls_parse_range_checked_and_round_trip() {
+    let s = SpinelSpec::parse("spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800&tx-power=-7")
+        .unwrap();
+    assert_eq!(s.tx_power(), Some(-7));
+    assert_eq!(s.to_string(), "spinel+hdlc+uart:///dev/ttyACM0?uart-baudrate=460800&tx-power=-7");
+    let s =
+        SpinelSpec::parse("spinel+hdlc+forkpty:///bin/ot-rcp?tx-power=20&forkpty-arg=1").unwrap();
+    assert_eq!(s.tx_power(), Some(20));
+    assert_eq!(SpinelSpec::parse(&s.to_string()).unwrap(), s);
+    let s = SpinelSpec::parse("spinel+hdlc+forkpty:///bin/ot-rcp?tx-power=-40").unwrap();
+    assert_eq!(s.to_string(), "spinel+hdlc+forkpty:///bin/ot-rcp?tx-power=-40");
+    assert_eq!(SpinelSpec::parse("spinel+hdlc+forkpty:///bin/ot-rcp").unwrap().tx_power(), None);
+    for (url, why) in [
+        ("spinel+hdlc+uart:///dev/ttyACM0?tx-power=21", "tx-power=21 dBm is out of range"),
+        ("spinel+hdlc+uart:///dev/ttyACM0?tx-power=-41", "-40 to 20 dBm"),
+        ("spinel+hdlc+uart:///dev/ttyACM0?tx-power=300", "out of range"),
+        ("spinel+hdlc+uart:///dev/ttyACM0?tx-power=99999", "out of range"),
+        ("spinel+hdlc+uart:///dev/ttyACM0?tx-power=high", "not a whole number"),
+        ("spinel+hdlc+uart:///dev/ttyACM0?tx-power=4.5", "not a whole number"),
+        ("spinel+hdlc+uart:///dev/ttyACM0?tx-power", "tx-power needs a value"),
+        ("spinel+hdlc+forkpty:///bin/ot-rcp?tx-power=1&tx-power=2", "given twice"),
+    ] {
+        let e = SpinelSpec::parse(url).unwrap_err();
+        assert!(e.contains(why) && e.starts_with("--radio "), "{url}: {e}");
+    }
 }
