@@ -610,6 +610,41 @@ fn an_unexpected_reset_reapplies_configuration_and_source_match_and_is_reported_
 }
 
 #[test]
+fn a_transmit_that_never_completes_is_an_unresponsive_rcp_handshaken_again_and_reported() {
+    let fake = Fake::new(Script::default());
+    let mut radio = open(&fake).unwrap();
+    radio.configure(&config()).unwrap();
+    // The radio swallows a frame and never says it is done; two more wait behind it.
+    fake.script.lock().unwrap().tx_delay = Duration::from_secs(30);
+    for seq in 1..=3 {
+        let psdu = data_to(Address::Short(ShortAddr(0x0001)), seq);
+        radio.transmit(1_000, frame(psdu, false)).unwrap();
+    }
+    fake.wait_for("the first frame", |f| is_stream_tx(f).is_some());
+    fake.script.lock().unwrap().tx_delay = Duration::from_millis(5);
+    let e = one_event(&mut radio, Duration::from_secs(3));
+    let RadioIncident::Recovered {
+        fault: RadioFault::Unresponsive { detail },
+        frames_lost,
+        reopened,
+        config_reapplied: true,
+        ..
+    } = &e.incident
+    else {
+        panic!("{e:?}")
+    };
+    assert!(detail.contains("no transmit-done"), "{detail}");
+    assert_eq!(*frames_lost, 3, "the stuck frame and the two queued behind it");
+    assert!(!reopened, "the link itself was fine");
+    assert_eq!(radio.status().tx_lost, 3);
+    // Frames go out again.
+    radio.transmit(2_000, frame(data_to(Address::Short(ShortAddr(0x0001)), 4), false)).unwrap();
+    assert!(radio.wait_idle(Duration::from_secs(2)));
+    assert_eq!(radio.status().tx_ok, 1);
+    assert_eq!(radio.take_events(), []);
+}
+
+#[test]
 fn a_lost_link_is_reopened_and_a_dead_one_reported_once_until_it_returns() {
     let fake = Fake::new(Script::default());
     let mut radio = open(&fake).unwrap();
