@@ -1266,8 +1266,16 @@ impl Driver {
     }
 
     /// A fault seen: the RCP is down from now until [`Driver::recover_now`] brings it back.
-    /// The first fault of an outage is the one reported, with what it costs.
     fn fault(&mut self, fault: RadioFault) {
+        self.begin_outage(&fault);
+        if self.recover.is_none() {
+            self.recover = Some(fault);
+        }
+    }
+
+    /// Marks the link down and, unless one is under way, starts an outage: the first fault of
+    /// an outage is the one reported, with what the whole outage cost.
+    fn begin_outage(&mut self, fault: &RadioFault) {
         let at = self.now_ms();
         let mut st = self.shared.status();
         st.link_up = false;
@@ -1281,10 +1289,6 @@ impl Driver {
                 reported_down: false,
             });
         }
-        drop(st);
-        if self.recover.is_none() {
-            self.recover = Some(fault);
-        }
     }
 
     /// Re-opens (or just re-handshakes, after a reset on a live link) and reconfigures.
@@ -1292,10 +1296,7 @@ impl Driver {
         let fault = self.recover.take().unwrap_or_else(|| RadioFault::LinkLost {
             detail: "the link to the RCP is down".into(),
         });
-        if self.outage.is_none() {
-            self.fault(fault.clone());
-            self.recover = None;
-        }
+        self.begin_outage(&fault);
         let lost = usize::from(self.tx.take().is_some()) + self.txq.len();
         self.txq.clear();
         self.in_flight.clear();
