@@ -2,7 +2,7 @@
 
 use crate::app;
 use crate::permit::PermitAnnouncer;
-use crate::radio::{Radio, RadioConfig};
+use crate::radio::{Radio, RadioConfig, RadioEvent, RadioHealth};
 use std::collections::HashMap;
 use zigtrust_tc::model::{Millis, StoreWrite};
 use zigtrust_tc::{AdminCommand, AdminError, Durable, Event, RxMeta, TrustCenter};
@@ -36,6 +36,9 @@ pub struct Step {
     pub sent: usize,
     /// False when the store refused the step's writes and its frames were dropped unsent.
     pub committed: bool,
+    /// What the radio reported about itself (a reset, a lost link, a recovery), each already
+    /// in the audit log.
+    pub radio_events: Vec<RadioEvent>,
 }
 
 impl Step {
@@ -44,6 +47,7 @@ impl Step {
         self.writes.extend(other.writes);
         self.sent += other.sent;
         self.committed &= other.committed;
+        self.radio_events.extend(other.radio_events);
     }
 }
 
@@ -56,6 +60,7 @@ pub struct Hub<S: Durable, R: Radio> {
     configured: Option<RadioConfig>,
     store_error: Option<String>,
     radio_error: Option<String>,
+    radio_health: RadioHealth,
     links: HashMap<ShortAddr, LinkQuality>,
     permit: PermitAnnouncer,
     broadcasts: app::BroadcastsSeen,
@@ -77,6 +82,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             configured: None,
             store_error: None,
             radio_error: None,
+            radio_health: RadioHealth::default(),
             links: HashMap::new(),
             permit: PermitAnnouncer::default(),
             broadcasts: app::BroadcastsSeen::default(),
@@ -119,6 +125,11 @@ impl<S: Durable, R: Radio> Hub<S, R> {
     /// The last radio failure, until a frame goes out again.
     pub fn radio_error(&self) -> Option<&str> {
         self.radio_error.as_deref()
+    }
+
+    /// The radio's resets, lost links and recoveries since the hub started.
+    pub fn radio_health(&self) -> &RadioHealth {
+        &self.radio_health
     }
 
     /// The last link quality heard directly from the neighbour with MAC short address `short`
@@ -200,8 +211,26 @@ impl<S: Durable, R: Radio> Hub<S, R> {
                 }
             }
         }
+        for e in self.radio.take_events() {
+            self.note_radio_event(e, &mut step);
+        }
         step.absorb(self.handle_timeout(now));
         step
+    }
+
+    /// A radio event: counted, shown as the radio error, and written to the audit log. The
+    /// entry goes to the store directly, not through the core: the audit log is no part of
+    /// the core's state (nothing is restored from it, no counter is leased in it), and the
+    /// core has no business knowing about radios.
+    fn note_radio_event(&mut self, e: RadioEvent, step: &mut Step) {
+        self.radio_health.record(&e);
+        self.radio_error = Some(e.to_string());
+        let write = StoreWrite::Audit(e.audit_entry());
+        match self.store.commit(std::slice::from_ref(&write)) {
+            Ok(()) => step.writes.push(write),
+            Err(err) => self.store_error = Some(err.to_string()),
+        }
+        step.radio_events.push(e);
     }
 
     /// When the hub next needs [`Hub::poll`]: the core's next timer, the radio's next event or
@@ -276,11 +305,17 @@ impl<S: Durable, R: Radio> Hub<S, R> {
                         Err(e) => self.radio_error = Some(e.0),
                     }
                 }
-                Step { events: r.events, writes: r.writes, sent, committed: true }
+                Step {
+                    events: r.events,
+                    writes: r.writes,
+                    sent,
+                    committed: true,
+                    ..Step::default()
+                }
             }
             Err(f) => {
                 self.store_error = Some(f.error.to_string());
-                Step { events: f.events, writes: Vec::new(), sent: 0, committed: false }
+                Step { events: f.events, sent: 0, committed: false, ..Step::default() }
             }
         };
         self.sync_radio();
@@ -327,6 +362,7 @@ impl<S: Durable, R: Radio> std::fmt::Debug for Hub<S, R> {
             .field("configured", &self.configured)
             .field("store_error", &self.store_error)
             .field("radio_error", &self.radio_error)
+            .field("radio_health", &self.radio_health)
             .finish_non_exhaustive()
     }
 }
@@ -494,6 +530,100 @@ mod tests {
         h.restart([8; 32], 61_000).unwrap();
         assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 0, 1)]);
         assert_eq!(h.next_wake(), h.tc().next_timeout(), "no renewal due for a 254-s window");
+    }
+
+    /// A radio that reports the events it is given, once.
+    #[derive(Default)]
+    struct Faulty {
+        out: Outbox,
+        events: Vec<RadioEvent>,
+    }
+
+    impl Radio for Faulty {
+        fn configure(&mut self, config: &RadioConfig) -> Result<(), crate::RadioError> {
+            self.out.configure(config)
+        }
+        fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), crate::RadioError> {
+            self.out.transmit(now, frame)
+        }
+        fn receive(&mut self, now: Millis) -> Result<Option<crate::Received>, crate::RadioError> {
+            self.out.receive(now)
+        }
+        fn take_events(&mut self) -> Vec<RadioEvent> {
+            std::mem::take(&mut self.events)
+        }
+    }
+
+    /// A store that keeps its audit lines (MemStore drops them).
+    #[derive(Default)]
+    struct Audited {
+        inner: MemStore,
+        audit: Vec<zigtrust_tc::model::AuditEntry>,
+    }
+
+    impl Durable for Audited {
+        type Error = String;
+        fn commit(&mut self, w: &[StoreWrite]) -> Result<(), String> {
+            for x in w {
+                if let StoreWrite::Audit(a) = x {
+                    self.audit.push(a.clone());
+                }
+            }
+            self.inner.commit(w).map_err(|e| match e {})
+        }
+        fn snapshot(&self) -> Result<Snapshot, String> {
+            self.inner.snapshot().map_err(|e| match e {})
+        }
+    }
+
+    #[test]
+    fn radio_events_are_counted_shown_and_written_to_the_audit_log_once() {
+        use crate::radio::{RadioFault, RadioIncident};
+        use zigtrust_tc::model::Severity;
+        let mut h = Hub::open(Audited::default(), Faulty::default(), [7; 32], 1_000).unwrap();
+        let fault = RadioFault::LinkLost { detail: "the link to the RCP was lost: EOF".into() };
+        let down = RadioEvent {
+            at: 2_000,
+            incident: RadioIncident::Down { fault: fault.clone(), error: "no answer".into() },
+        };
+        let back = RadioEvent {
+            at: 2_000,
+            incident: RadioIncident::Recovered {
+                fault,
+                frames_lost: 3,
+                reopened: true,
+                config_reapplied: true,
+                pending_entries: 2,
+                outage_ms: 1_500,
+            },
+        };
+        h.radio_mut().events.push(down.clone());
+        let step = h.poll(2_100);
+        assert_eq!(step.radio_events, std::slice::from_ref(&down));
+        assert!(h.radio_health().down);
+        assert_eq!(h.radio_health().outages, 1);
+        assert!(h.radio_error().is_some_and(|e| e.contains("retrying")));
+        h.radio_mut().events.push(back.clone());
+        let step = h.poll(3_500);
+        assert_eq!(step.radio_events, std::slice::from_ref(&back));
+        assert_eq!(step.writes, [StoreWrite::Audit(back.audit_entry())]);
+        let health = h.radio_health();
+        assert!(!health.down);
+        assert_eq!((health.recoveries, health.frames_lost), (1, 3));
+        assert_eq!(health.last.as_ref(), Some(&back));
+        // Nothing new: no new lines.
+        assert!(h.poll(4_000).radio_events.is_empty());
+        let audit = &h.store().audit;
+        let lines: Vec<_> = audit
+            .iter()
+            .filter(|a| a.kind.starts_with("radio-"))
+            .map(|a| a.kind.as_str())
+            .collect();
+        assert_eq!(lines, ["radio-down", "radio-recovered"]);
+        let a = audit.iter().find(|a| a.kind == "radio-recovered").unwrap();
+        assert_eq!((a.time, a.severity, a.ieee), (2_000, Severity::Warning, None));
+        assert!(a.detail.contains("was lost") && a.detail.contains("3 frames lost"), "{a:?}");
+        assert!(a.detail.contains("re-applied"), "{a:?}");
     }
 
     fn rotate() -> AdminCommand {

@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 use zigtrust_hub::radio::spinel::{SpinelOptions, SpinelRadio, TxReport};
+use zigtrust_hub::radio::{RadioFault, RadioIncident};
 use zigtrust_hub::{Radio, RadioConfig};
 use zigtrust_spinel::{Eui64, Prop, PropValue, Status};
 use zigtrust_tc::Transmit;
@@ -320,24 +321,40 @@ fn killing_the_rcp_is_detected_and_recovered_with_configuration_and_source_match
     let t0 = Instant::now();
     let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
     assert!(killed.unwrap().success());
-    let e = loop {
-        match radio.receive(0) {
-            Err(e) => break e.0,
-            Ok(Some(r)) => panic!("{r:?}"),
-            Ok(None) => {
-                assert!(t0.elapsed() < Duration::from_secs(5), "the death went unnoticed");
-                std::thread::sleep(Duration::from_millis(1));
-            }
+    let events = loop {
+        // Frames keep flowing on `receive`; what happened to the radio comes apart from them.
+        assert!(radio.receive(0).unwrap().is_none());
+        let e = radio.take_events();
+        if !e.is_empty() {
+            break e;
         }
+        assert!(t0.elapsed() < Duration::from_secs(5), "the death went unnoticed");
+        std::thread::sleep(Duration::from_millis(1));
     };
     let took = t0.elapsed();
-    assert!(e.contains("was lost") && e.contains("re-opened"), "{e}");
-    assert!(e.contains("1 source-match entries"), "{e}");
+    let [e] = &events[..] else { panic!("one event, not {events:?}") };
+    let RadioIncident::Recovered {
+        fault: RadioFault::LinkLost { detail },
+        reopened: true,
+        config_reapplied: true,
+        pending_entries: 1,
+        frames_lost: 0,
+        ..
+    } = &e.incident
+    else {
+        panic!("{e:?}")
+    };
+    assert!(detail.contains("was lost"), "{detail}");
+    let line = e.to_string();
+    assert!(line.contains("re-opened") && line.contains("1 frame-pending entries"), "{line}");
+    println!("the radio's event: {line}");
     let st = radio.status();
     assert_eq!(st.recoveries, 1);
     assert!(st.link_up);
     assert_ne!(st.child_pid, Some(pid), "a new RCP process");
     println!("RCP killed → detected, respawned and reconfigured in {:.1} ms", ms(took));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(radio.take_events(), [], "reported once");
     // The new RCP has the configuration …
     assert_eq!(radio.get(Prop::PhyChan).unwrap(), PropValue::PhyChan(CHANNEL));
     assert_eq!(radio.get(Prop::MacPanId).unwrap(), PropValue::MacPanId(PAN.0));

@@ -92,6 +92,109 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Opens the daemon's Server-Sent Events stream (`GET /api/events`).
+    pub fn events(&self) -> std::io::Result<EventStream> {
+        let mut s = TcpStream::connect(self.addr)?;
+        let mut req = format!("GET /api/events HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        if let Some(t) = &self.token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes())?;
+        Ok(EventStream { s, raw: Vec::new(), head: None, text: String::new() })
+    }
+}
+
+/// A Server-Sent Events stream, read event by event.
+pub struct EventStream {
+    s: TcpStream,
+    /// Bytes read and not yet taken apart.
+    raw: Vec<u8>,
+    /// The status, once the head was read.
+    head: Option<u16>,
+    /// Event text taken out of the chunked body, not yet parsed.
+    text: String,
+}
+
+/// One event: its `event:` name and its `data:` (lines joined with newlines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub kind: String,
+    pub data: String,
+}
+
+impl EventStream {
+    /// The next event within `timeout` (`None`: none came, or the stream ended).
+    pub fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.parse() {
+                return Some(e);
+            }
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
+            let mut buf = [0u8; 8192];
+            match self.s.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.raw.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Takes the head, whole chunks and then one whole event out of what was read.
+    fn parse(&mut self) -> Option<SseEvent> {
+        if self.head.is_none() {
+            let split = self.raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+            let head = String::from_utf8_lossy(&self.raw[..split]).into_owned();
+            self.head = head.split(' ').nth(1).and_then(|s| s.parse().ok()).or(Some(0));
+            self.raw.drain(..split + 4);
+        }
+        // The body is chunked: size line, data, CRLF.
+        while let Some(eol) = self.raw.windows(2).position(|w| w == b"\r\n") {
+            let size_text = String::from_utf8_lossy(&self.raw[..eol]).into_owned();
+            let Ok(size) = usize::from_str_radix(size_text.split(';').next()?.trim(), 16) else {
+                self.raw.clear();
+                return None;
+            };
+            if self.raw.len() < eol + 2 + size + 2 {
+                break;
+            }
+            let chunk = self.raw[eol + 2..eol + 2 + size].to_vec();
+            self.text.push_str(&String::from_utf8_lossy(&chunk));
+            self.raw.drain(..eol + 2 + size + 2);
+        }
+        let end = self.text.find("\n\n")?;
+        let block: String = self.text.drain(..end + 2).collect();
+        let mut e = SseEvent { kind: "message".into(), data: String::new() };
+        for line in block.lines() {
+            if let Some(k) = line.strip_prefix("event:") {
+                e.kind = k.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                if !e.data.is_empty() {
+                    e.data.push('\n');
+                }
+                e.data.push_str(d.strip_prefix(' ').unwrap_or(d));
+            }
+        }
+        Some(e)
+    }
+
+    /// The HTTP status, once the head came.
+    pub fn status(&self) -> Option<u16> {
+        self.head
+    }
+}
+
 fn bad(what: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string())
 }

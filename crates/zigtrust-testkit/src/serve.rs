@@ -38,6 +38,29 @@ impl Serve {
         stderr: &Path,
         fds: Option<u32>,
     ) -> Serve {
+        Serve::spawn_with(bin, db, extra, stderr, fds, &[])
+    }
+
+    /// As [`Serve::spawn`], with `env` added to the daemon's environment (which its radio's
+    /// child processes inherit, e.g. the simulation RCP's `PORT_OFFSET`).
+    pub fn spawn_env(
+        bin: &Path,
+        db: &Path,
+        extra: &[&str],
+        stderr: &Path,
+        env: &[(&str, &str)],
+    ) -> Serve {
+        Serve::spawn_with(bin, db, extra, stderr, None, env)
+    }
+
+    fn spawn_with(
+        bin: &Path,
+        db: &Path,
+        extra: &[&str],
+        stderr: &Path,
+        fds: Option<u32>,
+        env: &[(&str, &str)],
+    ) -> Serve {
         let err = std::fs::File::create(stderr)
             .unwrap_or_else(|e| panic!("creating {}: {e}", stderr.display()));
         let mut cmd = match fds {
@@ -54,6 +77,7 @@ impl Serve {
             .arg(db)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(err)

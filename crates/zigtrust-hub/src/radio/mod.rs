@@ -12,7 +12,7 @@ pub mod zep;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
-use zigtrust_tc::model::{Millis, NetworkConfig};
+use zigtrust_tc::model::{AuditEntry, Millis, NetworkConfig, Severity};
 use zigtrust_tc::{RxMeta, Transmit};
 use zigtrust_wire::mac::{Beacon, MacFrame, SuperframeSpec, ZigbeeBeaconPayload};
 use zigtrust_wire::{ExtAddr, PanId, ShortAddr};
@@ -87,6 +87,185 @@ impl fmt::Display for RadioError {
 
 impl std::error::Error for RadioError {}
 
+/// What went wrong with a radio that had to be brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RadioFault {
+    /// The radio restarted on its own (power loss, watchdog, a firmware crash) and forgot its
+    /// configuration; `status` is the reset reason it reported (e.g. `ResetPowerOn`).
+    UnexpectedReset {
+        /// The reset status, as the radio named it.
+        status: String,
+    },
+    /// The link to the radio went away: its process died, the USB device was unplugged, a
+    /// read or write failed.
+    LinkLost {
+        /// What was seen.
+        detail: String,
+    },
+    /// The radio stopped answering (a transmission never completed).
+    Unresponsive {
+        /// What was seen.
+        detail: String,
+    },
+}
+
+impl RadioFault {
+    /// A stable machine name: `unexpected-reset`, `link-lost` or `unresponsive`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RadioFault::UnexpectedReset { .. } => "unexpected-reset",
+            RadioFault::LinkLost { .. } => "link-lost",
+            RadioFault::Unresponsive { .. } => "unresponsive",
+        }
+    }
+}
+
+impl fmt::Display for RadioFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RadioFault::UnexpectedReset { status } => {
+                write!(f, "the radio reset unexpectedly ({status})")
+            }
+            RadioFault::LinkLost { detail } | RadioFault::Unresponsive { detail } => {
+                f.write_str(detail)
+            }
+        }
+    }
+}
+
+/// What a radio did about a [`RadioFault`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RadioIncident {
+    /// The radio is back: re-opened (or re-handshaken on a live link) and reconfigured.
+    Recovered {
+        /// What was seen first.
+        fault: RadioFault,
+        /// Frames lost with it: in flight or queued at the fault, and refused while it was
+        /// down (never re-sent: their frame counters are spent).
+        frames_lost: u64,
+        /// Whether the link was re-opened (the process respawned, the device reopened), not
+        /// just re-handshaken.
+        reopened: bool,
+        /// Whether the network's configuration (channel, PAN, addresses, and the frames held
+        /// for sleepy children) was applied again.
+        config_reapplied: bool,
+        /// Entries put back in the radio's frame-pending table.
+        pending_entries: usize,
+        /// From the fault to the radio working again, in ms.
+        outage_ms: u64,
+    },
+    /// Bringing the radio back failed; it is retried until it works. Reported once per
+    /// outage.
+    Down {
+        /// What was seen first.
+        fault: RadioFault,
+        /// Why re-opening failed.
+        error: String,
+    },
+}
+
+/// Something that happened to the radio that the user should hear about, with when the fault
+/// was seen (Unix ms, the hub's clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadioEvent {
+    /// When the fault was seen.
+    pub at: Millis,
+    /// What happened.
+    pub incident: RadioIncident,
+}
+
+impl RadioEvent {
+    /// The audit log's name for it: `radio-recovered` or `radio-down`.
+    pub fn audit_kind(&self) -> &'static str {
+        match self.incident {
+            RadioIncident::Recovered { .. } => "radio-recovered",
+            RadioIncident::Down { .. } => "radio-down",
+        }
+    }
+
+    /// The fault behind it.
+    pub fn fault(&self) -> &RadioFault {
+        match &self.incident {
+            RadioIncident::Recovered { fault, .. } | RadioIncident::Down { fault, .. } => fault,
+        }
+    }
+
+    /// The audit-log line: a warning (frames were lost; the network may have been deaf), not
+    /// a security alert.
+    pub fn audit_entry(&self) -> AuditEntry {
+        AuditEntry {
+            time: self.at,
+            severity: Severity::Warning,
+            kind: self.audit_kind().to_string(),
+            ieee: None,
+            detail: self.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for RadioEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.incident {
+            RadioIncident::Recovered {
+                fault,
+                frames_lost,
+                reopened,
+                config_reapplied,
+                pending_entries,
+                outage_ms,
+            } => {
+                write!(f, "{fault}; ")?;
+                f.write_str(if *reopened { "re-opened" } else { "handshaken again" })?;
+                if *config_reapplied {
+                    write!(
+                        f,
+                        " and its configuration re-applied (channel, PAN, addresses, \
+                         {pending_entries} frame-pending entries)"
+                    )?;
+                }
+                write!(f, " after {outage_ms} ms; {frames_lost} frames lost")
+            }
+            RadioIncident::Down { fault, error } => {
+                write!(f, "{fault}; re-opening the radio failed ({error}); retrying")
+            }
+        }
+    }
+}
+
+/// What a radio's [`RadioEvent`]s add up to since the hub started, for the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RadioHealth {
+    /// Times the radio was brought back after a fault.
+    pub recoveries: u32,
+    /// Outages in which a first attempt to bring it back failed.
+    pub outages: u32,
+    /// Frames lost with faults, in all.
+    pub frames_lost: u64,
+    /// Whether the radio is down now (a [`RadioIncident::Down`] not yet followed by a
+    /// recovery).
+    pub down: bool,
+    /// The latest event.
+    pub last: Option<RadioEvent>,
+}
+
+impl RadioHealth {
+    /// Counts `e` in.
+    pub fn record(&mut self, e: &RadioEvent) {
+        match &e.incident {
+            RadioIncident::Recovered { frames_lost, .. } => {
+                self.recoveries += 1;
+                self.frames_lost += frames_lost;
+                self.down = false;
+            }
+            RadioIncident::Down { .. } => {
+                self.outages += 1;
+                self.down = true;
+            }
+        }
+        self.last = Some(e.clone());
+    }
+}
+
 /// An IEEE 802.15.4 radio with the coordinator's MAC duties (see the module docs).
 pub trait Radio {
     /// Applies the network's parameters; called at start and whenever they change.
@@ -100,6 +279,11 @@ pub trait Radio {
     /// simulated event); `None` lets the caller poll at its own pace.
     fn next_wake(&self) -> Option<Millis> {
         None
+    }
+    /// What happened to the radio since the last call (resets, lost links, recoveries), oldest
+    /// first; a radio that cannot fail this way has none.
+    fn take_events(&mut self) -> Vec<RadioEvent> {
+        Vec::new()
     }
 }
 

@@ -33,9 +33,13 @@
 //! - **Recovery:** an unexpected `RESET_*` from the RCP, a dead RCP process or serial link, or a
 //!   transmit-done that never comes makes the radio re-open the link (respawn the process,
 //!   reopen the device), redo the handshake and re-apply the configuration and the source-match
-//!   table; [`Radio::receive`] then returns one [`RadioError`] describing what happened (the hub
-//!   shows it as its radio error), and [`SpinelStatus::recoveries`] counts it. Frame counters
-//!   are the core's: nothing is re-sent, frames in flight are counted lost.
+//!   table; [`Radio::take_events`] then reports one [`RadioEvent`] saying what was seen (an
+//!   unexpected reset with its status, a lost link, a stuck transmit), when, how many frames
+//!   were lost and that the configuration was re-applied — or, when re-opening fails, one
+//!   [`RadioIncident::Down`] per outage while it keeps retrying — and
+//!   [`SpinelStatus::recoveries`] counts it. Frame counters are the core's: nothing is re-sent;
+//!   frames in flight or queued at the fault, and direct frames refused while the RCP is down,
+//!   are counted lost.
 //!
 //! All Spinel traffic runs on a driver thread of the radio's own (plus one thread reading the
 //! link), so the RCP's answers, data requests and beacon requests are handled within
@@ -48,7 +52,10 @@
 //! the baud rate and raw mode with `stty`.
 
 use super::indirect::IndirectQueue;
-use super::{coordinator_beacon, Radio, RadioConfig, RadioError, Received};
+use super::{
+    coordinator_beacon, Radio, RadioConfig, RadioError, RadioEvent, RadioFault, RadioIncident,
+    Received,
+};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{Read, Write};
@@ -89,6 +96,9 @@ pub const TX_POWER_DBM: std::ops::RangeInclusive<i8> = -40..=20;
 /// OpenThread's `spinel.h`; GET reports the power in use (the set value, capped at the
 /// channel's maximum).
 const PROP_PHY_TX_POWER: u32 = 0x25;
+/// How many [`RadioEvent`]s are kept until [`Radio::take_events`] takes them (the oldest go
+/// first).
+pub const MAX_EVENTS: usize = 64;
 
 // ---- --radio URLs ------------------------------------------------------------------------
 
@@ -497,6 +507,8 @@ pub struct SpinelStatus {
     pub tx_other_failure: u64,
     /// Frames lost with the link (in flight or queued when the RCP reset or went away).
     pub tx_lost: u64,
+    /// Direct frames refused because the RCP was down (lost too).
+    pub tx_refused: u64,
     /// Direct frames queued or in flight.
     pub tx_pending: usize,
     /// Frames received (any, including beacon and data requests).
@@ -558,6 +570,10 @@ impl Default for SpinelOptions {
 pub struct SpinelRadio {
     to_driver: Sender<Input>,
     from_driver: Receiver<Output>,
+    /// Frames read off the driver's output while collecting events, for [`Radio::receive`].
+    frames: VecDeque<Received>,
+    /// Events read off the driver's output while receiving, for [`Radio::take_events`].
+    events: VecDeque<RadioEvent>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     opts: SpinelOptions,
@@ -567,11 +583,27 @@ struct Shared {
     status: Mutex<SpinelStatus>,
     reports: Mutex<VecDeque<TxReport>>,
     bytes_in: AtomicU64,
+    /// The hub's clock: its last `now` and when it was given (by a transmit or a receive, so
+    /// a fault is timed right even before the hub first transmits).
+    clock: Mutex<(Millis, Instant)>,
 }
 
 impl Shared {
     fn status(&self) -> MutexGuard<'_, SpinelStatus> {
         self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now_ms(&self) -> Millis {
+        let c = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        c.0 + c.1.elapsed().as_millis() as Millis
+    }
+
+    /// Moves the clock to the hub's `now` (never backwards).
+    fn tick(&self, now: Millis) {
+        let mut c = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        if now >= c.0 + c.1.elapsed().as_millis() as Millis {
+            *c = (now, Instant::now());
+        }
     }
 }
 
@@ -592,7 +624,7 @@ enum Api {
 
 enum Output {
     Frame(Received),
-    Event(String),
+    Event(RadioEvent),
 }
 
 impl SpinelRadio {
@@ -617,6 +649,7 @@ impl SpinelRadio {
             }),
             reports: Mutex::new(VecDeque::new()),
             bytes_in: AtomicU64::new(0),
+            clock: Mutex::new((0, Instant::now())),
         });
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut driver = Driver {
@@ -637,12 +670,11 @@ impl SpinelRadio {
             indirect: IndirectQueue::new(),
             backlog: VecDeque::new(),
             mac_seq: 0,
-            clock: (0, Instant::now()),
             recover: None,
+            outage: None,
             handshaking: false,
             resets_seen: 0,
             retry: None,
-            outage_reported: false,
         };
         let thread = std::thread::Builder::new()
             .name("spinel-radio".into())
@@ -668,7 +700,15 @@ impl SpinelRadio {
         let first = ready_rx
             .recv_timeout(wait)
             .unwrap_or_else(|_| Err(RadioError("the RCP handshake did not finish in time".into())));
-        let mut radio = SpinelRadio { to_driver, from_driver, shared, thread: Some(thread), opts };
+        let mut radio = SpinelRadio {
+            to_driver,
+            from_driver,
+            frames: VecDeque::new(),
+            events: VecDeque::new(),
+            shared,
+            thread: Some(thread),
+            opts,
+        };
         match first {
             Ok(()) => Ok(radio),
             Err(e) => {
@@ -728,6 +768,29 @@ impl SpinelRadio {
         self.to_driver.send(Input::Api(api)).map_err(|_| self.dead())
     }
 
+    /// Moves the driver's output into `frames` and `events` until a frame is read (or
+    /// everything, with `all`); an error once the driver is gone.
+    fn drain(&mut self, all: bool) -> Result<(), RadioError> {
+        loop {
+            match self.from_driver.try_recv() {
+                Ok(Output::Frame(r)) => {
+                    self.frames.push_back(r);
+                    if !all {
+                        return Ok(());
+                    }
+                }
+                Ok(Output::Event(e)) => {
+                    if self.events.len() >= MAX_EVENTS {
+                        self.events.pop_front();
+                    }
+                    self.events.push_back(e);
+                }
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => return Err(self.dead()),
+            }
+        }
+    }
+
     fn dead(&self) -> RadioError {
         let last = self.shared.status().last_error.clone().unwrap_or_default();
         RadioError(format!("the Spinel radio stopped: {last}"))
@@ -762,20 +825,31 @@ impl Radio for SpinelRadio {
     }
 
     fn transmit(&mut self, now: Millis, frame: Transmit) -> Result<(), RadioError> {
-        if !frame.indirect && !self.shared.status().link_up {
-            let last = self.shared.status().last_error.clone().unwrap_or_default();
-            return Err(RadioError(format!("RCP down ({last}): `{}` not sent", frame.what)));
+        if !frame.indirect {
+            // Checked and counted under one lock, so the driver's count of what an outage
+            // lost (taken when it marks the link up again) includes every refusal.
+            let mut st = self.shared.status();
+            if !st.link_up {
+                st.tx_refused += 1;
+                let last = st.last_error.clone().unwrap_or_default();
+                return Err(RadioError(format!("RCP down ({last}): `{}` not sent", frame.what)));
+            }
         }
         self.send(Api::Transmit(frame, now))
     }
 
-    fn receive(&mut self, _now: Millis) -> Result<Option<Received>, RadioError> {
-        match self.from_driver.try_recv() {
-            Ok(Output::Frame(r)) => Ok(Some(r)),
-            Ok(Output::Event(e)) => Err(RadioError(e)),
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Disconnected) => Err(self.dead()),
+    fn receive(&mut self, now: Millis) -> Result<Option<Received>, RadioError> {
+        self.shared.tick(now);
+        if self.frames.is_empty() {
+            self.drain(false)?;
         }
+        Ok(self.frames.pop_front())
+    }
+
+    fn take_events(&mut self) -> Vec<RadioEvent> {
+        // Events behind frames not read yet are collected too; the frames wait in order.
+        let _ = self.drain(true);
+        self.events.drain(..).collect()
     }
 }
 
@@ -827,15 +901,28 @@ struct Driver {
     /// API commands that arrived while waiting for an answer.
     backlog: VecDeque<Api>,
     mac_seq: u8,
-    /// The hub's clock: its last `now` and when it was given.
-    clock: (Millis, Instant),
     /// Why the RCP must be re-opened and reconfigured, once the current step is done.
-    recover: Option<String>,
+    recover: Option<RadioFault>,
+    /// The fault being recovered from, from when it was seen until the RCP works again.
+    outage: Option<Outage>,
     handshaking: bool,
     resets_seen: u32,
     /// When to try re-opening a failed link again, and the delay after that.
     retry: Option<(Instant, Duration)>,
-    outage_reported: bool,
+}
+
+/// A fault and what it has cost so far, for the [`RadioEvent`] that reports it.
+struct Outage {
+    fault: RadioFault,
+    /// When it was seen (the hub's clock, Unix ms).
+    at: Millis,
+    seen: Instant,
+    /// Frames in flight or queued when it struck.
+    lost: u64,
+    /// [`SpinelStatus::tx_refused`] when it struck.
+    refused_before: u64,
+    /// Whether a [`RadioIncident::Down`] was reported for it.
+    reported_down: bool,
 }
 
 impl Driver {
@@ -862,13 +949,11 @@ impl Driver {
     }
 
     fn now_ms(&self) -> Millis {
-        self.clock.0 + self.clock.1.elapsed().as_millis() as Millis
+        self.shared.now_ms()
     }
 
     fn tick(&mut self, now: Millis) {
-        if now >= self.now_ms() {
-            self.clock = (now, Instant::now());
-        }
+        self.shared.tick(now);
     }
 
     /// How long the loop may sleep: until the next held frame expires, the transmit-done
@@ -942,10 +1027,9 @@ impl Driver {
     fn housekeeping(&mut self) {
         if let Some((_, _, sent)) = &self.tx {
             if sent.elapsed() > self.opts.tx_done_timeout && self.recover.is_none() {
-                self.recover = Some(format!(
-                    "no transmit-done from the RCP within {:?}",
-                    self.opts.tx_done_timeout
-                ));
+                let detail =
+                    format!("no transmit-done from the RCP within {:?}", self.opts.tx_done_timeout);
+                self.fault(RadioFault::Unresponsive { detail });
             }
         }
         if self.recover.is_some() && self.retry.is_none() {
@@ -1009,10 +1093,7 @@ impl Driver {
             let msg =
                 format!("the link to the RCP ({}) was lost: {why}", self.transport.describe());
             self.note_error(msg.clone());
-            self.shared.status().link_up = false;
-            if self.recover.is_none() {
-                self.recover = Some(msg);
-            }
+            self.fault(RadioFault::LinkLost { detail: msg });
         }
     }
 
@@ -1055,11 +1136,14 @@ impl Driver {
             }
             if self.link.is_none() {
                 return Err(RadioError(
-                    self.recover.clone().unwrap_or_else(|| "the link to the RCP is down".into()),
+                    self.recover.as_ref().map_or_else(
+                        || "the link to the RCP is down".into(),
+                        RadioFault::to_string,
+                    ),
                 ));
             }
             if let (Some(r), false) = (&self.recover, self.handshaking) {
-                return Err(RadioError(r.clone()));
+                return Err(RadioError(r.to_string()));
             }
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -1285,23 +1369,57 @@ impl Driver {
         Ok(())
     }
 
+    /// A fault seen: the RCP is down from now until [`Driver::recover_now`] brings it back.
+    fn fault(&mut self, fault: RadioFault) {
+        self.begin_outage(&fault);
+        if self.recover.is_none() {
+            self.recover = Some(fault);
+        }
+    }
+
+    /// Marks the link down and, unless one is under way, starts an outage: the first fault of
+    /// an outage is the one reported, with what the whole outage cost.
+    fn begin_outage(&mut self, fault: &RadioFault) {
+        let at = self.now_ms();
+        let mut st = self.shared.status();
+        st.link_up = false;
+        if self.outage.is_none() {
+            self.outage = Some(Outage {
+                fault: fault.clone(),
+                at,
+                seen: Instant::now(),
+                lost: 0,
+                refused_before: st.tx_refused,
+                reported_down: false,
+            });
+        }
+    }
+
     /// Re-opens (or just re-handshakes, after a reset on a live link) and reconfigures.
     fn recover_now(&mut self) {
-        let reason = self.recover.take().unwrap_or_else(|| "the RCP link is down".into());
+        let fault = self.recover.take().unwrap_or_else(|| RadioFault::LinkLost {
+            detail: "the link to the RCP is down".into(),
+        });
+        self.begin_outage(&fault);
         let lost = usize::from(self.tx.take().is_some()) + self.txq.len();
         self.txq.clear();
         self.in_flight.clear();
         self.answers.clear();
+        if let Some(o) = &mut self.outage {
+            o.lost += lost as u64;
+        }
         {
             let mut st = self.shared.status();
             st.tx_lost += lost as u64;
             st.tx_pending = 0;
             st.link_up = false;
-            st.last_error = Some(reason.clone());
+            st.last_error = Some(fault.to_string());
         }
+        let mut reopened = false;
         let mut r =
             if self.link.is_some() { self.handshake() } else { Err(RadioError(String::new())) };
         if r.is_err() {
+            reopened = true;
             r = self.open_link().and_then(|()| self.handshake());
         }
         let r = r.and_then(|()| self.apply_config());
@@ -1309,17 +1427,25 @@ impl Driver {
             Ok(()) => {
                 self.retry = None;
                 self.recover = None;
-                self.outage_reported = false;
                 let entries = self.indirect.waiting().len();
                 let mut st = self.shared.status();
                 st.recoveries += 1;
                 st.link_up = true;
+                let refused = st.tx_refused;
                 drop(st);
-                self.emit(Output::Event(format!(
-                    "{reason}; the RCP was re-opened and its configuration re-applied (channel, \
-                     PAN, addresses, {entries} source-match entries); {lost} frames in flight \
-                     were lost"
-                )));
+                let Some(o) = self.outage.take() else { return };
+                let event = RadioEvent {
+                    at: o.at,
+                    incident: RadioIncident::Recovered {
+                        fault: o.fault,
+                        frames_lost: o.lost + refused.saturating_sub(o.refused_before),
+                        reopened,
+                        config_reapplied: self.config.is_some(),
+                        pending_entries: entries,
+                        outage_ms: o.seen.elapsed().as_millis() as u64,
+                    },
+                };
+                self.emit(Output::Event(event));
             }
             Err(e) => {
                 self.link = None;
@@ -1328,14 +1454,15 @@ impl Driver {
                     (d * 2).min(self.opts.reopen_delay * 8)
                 });
                 self.retry = Some((Instant::now() + delay, delay));
-                self.recover = Some(reason.clone());
-                self.note_error(format!("{reason}; re-opening the RCP failed: {e}"));
-                if !self.outage_reported {
-                    self.outage_reported = true;
-                    self.emit(Output::Event(format!(
-                        "{reason}; re-opening the RCP failed ({e}), retrying"
-                    )));
-                }
+                self.recover = Some(fault.clone());
+                self.note_error(format!("{fault}; re-opening the RCP failed: {e}"));
+                let Some(o) = self.outage.as_mut().filter(|o| !o.reported_down) else { return };
+                o.reported_down = true;
+                let event = RadioEvent {
+                    at: o.at,
+                    incident: RadioIncident::Down { fault: o.fault.clone(), error: e.0 },
+                };
+                self.emit(Output::Event(event));
             }
         }
     }
@@ -1382,8 +1509,8 @@ impl Driver {
             Command::PropValue(PropOp::Is, PropValue::LastStatus(s)) if s.is_reset() => {
                 if self.handshaking {
                     self.resets_seen += 1;
-                } else if self.recover.is_none() {
-                    self.recover = Some(format!("the RCP reset unexpectedly ({s:?})"));
+                } else {
+                    self.fault(RadioFault::UnexpectedReset { status: format!("{s:?}") });
                 }
             }
             Command::PropValue(PropOp::Is, PropValue::StreamRawRx(rx)) => self.on_rx(rx),

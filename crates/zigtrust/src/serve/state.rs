@@ -9,6 +9,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
 use zigtrust_hub::radio::spinel::SpinelRadio;
 use zigtrust_hub::radio::zep::ZepRadio;
+use zigtrust_hub::radio::{RadioEvent, RadioFault, RadioIncident};
 use zigtrust_hub::{Hub, Radio, RadioConfig, RadioError, Received};
 use zigtrust_sim::device::Role as SimRole;
 use zigtrust_sim::live::{HomeNv, LiveHome, COUNTER_MARGIN};
@@ -69,6 +70,13 @@ impl Radio for DaemonRadio {
             DaemonRadio::Sim(h) => h.next_wake(),
             DaemonRadio::Zep(z) => z.next_wake(),
             DaemonRadio::Spinel(r) => r.next_wake(),
+        }
+    }
+    fn take_events(&mut self) -> Vec<RadioEvent> {
+        match self {
+            DaemonRadio::Sim(h) => h.take_events(),
+            DaemonRadio::Zep(z) => z.take_events(),
+            DaemonRadio::Spinel(r) => r.take_events(),
         }
     }
 }
@@ -202,7 +210,15 @@ impl HubState {
             if last.is_some_and(|l| t <= l) {
                 t = now; // everything due at `last` ran; a timer still due must not spin
             }
-            events.extend(self.hub.poll(t).events);
+            let step = self.hub.poll(t);
+            events.extend(step.events);
+            for e in &step.radio_events {
+                // The hub wrote it to the audit log (published as an alert below); the
+                // operator watching the daemon's output gets it as one line too.
+                eprintln!("zigtrust serve: radio: {e}");
+                self.dirty = true;
+                self.check_alerts = true;
+            }
             if t >= now {
                 break;
             }
@@ -340,6 +356,7 @@ impl HubState {
                  you no longer use, then rotate the network key.",
             ),
             radio: self.radio_name.clone(),
+            radio_status: self.radio_status_view(),
             permit_join: self.permit_view(),
             rejoin_window: self.rejoin_window_view(),
             policy: policy_view(tc.policy()),
@@ -350,6 +367,27 @@ impl HubState {
             store_error: self.store_error(),
             radio_error: self.hub.radio_error().map(str::to_string),
             now: now_ms(),
+        }
+    }
+
+    pub fn radio_status_view(&self) -> RadioStatusView {
+        let health = self.hub.radio_health();
+        let (kind, link_up, firmware) = match self.hub.radio() {
+            DaemonRadio::Sim(_) => ("sim", true, None),
+            DaemonRadio::Zep(_) => ("zep", true, None),
+            DaemonRadio::Spinel(r) => {
+                let st = r.status();
+                ("spinel", st.link_up, st.info.map(|i| i.ncp_version))
+            }
+        };
+        RadioStatusView {
+            kind,
+            link_up,
+            firmware,
+            recoveries: health.recoveries,
+            outages: health.outages,
+            frames_lost: health.frames_lost,
+            last_incident: health.last.as_ref().map(radio_incident_view),
         }
     }
 
@@ -549,6 +587,39 @@ pub fn policy_view(p: &Policy) -> PolicyView {
             RemovalRotation::Always => "always",
         },
     }
+}
+
+pub fn radio_incident_view(e: &RadioEvent) -> RadioIncidentView {
+    let fault = e.fault();
+    let detail = match fault {
+        RadioFault::UnexpectedReset { status } => status.clone(),
+        RadioFault::LinkLost { detail } | RadioFault::Unresponsive { detail } => detail.clone(),
+    };
+    let mut v = RadioIncidentView {
+        time: e.at,
+        state: "recovered",
+        cause: fault.as_str(),
+        detail,
+        frames_lost: None,
+        reopened: None,
+        config_reapplied: None,
+        outage_ms: None,
+        error: None,
+        message: e.to_string(),
+    };
+    match &e.incident {
+        RadioIncident::Recovered { frames_lost, reopened, config_reapplied, outage_ms, .. } => {
+            v.frames_lost = Some(*frames_lost);
+            v.reopened = Some(*reopened);
+            v.config_reapplied = Some(*config_reapplied);
+            v.outage_ms = Some(*outage_ms);
+        }
+        RadioIncident::Down { error, .. } => {
+            v.state = "down";
+            v.error = Some(error.clone());
+        }
+    }
+    v
 }
 
 pub fn audit_view(id: i64, e: &zigtrust_tc::model::AuditEntry) -> AuditEntryView {

@@ -20,8 +20,10 @@ pub struct NetworkView {
     pub keys: Vec<KeyView>,
     /// What to do while the active key is exposed.
     pub key_advice: Option<&'static str>,
-    /// `sim` or `zep:ADDR:PORT`.
+    /// `sim`, `zep:ADDR:PORT` or the Spinel radio URL.
     pub radio: String,
+    /// The radio's health: resets, lost links and recoveries since the daemon started.
+    pub radio_status: RadioStatusView,
     pub permit_join: PermitView,
     pub rejoin_window: RejoinWindowView,
     pub policy: PolicyView,
@@ -38,6 +40,52 @@ pub struct NetworkView {
     pub radio_error: Option<String>,
     /// The daemon's clock.
     pub now: u64,
+}
+
+/// The radio's health (`radio_status` of `GET /api/network`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RadioStatusView {
+    /// `sim`, `zep` or `spinel`.
+    pub kind: &'static str,
+    /// Whether the radio works now (false while an RCP is being re-opened).
+    pub link_up: bool,
+    /// The RCP's firmware (`NCP_VERSION`), for a Spinel radio.
+    pub firmware: Option<String>,
+    /// Times the radio was brought back after a reset or a lost link.
+    pub recoveries: u32,
+    /// Outages in which re-opening the radio failed at first.
+    pub outages: u32,
+    /// Frames lost with those faults, in all (never re-sent).
+    pub frames_lost: u64,
+    /// The latest reset, lost link or recovery.
+    pub last_incident: Option<RadioIncidentView>,
+}
+
+/// A radio incident (also in the audit log, as `radio-recovered` or `radio-down`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RadioIncidentView {
+    /// When the fault was seen.
+    pub time: u64,
+    /// `recovered` (the radio works again) or `down` (re-opening failed; being retried).
+    pub state: &'static str,
+    /// What was seen: `unexpected-reset`, `link-lost` or `unresponsive`.
+    pub cause: &'static str,
+    /// The reset status (e.g. `ResetPowerOn`) or what happened to the link.
+    pub detail: String,
+    /// Frames lost (in flight, queued, or refused while the radio was down); recoveries only.
+    pub frames_lost: Option<u64>,
+    /// Whether the link was re-opened (the RCP respawned or its device reopened), not just
+    /// handshaken again; recoveries only.
+    pub reopened: Option<bool>,
+    /// Whether channel, PAN, addresses and the frame-pending table were applied again;
+    /// recoveries only.
+    pub config_reapplied: Option<bool>,
+    /// From the fault to the radio working again (ms); recoveries only.
+    pub outage_ms: Option<u64>,
+    /// Why re-opening failed; `down` only.
+    pub error: Option<String>,
+    /// The whole incident as one line (as in the audit log and on stderr).
+    pub message: String,
 }
 
 /// A network key and whether (and why) others may hold it.

@@ -537,64 +537,183 @@ fn beacon_requests_are_answered_and_other_frames_reach_the_hub() {
     assert!(radio.receive(0).unwrap().is_none(), "beacon requests stay in the radio");
 }
 
+/// The radio's events, waiting up to `d` for the first.
+fn events_within(radio: &mut SpinelRadio, d: Duration) -> Vec<RadioEvent> {
+    let end = Instant::now() + d;
+    loop {
+        let e = radio.take_events();
+        if !e.is_empty() || Instant::now() >= end {
+            return e;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The one event the radio reports within `d`.
+fn one_event(radio: &mut SpinelRadio, d: Duration) -> RadioEvent {
+    let mut e = events_within(radio, d);
+    assert_eq!(e.len(), 1, "{e:?}");
+    e.remove(0)
+}
+
 #[test]
-fn an_unexpected_reset_reapplies_configuration_and_source_match_and_is_reported() {
+fn an_unexpected_reset_reapplies_configuration_and_source_match_and_is_reported_once() {
     let fake = Fake::new(Script::default());
     let mut radio = open(&fake).unwrap();
     radio.configure(&config()).unwrap();
     radio.transmit(5_000, frame(data_to(Address::Short(ShortAddr(0x0bad)), 1), true)).unwrap();
     fake.wait_for("the INSERT", |f| matches!(f.command, Command::PropValue(PropOp::Insert, _)));
-    // The RCP restarts and forgets everything.
+    // A direct frame on the air when the RCP restarts, and forgets everything.
+    fake.script.lock().unwrap().tx_delay = Duration::from_millis(400);
+    radio.transmit(5_000, frame(data_to(Address::Short(ShortAddr(0x0001)), 2), false)).unwrap();
+    fake.wait_for("the direct frame", |f| is_stream_tx(f).is_some());
+    // The hub's clock reaches the radio with its polls too, so the fault is timed by it
+    // (the held frame has not expired by then).
+    assert!(radio.receive(6_000).unwrap().is_none());
     {
         let mut st = fake.state();
         st.props.clear();
         st.short_table.clear();
     }
     fake.send(0, Command::PropValue(PropOp::Is, PropValue::LastStatus(Status::ResetWatchdog)));
-    let e = receive_within(&mut radio, Duration::from_secs(3)).unwrap_err().0;
-    assert!(e.contains("reset unexpectedly (ResetWatchdog)"), "{e}");
-    assert!(e.contains("1 source-match entries"), "{e}");
+    let e = one_event(&mut radio, Duration::from_secs(3));
+    assert!((6_000..7_000).contains(&e.at), "{e:?}");
+    let RadioIncident::Recovered {
+        fault,
+        frames_lost,
+        reopened,
+        config_reapplied,
+        pending_entries,
+        outage_ms,
+    } = &e.incident
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(fault, &RadioFault::UnexpectedReset { status: "ResetWatchdog".into() });
+    assert_eq!(*frames_lost, 1, "the frame on the air");
+    assert!(!reopened, "the same link, handshaken again");
+    assert!(config_reapplied);
+    assert_eq!(*pending_entries, 1);
+    assert!(*outage_ms < 3_000);
+    assert_eq!(e.audit_kind(), "radio-recovered");
+    let line = e.to_string();
+    assert!(line.contains("reset unexpectedly (ResetWatchdog)"), "{line}");
+    assert!(line.contains("1 frame-pending entries") && line.contains("1 frames lost"), "{line}");
     assert_eq!(fake.state().props.get(&Prop::PhyChan.id()), Some(&PropValue::PhyChan(15)));
     assert_eq!(fake.state().short_table, [0x0bad], "the table was rebuilt");
     assert_eq!(fake.state().opens, 1, "the same link, handshaken again");
     let st = radio.status();
     assert_eq!(st.recoveries, 1);
     assert!(st.link_up);
+    // Reported once: the late transmit-done of the lost frame is no second event.
+    std::thread::sleep(Duration::from_millis(450));
+    fake.script.lock().unwrap().tx_delay = Duration::from_millis(5);
+    assert_eq!(radio.take_events(), []);
     // The held frame survived and still goes out on the child's poll.
     let mut poll = Vec::new();
     MacFrame::data_request(1, PAN, Address::Short(ShortAddr(0)), Address::Short(ShortAddr(0x0bad)))
         .emit(&mut poll);
+    let before = fake.count(|f| is_stream_tx(f).is_some());
     fake.send(0, rx(&poll, RxFrame::FLAG_ACKED_FP));
-    fake.wait_for("the held frame", |f| is_stream_tx(f).is_some());
+    let end = Instant::now() + Duration::from_secs(2);
+    while fake.count(|f| is_stream_tx(f).is_some()) == before {
+        assert!(Instant::now() < end, "the held frame never went out");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(radio.take_events(), []);
 }
 
 #[test]
-fn a_lost_link_is_reopened_and_a_dead_one_reported_until_it_returns() {
+fn a_transmit_that_never_completes_is_an_unresponsive_rcp_handshaken_again_and_reported() {
+    let fake = Fake::new(Script::default());
+    let mut radio = open(&fake).unwrap();
+    radio.configure(&config()).unwrap();
+    // The radio swallows a frame and never says it is done; two more wait behind it.
+    fake.script.lock().unwrap().tx_delay = Duration::from_secs(30);
+    for seq in 1..=3 {
+        let psdu = data_to(Address::Short(ShortAddr(0x0001)), seq);
+        radio.transmit(1_000, frame(psdu, false)).unwrap();
+    }
+    fake.wait_for("the first frame", |f| is_stream_tx(f).is_some());
+    fake.script.lock().unwrap().tx_delay = Duration::from_millis(5);
+    let e = one_event(&mut radio, Duration::from_secs(3));
+    let RadioIncident::Recovered {
+        fault: RadioFault::Unresponsive { detail },
+        frames_lost,
+        reopened,
+        config_reapplied: true,
+        ..
+    } = &e.incident
+    else {
+        panic!("{e:?}")
+    };
+    assert!(detail.contains("no transmit-done"), "{detail}");
+    assert_eq!(*frames_lost, 3, "the stuck frame and the two queued behind it");
+    assert!(!reopened, "the link itself was fine");
+    assert_eq!(radio.status().tx_lost, 3);
+    // Frames go out again.
+    radio.transmit(2_000, frame(data_to(Address::Short(ShortAddr(0x0001)), 4), false)).unwrap();
+    assert!(radio.wait_idle(Duration::from_secs(2)));
+    assert_eq!(radio.status().tx_ok, 1);
+    assert_eq!(radio.take_events(), []);
+}
+
+#[test]
+fn a_lost_link_is_reopened_and_a_dead_one_reported_once_until_it_returns() {
     let fake = Fake::new(Script::default());
     let mut radio = open(&fake).unwrap();
     radio.configure(&config()).unwrap();
     fake.hang_up();
-    let e = receive_within(&mut radio, Duration::from_secs(3)).unwrap_err().0;
-    assert!(e.contains("was lost"), "{e}");
-    assert!(e.contains("re-opened"), "{e}");
+    let e = one_event(&mut radio, Duration::from_secs(3));
+    let line = e.to_string();
+    assert!(line.contains("was lost") && line.contains("re-opened"), "{line}");
+    assert!(
+        matches!(
+            &e.incident,
+            RadioIncident::Recovered {
+                fault: RadioFault::LinkLost { .. },
+                reopened: true,
+                frames_lost: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert_eq!(fake.state().opens, 2);
     assert!(radio.status().link_up);
-    // Now it stays silent when re-opened: an outage, reported once, retried.
+    // Now it stays silent when re-opened: an outage, reported once however often it is
+    // retried.
     fake.script.lock().unwrap().silent = true;
     fake.hang_up();
-    let e = receive_within(&mut radio, Duration::from_secs(3)).unwrap_err().0;
-    assert!(e.contains("retrying"), "{e}");
+    let e = one_event(&mut radio, Duration::from_secs(3));
+    assert_eq!(e.audit_kind(), "radio-down");
+    let RadioIncident::Down { fault: RadioFault::LinkLost { .. }, error } = &e.incident else {
+        panic!("{e:?}")
+    };
+    assert!(error.contains("no Spinel reset answer"), "{error}");
+    assert!(e.to_string().contains("retrying"), "{e}");
     assert!(!radio.status().link_up);
     let e =
         radio.transmit(0, frame(data_to(Address::Short(ShortAddr(1)), 1), false)).unwrap_err().0;
     assert!(e.contains("RCP down"), "{e}");
     assert!(radio.configure(&config()).is_err());
-    // It comes back.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(fake.state().opens >= 4, "retried");
+    assert_eq!(radio.take_events(), [], "the outage was reported once");
+    // It comes back: one recovery, for the fault that started the outage, counting the frame
+    // refused meanwhile.
     fake.script.lock().unwrap().silent = false;
-    let e = receive_within(&mut radio, Duration::from_secs(5)).unwrap_err().0;
-    assert!(e.contains("re-opened"), "{e}");
+    let e = one_event(&mut radio, Duration::from_secs(5));
+    let RadioIncident::Recovered {
+        fault: RadioFault::LinkLost { .. }, frames_lost, outage_ms, ..
+    } = &e.incident
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(*frames_lost, 1, "{e:?}");
+    assert!(*outage_ms >= 400, "{e:?}");
     assert!(radio.status().link_up);
-    assert!(fake.state().opens >= 3);
+    assert_eq!(radio.status().tx_refused, 1);
     assert_eq!(fake.state().props.get(&Prop::PhyChan.id()), Some(&PropValue::PhyChan(15)));
     let _ = Header::new(0, 0);
 }

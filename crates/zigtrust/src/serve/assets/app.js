@@ -1351,6 +1351,7 @@
     { id: 'keys', label: 'Key exposure', kinds: ['network-key-exposed', 'key-delivered', 'tclk-verified', 'tclk-update-refused'] },
     { id: 'rotation', label: 'Rotations', kinds: ['key-rotation-started', 'key-rotation-resumed', 'key-switched', 'counter-resync', 'counter-exhaustion'] },
     { id: 'attacks', label: 'Spoofs, replays', kinds: ['suspected-spoof', 'replay-dropped', 'rejoin-denied', 'command-rejected', 'removed-device-frame'] },
+    { id: 'radio', label: 'Radio', kinds: ['radio-recovered', 'radio-down'] },
     { id: 'admin', label: 'Admin, other', kinds: [] },
   ];
   const TL = { left: 118, right: 16, top: 6, laneH: 30, axis: 26 };
