@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zigtrust_crypto::{InstallCode, Key};
 use zigtrust_hub::radio::spinel::{SpinelOptions, SpinelRadio};
+use zigtrust_hub::radio::RadioEvent;
 use zigtrust_hub::{Hub, MemStore, Radio, RadioConfig, RadioError, Received};
 use zigtrust_sim::device::{self, Device, Knobs, Profile, Role};
 use zigtrust_sim::medium_ot::{base_port, OtMedium, OtMediumThread};
@@ -74,6 +75,9 @@ impl Radio for Timed {
     }
     fn next_wake(&self) -> Option<Millis> {
         self.radio.next_wake()
+    }
+    fn take_events(&mut self) -> Vec<RadioEvent> {
+        self.radio.take_events()
     }
 }
 
