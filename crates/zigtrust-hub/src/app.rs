@@ -234,8 +234,21 @@ mod tests {
         fc: u32,
         aps: &[u8],
     ) -> Vec<u8> {
+        frame_from(tc, seq, ShortAddr(0x4321), dst, nwk_seq, fc, aps)
+    }
+
+    /// [`frame_to`] with NWK source `src` (the MAC source stays the device's).
+    fn frame_from(
+        tc: &TrustCenter,
+        seq: u8,
+        src: ShortAddr,
+        dst: ShortAddr,
+        nwk_seq: u8,
+        fc: u32,
+        aps: &[u8],
+    ) -> Vec<u8> {
         let key = tc.network_key(seq).unwrap().key.clone();
-        let mut h = NwkHeader::new(NwkFrameType::Data, dst, ShortAddr(0x4321), 30, nwk_seq);
+        let mut h = NwkHeader::new(NwkFrameType::Data, dst, src, 30, nwk_seq);
         h.src_ieee = Some(DEVICE);
         let aux = AuxHeader::nwk(fc, DEVICE, seq);
         let nwk = secure_nwk(&h, &aux, aps, &key, ZIGBEE_PRO_LEVEL).unwrap();
@@ -389,6 +402,25 @@ mod tests {
         let mut aps = zdo_broadcast(NODE_DESC_REQ, &[0x25, 0x00, 0x00]);
         aps[0] |= 0x40; // an ack request, which broadcasts must not get
         let f = frame_to(&tc, seq, ShortAddr::BROADCAST, 45, 45, &aps);
+        assert!(answers(&mut tc, &mut seen, 13_000, &f).is_none());
+        // A ZCL broadcast (Basic cluster 0x0000, Home Automation profile) is not a look-up,
+        // and the broadcast memory keeps only look-ups.
+        let kept = seen.seen.len();
+        let mut aps = Vec::new();
+        ApsHeader::data_broadcast(0xff, 0x0000, 0x0104, 1, 0x35).emit(&mut aps);
+        aps.extend_from_slice(&[0x00, 0x01, 0x00, 0x04, 0x00]);
+        let f = frame_to(&tc, seq, ShortAddr::RX_ON_WHEN_IDLE, 49, 49, &aps);
+        assert!(answers(&mut tc, &mut seen, 13_000, &f).is_none());
+        assert_eq!(seen.seen.len(), kept);
+        // A look-up asking for an ack anyway: the answer, no ack.
+        let mut aps = zdo_broadcast(IEEE_ADDR_REQ, &[0x26, 0x00, 0x00, 0x00, 0x00]);
+        aps[0] |= 0x40;
+        let f = frame_to(&tc, seq, ShortAddr::BROADCAST, 46, 46, &aps);
+        let (c, _) = single(answers(&mut tc, &mut seen, 13_000, &f).unwrap()).unwrap();
+        assert_eq!(c, 0x8001);
+        // Our own broadcast relayed back by a router (NWK source 0x0000) is not a request.
+        let aps = zdo_broadcast(IEEE_ADDR_REQ, &[0x27, 0x00, 0x00, 0x00, 0x00]);
+        let f = frame_from(&tc, seq, ShortAddr::COORDINATOR, ShortAddr::BROADCAST, 47, 47, &aps);
         assert!(answers(&mut tc, &mut seen, 13_000, &f).is_none());
         // Unicast look-ups keep working whatever was broadcast.
         let (c, _) = answer(&mut tc, NWK_ADDR_REQ, &nwk_addr_req).unwrap();

@@ -32,6 +32,9 @@ struct Seen {
     aps: HashMap<(String, u32), usize>,
     reused: Vec<String>,
     unreadable: Vec<String>,
+    /// NWK-secured frames sent before the device held any network key (the permit-join
+    /// broadcast to routers), with their run: read with the backup's network key at the end.
+    before_join: Vec<(Vec<u8>, usize)>,
     frames: usize,
 }
 
@@ -63,7 +66,11 @@ impl Seen {
                 open(&CcmStar::new(k), ZIGBEE_PRO_LEVEL, nwk, n, None).ok().map(|o| (k, o))
             });
             let Some((key, o)) = opened else {
-                self.unreadable.push(format!("run {run}: NWK layer of {psdu:02x?}"));
+                if dev.nwk_keys.is_empty() {
+                    self.before_join.push((psdu.to_vec(), run));
+                } else {
+                    self.unreadable.push(format!("run {run}: NWK layer of {psdu:02x?}"));
+                }
                 return;
             };
             self.record("NWK", key, aux.frame_counter, run);
@@ -278,6 +285,20 @@ fn sigkill_never_reuses_a_frame_counter_or_loses_a_key() {
     assert_eq!(hex(&entry["link_key"]["key"]), rig.dev.link().to_hex(), "its link key");
     drop(daemon);
 
+    // Frames sent before the device joined: their NWK counters count too.
+    let key = Key::from_hex(&network_key).unwrap();
+    for (psdu, run) in std::mem::take(&mut rig.seen.before_join) {
+        let MacBody::Data(nwk) = MacFrame::parse(&psdu).unwrap().body else { unreachable!() };
+        let (h, n) = NwkHeader::parse(nwk).unwrap();
+        match open(&CcmStar::new(&key), ZIGBEE_PRO_LEVEL, nwk, n, None) {
+            Ok(_) => {
+                let aux = AuxHeader::parse(&nwk[n..]).unwrap().0;
+                rig.seen.record("NWK", &key, aux.frame_counter, run);
+            }
+            Err(_) => rig.seen.unreadable.push(format!("run {run}: NWK layer of {psdu:02x?}")),
+        }
+        assert!(h.dst.is_broadcast(), "only broadcasts go out before the device joins: {h:?}");
+    }
     let s = &rig.seen;
     assert!(s.reused.is_empty(), "frame counters reused after SIGKILL:\n{}", s.reused.join("\n"));
     assert!(
