@@ -122,7 +122,15 @@ pub(crate) fn answers(
             out.push(f);
         }
     }
-    (!out.is_empty()).then_some((nh.src_ieee?, out))
+    if out.is_empty() {
+        return None;
+    }
+    // The NWK extended source is optional (many devices leave it out of their data frames):
+    // without it, the requester is the device the Trust Center knows at that short address.
+    let to = nh.src_ieee.or_else(|| {
+        tc.devices().find(|d| d.short_addr == nh.src && !d.tombstoned).map(|d| d.ieee)
+    })?;
+    Some((to, out))
 }
 
 /// The response (cluster, payload) to a ZDO request about the coordinator, if it is one the
@@ -247,9 +255,22 @@ mod tests {
         fc: u32,
         aps: &[u8],
     ) -> Vec<u8> {
+        frame_with(tc, seq, src, Some(DEVICE), dst, (nwk_seq, fc), aps)
+    }
+
+    /// [`frame_from`] with the NWK extended source `src_ieee` (None: left out).
+    fn frame_with(
+        tc: &TrustCenter,
+        seq: u8,
+        src: ShortAddr,
+        src_ieee: Option<ExtAddr>,
+        dst: ShortAddr,
+        (nwk_seq, fc): (u8, u32),
+        aps: &[u8],
+    ) -> Vec<u8> {
         let key = tc.network_key(seq).unwrap().key.clone();
         let mut h = NwkHeader::new(NwkFrameType::Data, dst, src, 30, nwk_seq);
-        h.src_ieee = Some(DEVICE);
+        h.src_ieee = src_ieee;
         let aux = AuxHeader::nwk(fc, DEVICE, seq);
         let nwk = secure_nwk(&h, &aux, aps, &key, ZIGBEE_PRO_LEVEL).unwrap();
         let mac_dst = if dst.is_broadcast() { ShortAddr::BROADCAST } else { dst };
@@ -425,6 +446,46 @@ mod tests {
         // Unicast look-ups keep working whatever was broadcast.
         let (c, _) = answer(&mut tc, NWK_ADDR_REQ, &nwk_addr_req).unwrap();
         assert_eq!(c, 0x8000);
+    }
+
+    /// A request without the NWK extended source is answered to the device the Trust Center
+    /// knows at its short address; from an unknown (or removed) short address, not at all.
+    #[test]
+    fn a_request_without_an_extended_source_is_answered_by_short_address() {
+        let mut tc = formed();
+        let mut store = zigtrust_tc::MemStore::default();
+        let _ = tc.take_batch().commit(&mut store);
+        let mut snap = zigtrust_tc::Durable::snapshot(&store).unwrap();
+        let known = ShortAddr(0x4321);
+        snap.devices.push(zigtrust_tc::model::DeviceRecord {
+            ieee: DEVICE,
+            short_addr: known,
+            capability: 0x8e,
+            join_method: zigtrust_tc::model::JoinMethod::InstallCode,
+            parent: ShortAddr::COORDINATOR,
+            tclk: None,
+            tclk_verified: false,
+            last_key_seq: Some(0),
+            last_key_hash: None,
+            last_seen: 1_000,
+            incoming_nwk_counter: None,
+            stale_nwk_counters: vec![],
+            incoming_aps_counter: None,
+            tombstoned: false,
+        });
+        let mut tc = TrustCenter::new(snap.clone(), [5; 32], 2_000);
+        let req = zdo_request(NODE_DESC_REQ, &[0x01, 0x00, 0x00], false);
+        let seq = tc.active_key_seq();
+        let ask = |tc: &mut TrustCenter, src| {
+            let f = frame_with(tc, seq, src, None, ShortAddr::COORDINATOR, (7, 9), &req);
+            answers(tc, &mut BroadcastsSeen::default(), 2_000, &f)
+        };
+        let (to, frames) = ask(&mut tc, known).expect("answered");
+        assert_eq!((to, frames.len()), (DEVICE, 1));
+        assert!(ask(&mut tc, ShortAddr(0x5555)).is_none(), "nobody known there");
+        snap.devices[0].tombstoned = true;
+        let mut tc = TrustCenter::new(snap, [5; 32], 2_000);
+        assert!(ask(&mut tc, known).is_none(), "a removed device is not answered");
     }
 
     #[test]
