@@ -56,6 +56,7 @@ pub struct Hub<S: Durable, R: Radio> {
     store_error: Option<String>,
     radio_error: Option<String>,
     links: HashMap<ShortAddr, LinkQuality>,
+    nwk: crate::nwk::NwkDuties,
 }
 
 impl<S: Durable, R: Radio> Hub<S, R> {
@@ -75,6 +76,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             store_error: None,
             radio_error: None,
             links: HashMap::new(),
+            nwk: Default::default(),
         };
         h.sync_radio();
         h
@@ -138,6 +140,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         let snapshot = self.store.snapshot()?;
         self.tc = TrustCenter::new(snapshot, seed, now);
         self.configured = None;
+        self.nwk.restart();
         Ok(self.release(now))
     }
 
@@ -149,6 +152,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         let answers = app::answers(&mut self.tc, psdu);
         self.tc.handle_frame(now, psdu, meta);
         let mut step = self.release(now);
+        self.nwk.observe(&step.events, now);
         let replay = step.events.iter().any(|e| matches!(e, Event::ReplayDropped { .. }));
         if let (Some((ieee, frames)), false) = (answers, replay) {
             for aps in frames {
@@ -162,7 +166,20 @@ impl<S: Durable, R: Radio> Hub<S, R> {
     /// time) and every timer due by then runs.
     pub fn handle_timeout(&mut self, now: Millis) -> Step {
         self.tc.handle_timeout(now);
+        self.nwk.run(&mut self.tc, &self.links, now);
         self.release(now)
+    }
+
+    /// Turns the coordinator's periodic NWK broadcasts (link status every 15 s, a many-to-one
+    /// route request every minute; see `nwk.rs`) on, the default, or off (for shells that
+    /// script every frame).
+    pub fn set_nwk_duties(&mut self, on: bool) {
+        self.nwk.set_on(on);
+    }
+
+    /// Source routing on (the default) or off: see [`TrustCenter::set_source_routing`].
+    pub fn set_source_routing(&mut self, on: bool) {
+        self.tc.set_source_routing(on);
     }
 
     /// An admin command.
@@ -201,10 +218,10 @@ impl<S: Durable, R: Radio> Hub<S, R> {
 
     /// When the hub next needs [`Hub::poll`]: the core's next timer or the radio's next event.
     pub fn next_wake(&self) -> Option<Millis> {
-        match (self.tc.next_timeout(), self.radio.next_wake()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.tc.next_timeout(), self.radio.next_wake(), self.nwk.next_wake(&self.tc)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The one place frames are released: commit the core's batch, then transmit its frames.
