@@ -247,6 +247,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             }
         };
         self.sync_radio();
+        self.nwk.arm(&self.tc, now);
         step
     }
 

@@ -75,16 +75,23 @@ impl NwkDuties {
         }
     }
 
+    /// Schedules the first broadcasts, due at `now`, once the network is formed (or restored,
+    /// or the hub restarted). Called on every step: the shell's clock is only known there.
+    pub(crate) fn arm(&mut self, tc: &TrustCenter, now: Millis) {
+        if !self.on || tc.network().is_none() {
+            return;
+        }
+        self.next_link_status.get_or_insert(now);
+        self.next_route_request.get_or_insert(now);
+    }
+
     /// When [`NwkDuties::run`] next has something to send (`None`: nothing until the network
     /// is formed, or the duties are off).
     pub(crate) fn next_wake(&self, tc: &TrustCenter) -> Option<Millis> {
         if !self.on || tc.network().is_none() {
             return None;
         }
-        // Not scheduled yet: due at once (the network was just formed or restored).
-        let ls = self.next_link_status.unwrap_or(0);
-        let rr = self.next_route_request.unwrap_or(0);
-        Some(ls.min(rr))
+        [self.next_link_status, self.next_route_request].into_iter().flatten().min()
     }
 
     /// Sends what is due by `now`.

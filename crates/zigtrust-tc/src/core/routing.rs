@@ -164,7 +164,10 @@ impl TrustCenter {
         let start = if hop != dst {
             hop
         } else {
-            match self.device_at(dst).map(|d| d.parent) {
+            // Where the device is now: a location claimed in a rejoin being answered wins over
+            // the stored record.
+            let parent = self.by_short.get(&dst).and_then(|i| self.location_of(*i));
+            match parent.map(|l| l.parent) {
                 Some(p) if p != ShortAddr::COORDINATOR && p != dst && !p.is_broadcast() => p,
                 _ => return Vec::new(),
             }
