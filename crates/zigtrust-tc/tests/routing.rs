@@ -388,3 +388,98 @@ fn an_address_used_by_two_devices_is_reported_once_per_interval() {
     assert_eq!(sent_what(&h.rx(f), "address-conflict"), 0);
     h.tshark_check("address_conflict");
 }
+
+/// The link status and many-to-one route requests the hub broadcasts (`zigtrust-hub`'s
+/// `nwk.rs`), through the core's `send_nwk_command`.
+#[test]
+fn link_status_and_many_to_one_route_requests_are_broadcast_periodically() {
+    use zigtrust_hub::{link_cost, LINK_STATUS_PERIOD_MS};
+    use zigtrust_tc::RxMeta;
+    use zigtrust_wire::nwk::LinkStatusEntry;
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut r1 = z30_joined(&mut h, 0xe101);
+    let mut s = Device::new(0xe102, None);
+    s.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    join(&mut h, &mut s);
+    let heard = |h: &mut Harness, f: Vec<u8>, lqi: u8| {
+        let step = h.hub.receive(h.now, &f, RxMeta { rssi: None, lqi: Some(lqi) });
+        h.events.extend(step.events);
+        h.drain();
+    };
+    // Both neighbours heard; R1's own link status lists the coordinator with incoming cost 3
+    // (so the coordinator's outgoing cost to R1 is 3).
+    let f = s.data();
+    heard(&mut h, f, 250);
+    let mut ls = NwkHeader::command(ShortAddr::ROUTERS, r1.short, 1, 0x70);
+    ls.src_ieee = Some(r1.ieee);
+    let entries = vec![LinkStatusEntry::new(ShortAddr::COORDINATOR, 3, 2)];
+    let cmd =
+        NwkCommand::LinkStatus { first_frame: true, last_frame: true, reserved: false, entries };
+    let f = hop_frame(&mut r1, &ls, &command(&cmd), ShortAddr::BROADCAST);
+    heard(&mut h, f, 100);
+    assert!(h.has_event(|e| matches!(e, Event::LinkStatusReceived { router, coordinator_cost: Some((3, 2)), .. } if *router == r1.short)));
+
+    let decoded = |h: &Harness, out: &[Transmit]| -> Vec<(NwkHeader, NwkCommand)> {
+        out.iter()
+            .filter(|t| t.what == "nwk-command")
+            .map(|t| {
+                let (mac_dst, nh, p) = decode(t, &active_key(h));
+                assert_eq!(mac_dst, Address::Short(ShortAddr::BROADCAST));
+                (nh, NwkCommand::parse(&p).unwrap())
+            })
+            .collect()
+    };
+    let out = h.advance(10);
+    let cmds = decoded(&h, &out);
+    assert_eq!(cmds.len(), 2, "{cmds:?}");
+    let (rh, rr) = &cmds[0];
+    assert_eq!((rh.dst, rh.radius), (ShortAddr::ROUTERS, 30));
+    let NwkCommand::RouteRequest { options, dst, path_cost, .. } = rr else { panic!("{rr:?}") };
+    assert_eq!((options.many_to_one(), *dst, *path_cost), (1, ShortAddr::ROUTERS, 0));
+    let (lh, l) = &cmds[1];
+    assert_eq!(
+        (lh.dst, lh.radius, lh.src_ieee),
+        (ShortAddr::ROUTERS, 1, Some(h.tc().network().unwrap().tc_ieee))
+    );
+    let expect = vec![LinkStatusEntry::new(r1.short, link_cost(Some(100)), 3)];
+    assert_eq!(
+        l,
+        &NwkCommand::LinkStatus {
+            first_frame: true,
+            last_frame: true,
+            reserved: false,
+            entries: expect.clone()
+        },
+        "R1 only: the sleepy neighbour is no router"
+    );
+    assert_eq!(link_cost(Some(100)), 4);
+    // Every period; the route request every minute.
+    let out = h.advance(LINK_STATUS_PERIOD_MS - 20);
+    assert!(decoded(&h, &out).is_empty(), "not before the period");
+    let out = h.advance(20);
+    let cmds = decoded(&h, &out);
+    assert_eq!(cmds.len(), 1);
+    assert!(matches!(&cmds[0].1, NwkCommand::LinkStatus { entries, .. } if entries == &expect));
+    let mut requests = 0;
+    for _ in 0..3 {
+        let out = h.advance(LINK_STATUS_PERIOD_MS);
+        requests += decoded(&h, &out)
+            .iter()
+            .filter(|(_, c)| matches!(c, NwkCommand::RouteRequest { .. }))
+            .count();
+    }
+    assert_eq!(requests, 1, "one many-to-one route request a minute");
+    // R1 silent for longer than the router age limit: no longer listed.
+    let out = h.advance(LINK_STATUS_PERIOD_MS);
+    let cmds = decoded(&h, &out);
+    let last = cmds.iter().rev().find(|(_, c)| matches!(c, NwkCommand::LinkStatus { .. })).unwrap();
+    assert!(
+        matches!(&last.1, NwkCommand::LinkStatus { entries, .. } if entries.is_empty()),
+        "{last:?}"
+    );
+    // The frame counter is the one the core uses for everything.
+    let counters = nwk_counters(&h.sent);
+    assert!(counters.windows(2).all(|w| w[0] < w[1]), "{counters:?}");
+    h.tshark_check("link_status_and_many_to_one_route_requests");
+}
