@@ -298,7 +298,7 @@ fn route_requests_for_the_coordinator_get_a_route_reply_back_the_way_they_came()
     assert_eq!(decode(&out[0], &key).0, Address::Short(r3.short));
 
     // Discoveries for someone else, and many-to-one requests: not the coordinator's to answer.
-    for (opt, dst) in [(0, ShortAddr(0x4444)), (0x08, ShortAddr::ROUTERS)] {
+    for (opt, dst) in [(0, ShortAddr(0x4444)), (0x08, ShortAddr::COORDINATOR)] {
         let (hdr, p) = request(6, opt, dst, 1);
         let out = h.rx(hop_frame(&mut r1, &hdr, &p, ShortAddr::BROADCAST));
         assert!(out.is_empty(), "{opt:#x} {dst}: {out:?}");
@@ -375,7 +375,7 @@ fn an_address_used_by_two_devices_is_reported_once_per_interval() {
     MacFrame { header: mac, body: MacBody::Data(&nwk) }.emit(&mut f);
     assert_eq!(sent_what(&h.rx(f), "address-conflict"), 0);
     // Nor an intruder holding the network key under an IEEE address the TC never admitted.
-    let mut intruder = Device::impersonating(&b, &[key.clone()]);
+    let mut intruder = Device::impersonating(&b, std::slice::from_ref(&key));
     intruder.ieee = ExtAddr(0xd0ff);
     intruder.short = a.short;
     intruder.nwk_fc = 1 << 20;
