@@ -68,7 +68,7 @@ impl TrustCenter {
     /// 0xfffd, 0xfffc, 0xfffb: sent as a MAC broadcast) or a known device's short address (sent
     /// along its source route, else to it or its parent). `radius` is the hop limit (1 for a
     /// link status, which only neighbours may act on). Returns false if the network is not
-    /// formed, the destination is unknown or removed, or the command is empty.
+    /// formed or the destination is unknown or removed.
     pub fn send_nwk_command(
         &mut self,
         now: Millis,
@@ -187,7 +187,9 @@ impl TrustCenter {
             relays.push(parent);
             at = parent;
         }
-        if relays.len() > MAX_SOURCE_ROUTE_RELAYS || relays.contains(&dst) {
+        let mut seen = std::collections::BTreeSet::new();
+        let looped = !relays.iter().all(|r| seen.insert(*r)) || relays.contains(&dst);
+        if relays.len() > MAX_SOURCE_ROUTE_RELAYS || looped {
             return Vec::new();
         }
         if relays == [hop] {
@@ -199,8 +201,8 @@ impl TrustCenter {
 
     /// Puts the source route to a unicast's destination into its header and returns the MAC
     /// next hop (the relay nearest the coordinator); `hop` is the caller's tree next hop.
-    /// Headers that already carry a subframe, broadcasts, and frames whose caller sends them
-    /// to the destination directly are left alone.
+    /// Headers that already carry a subframe, broadcasts, and destinations one hop away (or
+    /// behind a parent that is the coordinator's neighbour) are left alone.
     pub(super) fn apply_source_route(&self, h: &mut NwkHeader, hop: ShortAddr) -> ShortAddr {
         if h.source_route.is_some() || h.dst.is_broadcast() || hop.is_broadcast() {
             return hop;
@@ -305,6 +307,7 @@ impl TrustCenter {
             return;
         }
         let now = self.now;
+        self.routing.records.retain(|_, r| now.saturating_sub(r.learned_at) < ROUTE_RECORD_TTL_MS);
         // Every relay on the way is reached by the rest of the path (as source-routing
         // concentrators do): the record of a device deep in the mesh also routes to the
         // routers it went through.
