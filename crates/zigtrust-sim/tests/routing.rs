@@ -100,6 +100,28 @@ fn a_sleepy_device_two_routers_out_joins_and_confirms_a_rotation() {
     // By now R2 answered a many-to-one route request with a route record through R1.
     let rec = tc(&w).route_record(r2).map(|r| r.relays.clone());
     assert_eq!(rec, Some(vec![r1]));
+
+    // tshark reads every frame of the run (source-routed frames and their relays, route
+    // records, announces, link statuses, route requests) with every key, without complaint.
+    let pcap = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-routing-chain.pcap");
+    std::fs::write(&pcap, zigtrust_sim::pcap_bytes(&w)).unwrap();
+    let mut keys: Vec<String> =
+        (0..=1).filter_map(|q| w.tc_key(q)).map(|k| k.to_hex()).collect();
+    keys.push(zigtrust_testkit::WELL_KNOWN.into());
+    for n in [R1, R2, SLEEPY] {
+        let d = w.dev(n).unwrap();
+        keys.extend(d.install_key.iter().chain(d.tclk.iter()).map(|k| k.to_hex()));
+    }
+    let fields = ["frame.number", "_ws.malformed", "_ws.expert.message", "zbee_nwk.cmd.id"];
+    let rows = zigtrust_testkit::tshark::Tshark::new().keys(&keys).fields(&pcap, &fields);
+    assert_eq!(rows.len(), w.capture.len());
+    for r in &rows {
+        assert!(r["_ws.malformed"].is_empty() && r["_ws.expert.message"].is_empty(), "{r:?}");
+    }
+    let commands: Vec<String> = rows.iter().flat_map(|r| r.list("zbee_nwk.cmd.id")).collect();
+    for id in ["0x01", "0x05", "0x08"] {
+        assert!(commands.iter().any(|c| c == id), "no NWK command {id} decrypted: {commands:?}");
+    }
 }
 
 #[test]
