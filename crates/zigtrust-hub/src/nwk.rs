@@ -28,6 +28,10 @@ pub const ROUTER_AGE_LIMIT: u64 = 3;
 /// How often the coordinator repeats its many-to-one route request (the concentrator
 /// discovery time; EmberZNet and zigbee-on-host use a minute too).
 pub const CONCENTRATOR_DISCOVERY_MS: Millis = 60_000;
+/// A route failure brings the next many-to-one route request forward, but never closer than
+/// this to the previous one (a burst of failure reports must not flood the network with route
+/// requests).
+pub const CONCENTRATOR_MIN_INTERVAL_MS: Millis = 10_000;
 /// Entries per link status frame: with the NWK header carrying the source IEEE address, the
 /// auxiliary security header and the MIC, 26 entries fill a 127-byte 802.15.4 frame.
 pub const LINK_STATUS_MAX_ENTRIES: usize = 26;
@@ -42,6 +46,7 @@ pub(crate) struct NwkDuties {
     on: bool,
     next_link_status: Option<Millis>,
     next_route_request: Option<Millis>,
+    last_route_request: Option<Millis>,
     route_request_id: u8,
     /// Outgoing cost to each router (its incoming cost from the coordinator, as its own link
     /// status lists it) and when it said so.
@@ -54,6 +59,7 @@ impl Default for NwkDuties {
             on: true,
             next_link_status: None,
             next_route_request: None,
+            last_route_request: None,
             route_request_id: 0,
             outgoing: BTreeMap::new(),
         }
@@ -106,6 +112,7 @@ impl NwkDuties {
         }
         if self.next_route_request.is_none_or(|t| t <= now) {
             self.next_route_request = Some(now + CONCENTRATOR_DISCOVERY_MS);
+            self.last_route_request = Some(now);
             self.route_request_id = self.route_request_id.wrapping_add(1);
             let mtorr = NwkCommand::RouteRequest {
                 options: RouteRequestOptions(MANY_TO_ONE_WITH_ROUTE_RECORD_TABLE << 3),
@@ -124,9 +131,14 @@ impl NwkDuties {
         }
     }
 
-    /// Takes in what the core reported: routers' link statuses.
+    /// Takes in what the core reported: routers' link statuses, route failures.
     pub(crate) fn observe(&mut self, events: &[Event], now: Millis) {
         for e in events {
+            if let (Event::RouteFailure { .. }, Some(next)) = (e, self.next_route_request) {
+                let soonest =
+                    self.last_route_request.map_or(now, |t| t + CONCENTRATOR_MIN_INTERVAL_MS);
+                self.next_route_request = Some(next.min(soonest.max(now)));
+            }
             if let Event::LinkStatusReceived { router, coordinator_cost, .. } = e {
                 match coordinator_cost {
                     Some((incoming, _)) => {

@@ -483,3 +483,48 @@ fn link_status_and_many_to_one_route_requests_are_broadcast_periodically() {
     assert!(counters.windows(2).all(|w| w[0] < w[1]), "{counters:?}");
     h.tshark_check("link_status_and_many_to_one_route_requests");
 }
+
+/// A router's Network Status "source route failure" drops the route and brings the next
+/// many-to-one route request forward (at most one per 10 s).
+#[test]
+fn a_reported_route_failure_drops_the_route_and_reannounces_the_concentrator() {
+    use zigtrust_hub::CONCENTRATOR_MIN_INTERVAL_MS;
+    let Chain { mut h, mut r1, r2, d } = chain();
+    let f = route_record(&d, &[r2.short, r1.short], &mut r1);
+    h.rx(f);
+    assert!(h.tc().route_record(d.short).is_some());
+    h.hub.set_nwk_duties(true);
+    let requests = |out: &[Transmit], h: &Harness| {
+        out.iter()
+            .filter(|t| t.what == "nwk-command")
+            .filter(|t| {
+                let (_, _, p) = decode(t, &active_key(h));
+                matches!(NwkCommand::parse(&p), Ok(NwkCommand::RouteRequest { .. }))
+            })
+            .count()
+    };
+    assert_eq!(requests(&h.advance(10), &h), 1, "the first, at once");
+    let failure = |r1: &mut Device, status: u8| {
+        let mut hdr = NwkHeader::command(ShortAddr::COORDINATOR, r1.short, 30, 0x44);
+        hdr.src_ieee = Some(r1.ieee);
+        let p = command(&NwkCommand::NetworkStatus { status, dst: d.short });
+        hop_frame(r1, &hdr, &p, ShortAddr::COORDINATOR)
+    };
+    h.advance(1_000);
+    let f = failure(&mut r1, 0x0b);
+    h.rx(f);
+    assert!(h.has_event(
+        |e| matches!(e, Event::RouteFailure { dst, status: 0x0b, .. } if *dst == d.short)
+    ));
+    assert!(h.tc().route_record(d.short).is_none(), "the failed route is dropped");
+    // Not sooner than the minimum interval after the last one, then at once.
+    assert_eq!(requests(&h.advance(CONCENTRATOR_MIN_INTERVAL_MS - 1_100), &h), 0);
+    assert_eq!(requests(&h.advance(200), &h), 1);
+    // Other statuses (an address conflict report, say) leave routes alone.
+    let f = route_record(&d, &[r2.short, r1.short], &mut r1);
+    h.rx(f);
+    let f = failure(&mut r1, 0x0d);
+    h.rx(f);
+    assert!(h.tc().route_record(d.short).is_some());
+    h.tshark_check("route_failure");
+}

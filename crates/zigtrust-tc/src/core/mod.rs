@@ -279,6 +279,16 @@ pub enum Event {
         /// if it does not list the coordinator.
         coordinator_cost: Option<(u8, u8)>,
     },
+    /// A router reported (authenticated Network Status) that a route failed: the route the
+    /// coordinator held to `dst` is dropped.
+    RouteFailure {
+        /// Short address of the router that reported it.
+        reporter: ShortAddr,
+        /// The destination the route failed for.
+        dst: ShortAddr,
+        /// The Network Status code.
+        status: u8,
+    },
     /// Two devices use one short address; a Network Status "address conflict" was broadcast.
     AddressConflict {
         /// The short address.

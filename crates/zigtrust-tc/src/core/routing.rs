@@ -33,6 +33,9 @@ pub const ADDRESS_CONFLICT_INTERVAL_MS: Millis = 60 * 1000;
 pub const NWK_DEFAULT_RADIUS: u8 = 30;
 /// ZDO Device_annce cluster (spec 2.4.3.1.11).
 const DEVICE_ANNCE: u16 = 0x0013;
+/// Network Status codes that report a broken route (spec Table 3-50): no route available,
+/// tree link failure, non-tree link failure, source route failure, many-to-one route failure.
+const ROUTE_FAILURES: [u8; 5] = [0x00, 0x01, 0x02, 0x0b, 0x0c];
 
 /// A route learned from an authenticated route record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +249,15 @@ impl TrustCenter {
                     if dst == ShortAddr::COORDINATOR && options.many_to_one() == 0 =>
                 {
                     self.route_request(h, options, id, path_cost, mac_src)
+                }
+                Ok(NwkCommand::NetworkStatus { status, dst })
+                    if ROUTE_FAILURES.contains(&status) =>
+                {
+                    // A relay could not pass a frame on toward `dst` (or toward the coordinator):
+                    // the route the coordinator holds is broken; the shell re-announces the
+                    // concentrator so devices send fresh route records.
+                    self.forget_route(dst);
+                    self.events.push_back(Event::RouteFailure { reporter: h.src, dst, status });
                 }
                 Ok(NwkCommand::LinkStatus { entries, .. }) if h.src == mac_src.unwrap_or(h.src) => {
                     let cost = entries
