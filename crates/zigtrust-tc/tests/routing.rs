@@ -528,3 +528,37 @@ fn a_reported_route_failure_drops_the_route_and_reannounces_the_concentrator() {
     assert!(h.tc().route_record(d.short).is_some());
     h.tshark_check("route_failure");
 }
+
+/// More neighbouring routers than one 127-byte frame holds: the link status is split, in
+/// ascending address order, the first frame flagged first and the last flagged last.
+#[test]
+fn a_long_link_status_is_split_into_frames_that_fit() {
+    use zigtrust_hub::LINK_STATUS_MAX_ENTRIES;
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let n = LINK_STATUS_MAX_ENTRIES as u64 + 3;
+    for i in 0..n {
+        let mut r = legacy(&mut h, 0xf100 + i);
+        let f = r.data();
+        h.rx(f);
+    }
+    let out = h.advance(10);
+    let key = active_key(&h);
+    let mut all = Vec::new();
+    let mut flags = Vec::new();
+    for t in out.iter().filter(|t| t.what == "nwk-command") {
+        assert!(t.psdu.len() + 2 <= 127, "{} bytes with the FCS", t.psdu.len() + 2);
+        let (_, _, p) = decode(t, &key);
+        if let Ok(NwkCommand::LinkStatus { first_frame, last_frame, entries, .. }) =
+            NwkCommand::parse(&p)
+        {
+            flags.push((first_frame, last_frame, entries.len()));
+            all.extend(entries.iter().map(|e| e.addr.0));
+        }
+    }
+    let rest = n as usize - LINK_STATUS_MAX_ENTRIES;
+    assert_eq!(flags, [(true, false, LINK_STATUS_MAX_ENTRIES), (false, true, rest)]);
+    assert_eq!(all.len(), n as usize);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "ascending: {all:?}");
+    h.tshark_check("long_link_status");
+}
