@@ -16,6 +16,12 @@
 //!   parents: they answer association and rejoin requests, report children to the Trust Center
 //!   with APS Update-Device, unwrap APS Tunnel commands, and hold frames for sleepy children
 //!   (indirect transmission, 802.15.4 §6.3.4 / §7.5.6.3).
+//! - Routing toward a concentrator (Zigbee spec §3.6.3–3.6.4): a router rebroadcasts the
+//!   coordinator's many-to-one route request once, sends a route record before its next frame to
+//!   the coordinator, appends itself to route records it relays, and forwards a source-routed
+//!   frame to the relay before it in the list (the last relay to the destination). Routers
+//!   announce themselves (ZDO Device_annce, rebroadcast by routers) after joining. Frames up
+//!   still follow the tree (the parent); other broadcasts are not relayed.
 //! - Sleepy end devices poll their parent every `poll_interval_ms` (long poll) and a few times
 //!   quickly after sending something that expects an answer (short poll, as BDB end devices
 //!   do); they listen only briefly after their own transmissions.

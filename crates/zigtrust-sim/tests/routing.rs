@@ -105,8 +105,7 @@ fn a_sleepy_device_two_routers_out_joins_and_confirms_a_rotation() {
     // records, announces, link statuses, route requests) with every key, without complaint.
     let pcap = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-routing-chain.pcap");
     std::fs::write(&pcap, zigtrust_sim::pcap_bytes(&w)).unwrap();
-    let mut keys: Vec<String> =
-        (0..=1).filter_map(|q| w.tc_key(q)).map(|k| k.to_hex()).collect();
+    let mut keys: Vec<String> = (0..=1).filter_map(|q| w.tc_key(q)).map(|k| k.to_hex()).collect();
     keys.push(zigtrust_testkit::WELL_KNOWN.into());
     for n in [R1, R2, SLEEPY] {
         let d = w.dev(n).unwrap();
