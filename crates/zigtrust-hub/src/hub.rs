@@ -64,6 +64,7 @@ pub struct Hub<S: Durable, R: Radio> {
     links: HashMap<ShortAddr, LinkQuality>,
     permit: PermitAnnouncer,
     broadcasts: app::BroadcastsSeen,
+    nwk: crate::nwk::NwkDuties,
 }
 
 impl<S: Durable, R: Radio> Hub<S, R> {
@@ -86,6 +87,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             links: HashMap::new(),
             permit: PermitAnnouncer::default(),
             broadcasts: app::BroadcastsSeen::default(),
+            nwk: Default::default(),
         };
         h.sync_radio();
         h
@@ -154,6 +156,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         let snapshot = self.store.snapshot()?;
         self.tc = TrustCenter::new(snapshot, seed, now);
         self.configured = None;
+        self.nwk.restart();
         Ok(self.release(now))
     }
 
@@ -165,6 +168,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         let answers = app::answers(&mut self.tc, &mut self.broadcasts, now, psdu);
         self.tc.handle_frame(now, psdu, meta);
         let mut step = self.release(now);
+        self.nwk.observe(&step.events, now);
         let replay = step.events.iter().any(|e| matches!(e, Event::ReplayDropped { .. }));
         if let (Some((ieee, frames)), false) = (answers, replay) {
             for aps in frames {
@@ -178,7 +182,20 @@ impl<S: Durable, R: Radio> Hub<S, R> {
     /// time) and every timer due by then runs.
     pub fn handle_timeout(&mut self, now: Millis) -> Step {
         self.tc.handle_timeout(now);
+        self.nwk.run(&mut self.tc, &self.links, now);
         self.release(now)
+    }
+
+    /// Turns the coordinator's periodic NWK broadcasts (link status every 15 s, a many-to-one
+    /// route request every minute; see `nwk.rs`) on, the default, or off (for shells that
+    /// script every frame).
+    pub fn set_nwk_duties(&mut self, on: bool) {
+        self.nwk.set_on(on);
+    }
+
+    /// Source routing on (the default) or off: see [`TrustCenter::set_source_routing`].
+    pub fn set_source_routing(&mut self, on: bool) {
+        self.tc.set_source_routing(on);
     }
 
     /// An admin command.
@@ -233,13 +250,18 @@ impl<S: Durable, R: Radio> Hub<S, R> {
         step.radio_events.push(e);
     }
 
-    /// When the hub next needs [`Hub::poll`]: the core's next timer, the radio's next event or
-    /// the renewal of a permit-join announcement.
+    /// When the hub next needs [`Hub::poll`]: the core's next timer, the radio's next event,
+    /// the renewal of a permit-join announcement or the next periodic NWK broadcast.
     pub fn next_wake(&self) -> Option<Millis> {
-        [self.tc.next_timeout(), self.radio.next_wake(), self.permit.next_wake()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.tc.next_timeout(),
+            self.radio.next_wake(),
+            self.permit.next_wake(),
+            self.nwk.next_wake(&self.tc),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The one place frames are released: the core's batch, then the permit-join
@@ -271,11 +293,11 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             tc.device(ieee).filter(|d| d.last_key_seq == Some(active))?.incoming_nwk_counter
         };
         for e in events {
-            let Event::DeviceJoined { ieee, .. } = e else { continue };
-            let router = tc
-                .device(*ieee)
-                .is_some_and(|d| d.capability & CapabilityInfo::FULL_FUNCTION_DEVICE != 0);
-            if router {
+            let Event::DeviceJoined { ieee, parent, .. } = e else { continue };
+            // A device that joined through a router was reported by an Update-Device, which
+            // carries no capability: it may be a router, which its own Device_annce (its first
+            // frame under the key) tells. It is told then if it is one.
+            if is_router(tc, *ieee) || *parent != ShortAddr::COORDINATOR {
                 self.permit.router_joined(*ieee, now, counter_of(*ieee));
             }
         }
@@ -283,6 +305,9 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             self.permit.heard(now, counter_of);
         }
         for (ieee, secs) in self.permit.due_routers(now) {
+            if !is_router(&self.tc, ieee) {
+                continue; // an end device (its capability known by now): no window to open
+            }
             let counter = self.tc.next_aps_counter();
             let req = self.permit.request(secs, counter, false);
             sent |= self.tc.send_application(now, ieee, &req);
@@ -319,6 +344,7 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             }
         };
         self.sync_radio();
+        self.nwk.arm(&self.tc, now);
         step
     }
 
@@ -354,6 +380,11 @@ impl<S: Durable, R: Radio> Hub<S, R> {
             Err(e) => self.radio_error = Some(e.0),
         }
     }
+}
+
+/// Whether the Trust Center knows `ieee` as a router (a full-function device).
+fn is_router(tc: &TrustCenter, ieee: ExtAddr) -> bool {
+    tc.device(ieee).is_some_and(|d| d.capability & CapabilityInfo::FULL_FUNCTION_DEVICE != 0)
 }
 
 impl<S: Durable, R: Radio> std::fmt::Debug for Hub<S, R> {
@@ -421,7 +452,9 @@ mod tests {
         h.store_mut().failing = false;
         let step = h.handle_timeout(2_500);
         assert!(step.committed);
-        assert!(h.radio().frames.is_empty());
+        // Only the periodic NWK broadcasts due by now (link status, many-to-one route request).
+        let what: Vec<&str> = h.radio().frames.iter().map(|t| t.what).collect();
+        assert_eq!(what, ["nwk-command", "nwk-command"]);
         assert_eq!(h.store_error(), None);
     }
 
@@ -489,6 +522,9 @@ mod tests {
             let Address::Short(mac_dst) = f.header.dst_addr else { continue };
             let MacBody::Data(nwk) = f.body else { continue };
             let (nh, hl) = NwkHeader::parse(nwk).unwrap();
+            if nh.frame_type != zigtrust_wire::nwk::NwkFrameType::Data {
+                continue; // the periodic NWK commands (link status, route requests)
+            }
             let o = open(&CcmStar::new(key), ZIGBEE_PRO_LEVEL, nwk, hl, None).unwrap();
             let (ah, n) = ApsHeader::parse(&o.plaintext).unwrap();
             if ah.cluster == Some(MGMT_PERMIT_JOINING_REQ) {
@@ -529,7 +565,7 @@ mod tests {
         assert_eq!(take(&mut h).len(), 1);
         h.restart([8; 32], 61_000).unwrap();
         assert_eq!(take(&mut h), vec![(0xfffc, 0xffff, 0, 1)]);
-        assert_eq!(h.next_wake(), h.tc().next_timeout(), "no renewal due for a 254-s window");
+        assert_eq!(h.permit.next_wake(), None, "no renewal due for a 254-s window");
     }
 
     /// A radio that reports the events it is given, once.

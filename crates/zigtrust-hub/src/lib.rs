@@ -16,10 +16,15 @@
 
 mod app;
 mod hub;
+mod nwk;
 mod permit;
 pub mod radio;
 
 pub use hub::{Hub, LinkQuality, Step, MAX_LINKS};
+pub use nwk::{
+    link_cost, CONCENTRATOR_DISCOVERY_MS, CONCENTRATOR_MIN_INTERVAL_MS, LINK_STATUS_MAX_ENTRIES,
+    LINK_STATUS_PERIOD_MS, ROUTER_AGE_LIMIT,
+};
 pub use radio::{Outbox, Radio, RadioConfig, RadioError, RadioSpec, Received};
 pub use zigtrust_tc::{Durable, MemStore};
 

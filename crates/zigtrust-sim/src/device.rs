@@ -16,6 +16,12 @@
 //!   parents: they answer association and rejoin requests, report children to the Trust Center
 //!   with APS Update-Device, unwrap APS Tunnel commands, and hold frames for sleepy children
 //!   (indirect transmission, 802.15.4 §6.3.4 / §7.5.6.3).
+//! - Routing toward a concentrator (Zigbee spec §3.6.3–3.6.4): a router rebroadcasts the
+//!   coordinator's many-to-one route request once, sends a route record before its next frame to
+//!   the coordinator, appends itself to route records it relays, and forwards a source-routed
+//!   frame to the relay before it in the list (the last relay to the destination). Routers
+//!   announce themselves (ZDO Device_annce, rebroadcast by routers) after joining. Frames up
+//!   still follow the tree (the parent); other broadcasts are not relayed.
 //! - Sleepy end devices poll their parent every `poll_interval_ms` (long poll) and a few times
 //!   quickly after sending something that expects an answer (short poll, as BDB end devices
 //!   do); they listen only briefly after their own transmissions.
@@ -190,7 +196,18 @@ pub struct Device {
     /// A router accepts associations until then: its permit-join window, opened by a
     /// Mgmt_Permit_Joining_req (volatile, closed at boot).
     pub permit_until: Us,
+    /// Router: a concentrator's many-to-one route request was heard since the last route
+    /// record; the next unicast to the coordinator is preceded by one (spec §3.6.4.5.2).
+    route_record_due: bool,
+    /// Router: the last broadcasts relayed, by (originator, route request id or NWK sequence
+    /// number, whether a route request).
+    broadcasts_seen: std::collections::VecDeque<(u16, u8, bool)>,
+    /// Frames to send ahead of the next frame to the coordinator (a route record).
+    ahead: Vec<Vec<u8>>,
 }
+
+/// ZDO Device_annce cluster.
+const DEVICE_ANNCE: u16 = 0x0013;
 
 fn is_newer(a: u8, b: u8) -> bool {
     a != b && a.wrapping_sub(b) < 128
@@ -235,6 +252,9 @@ impl Device {
             rejoins: 0,
             rejoin_attempts: 0,
             permit_until: 0,
+            route_record_due: false,
+            broadcasts_seen: Default::default(),
+            ahead: Vec::new(),
         }
     }
 
@@ -319,10 +339,29 @@ impl Device {
     /// An NWK-secured data frame (APS payload) to the coordinator, as a MAC frame to the parent.
     fn frame_to_tc(&mut self, aps: &[u8], parent_short: ShortAddr) -> Option<Vec<u8>> {
         let seq = self.active?;
+        if std::mem::take(&mut self.route_record_due) && self.role == Role::Router {
+            // Built first: its frame counter must be below the data frame's it precedes.
+            let h = self.hdr(NwkFrameType::Command, ShortAddr::COORDINATOR);
+            let mut p = Vec::new();
+            NwkCommand::RouteRecord { relays: vec![] }.emit(&mut p);
+            if let Some(nwk) = self.secure(&h, &p, seq) {
+                let f = self.mac(parent_short, &nwk);
+                self.ahead.push(f);
+            }
+        }
         let h = self.hdr(NwkFrameType::Data, ShortAddr::COORDINATOR);
         let nwk = self.secure(&h, aps, seq)?;
         Some(self.mac(parent_short, &nwk))
     }
+}
+
+/// Sends a frame for the coordinator to the parent, after whatever must precede it (a route
+/// record owed to a concentrator).
+fn send_to_tc(w: &mut World, n: usize, f: Vec<u8>) {
+    for ahead in std::mem::take(&mut d(w, n).ahead) {
+        w.send(n, ahead, Tag::Plain);
+    }
+    w.send(n, f, Tag::ToParent);
 }
 
 fn node_short(w: &World, n: usize) -> Option<ShortAddr> {
@@ -487,9 +526,12 @@ fn joined(w: &mut World, n: usize) {
         let aps = dv.aps_cmd(&cmd, true);
         let ps = parent_short(w, n);
         if let Some(f) = d(w, n).frame_to_tc(&aps, ps) {
-            w.send(n, f, Tag::ToParent);
+            send_to_tc(w, n, f);
             expect_reply(w, n);
         }
+    }
+    if d(w, n).role == Role::Router {
+        announce(w, n);
     }
     if first {
         start_duty(w, n);
@@ -613,7 +655,7 @@ fn report(w: &mut World, n: usize) {
     let dv = d(w, n);
     dv.report_wait = Some((c, g));
     if let Some(f) = dv.frame_to_tc(&aps, ps) {
-        w.send(n, f, Tag::ToParent);
+        send_to_tc(w, n, f);
         expect_reply(w, n);
         schedule(w, n, 4_000_000, Timer::ReportTimeout(g));
     }
@@ -894,6 +936,14 @@ fn nwk_rx(w: &mut World, n: usize, nwk: &[u8], mac_src: Address) {
         Some((p, _)) => p.clone(),
         None => nwk[hl..].to_vec(),
     };
+    if let (true, Some(seq)) = (h.dst.is_broadcast(), secured_seq) {
+        if h.frame_type == NwkFrameType::Data
+            && is_device_annce(&body)
+            && first_time(w, n, (h.src.0, h.seq, false), seq)
+        {
+            rebroadcast(w, n, &h, &body, seq);
+        }
+    }
     match h.frame_type {
         NwkFrameType::Command => match NwkCommand::parse(&body) {
             Ok(NwkCommand::RejoinResponse { short_addr, status }) => {
@@ -911,6 +961,14 @@ fn nwk_rx(w: &mut World, n: usize, nwk: &[u8], mac_src: Address) {
             Ok(NwkCommand::RejoinRequest { capability }) => {
                 if let (Some(ieee), Address::Short(cs)) = (h.src_ieee, mac_src) {
                     router_rejoin(w, n, ieee, cs, capability, secured_seq);
+                }
+            }
+            Ok(NwkCommand::RouteRequest { options, id, dst, path_cost, dst_ieee })
+                if options.many_to_one() != 0 =>
+            {
+                if let Some(seq) = secured_seq {
+                    let rr = NwkCommand::RouteRequest { options, id, dst, path_cost, dst_ieee };
+                    many_to_one_route_request(w, n, &h, rr, seq);
                 }
             }
             _ => {}
@@ -984,7 +1042,7 @@ fn aps_rx(w: &mut World, n: usize, aps: &[u8]) {
                     ApsHeader::command_ack(ah.counter).emit(&mut a);
                     let ps = parent_short(w, n);
                     if let Some(f) = d(w, n).frame_to_tc(&a, ps) {
-                        w.send(n, f, Tag::ToParent);
+                        send_to_tc(w, n, f);
                     }
                     return;
                 }
@@ -1007,7 +1065,7 @@ fn aps_rx(w: &mut World, n: usize, aps: &[u8]) {
                 let a = dv.aps_cmd(&cmd, false);
                 let ps = parent_short(w, n);
                 if let Some(f) = d(w, n).frame_to_tc(&a, ps) {
-                    w.send(n, f, Tag::ToParent);
+                    send_to_tc(w, n, f);
                     expect_reply(w, n);
                 }
             }
@@ -1034,7 +1092,9 @@ fn aps_rx(w: &mut World, n: usize, aps: &[u8]) {
 
 fn child_frame(w: &mut World, n: usize, child_short: ShortAddr, psdu: Vec<u8>) {
     let sleepy_child = d(w, n).children.get(&child_short.0).is_some_and(|c| c.1);
-    if sleepy_child {
+    // A router child that has not fetched its association response yet is not listening on
+    // its address either: its first frames wait with the response.
+    if sleepy_child || w.awaiting_association(n, &psdu) {
         w.send_indirect(n, psdu);
     } else {
         w.send(n, psdu, Tag::Plain);
@@ -1046,14 +1106,31 @@ fn child_frame(w: &mut World, n: usize, child_short: ShortAddr, psdu: Vec<u8>) {
 fn relay(w: &mut World, n: usize, nwk: &[u8], h: &NwkHeader, hl: usize) {
     let ps = parent_short(w, n);
     let dv = d(w, n);
-    let (next, up) = if h.dst == ShortAddr::COORDINATOR {
+    let me = dv.my_short();
+    let mut h2 = h.clone();
+    let (next, up) = if let Some(sr) = &h.source_route {
+        // A source-routed frame (spec §3.6.3.3.2): this router must be the relay the index
+        // names; the last relay (index 0) delivers to the destination, the others pass it to
+        // the relay before them in the list.
+        let i = usize::from(sr.relay_index);
+        if sr.relays.get(i) != Some(&me) {
+            return;
+        }
+        if i == 0 {
+            (h.dst, false)
+        } else {
+            if let Some(s2) = &mut h2.source_route {
+                s2.relay_index -= 1;
+            }
+            (sr.relays[i - 1], false)
+        }
+    } else if h.dst == ShortAddr::COORDINATOR {
         (ps, true)
     } else if dv.children.contains_key(&h.dst.0) {
         (h.dst, false)
     } else {
         return;
     };
-    let mut h2 = h.clone();
     if h2.radius <= 1 {
         return;
     }
@@ -1069,9 +1146,18 @@ fn relay(w: &mut World, n: usize, nwk: &[u8], h: &NwkHeader, hl: usize) {
             }
             dv.neigh_fc.insert((src, seq), aux.frame_counter);
         }
+        let mut plain = o.plaintext;
+        if up && h.frame_type == NwkFrameType::Command {
+            // A route record collects the relays it passes (spec §3.6.4.5.2).
+            if let Ok(NwkCommand::RouteRecord { mut relays }) = NwkCommand::parse(&plain) {
+                relays.push(me);
+                plain.clear();
+                NwkCommand::RouteRecord { relays }.emit(&mut plain);
+            }
+        }
         dv.nwk_fc += 1;
         let aux2 = AuxHeader::nwk(dv.nwk_fc, dv.ieee, seq);
-        match secure_nwk(&h2, &aux2, &o.plaintext, &key, ZIGBEE_PRO_LEVEL) {
+        match secure_nwk(&h2, &aux2, &plain, &key, ZIGBEE_PRO_LEVEL) {
             Ok(v) => v,
             Err(_) => return,
         }
@@ -1084,9 +1170,91 @@ fn relay(w: &mut World, n: usize, nwk: &[u8], h: &NwkHeader, hl: usize) {
     let f = dv.mac(next, &out);
     if up {
         w.send(n, f, Tag::ToParent);
-    } else {
+    } else if dv.children.contains_key(&next.0) {
         child_frame(w, n, next, f);
+    } else {
+        w.send(n, f, Tag::Plain);
     }
+}
+
+/// A concentrator's many-to-one route request: a router notes that it owes the concentrator a
+/// route record and rebroadcasts the request once with its path cost updated. Routes toward
+/// the coordinator stay the tree's (the parent).
+fn many_to_one_route_request(w: &mut World, n: usize, h: &NwkHeader, rr: NwkCommand, seq: u8) {
+    let NwkCommand::RouteRequest { options, id, dst, path_cost, dst_ieee } = rr else { return };
+    if !first_time(w, n, (h.src.0, id, true), seq) {
+        return;
+    }
+    d(w, n).route_record_due = true;
+    let fwd = NwkCommand::RouteRequest {
+        options,
+        id,
+        dst,
+        path_cost: path_cost.saturating_add(1),
+        dst_ieee,
+    };
+    let mut p = Vec::new();
+    fwd.emit(&mut p);
+    rebroadcast(w, n, h, &p, seq);
+}
+
+/// Whether router `n` (joined, on key `seq`) sees broadcast `key` for the first time; it is
+/// remembered among the last few.
+fn first_time(w: &mut World, n: usize, key: (u16, u8, bool), seq: u8) -> bool {
+    let dv = d(w, n);
+    if dv.role != Role::Router || !dv.joined || dv.active != Some(seq) {
+        return false;
+    }
+    if dv.broadcasts_seen.contains(&key) {
+        return false;
+    }
+    if dv.broadcasts_seen.len() >= 16 {
+        dv.broadcasts_seen.pop_front();
+    }
+    dv.broadcasts_seen.push_back(key);
+    true
+}
+
+/// Relays a broadcast one hop further: radius down by one, re-secured with this router's
+/// counter (hop by hop), as a MAC broadcast.
+fn rebroadcast(w: &mut World, n: usize, h: &NwkHeader, payload: &[u8], seq: u8) {
+    if h.radius <= 1 {
+        return;
+    }
+    let mut h2 = h.clone();
+    h2.radius -= 1;
+    let dv = d(w, n);
+    let Some(nwk) = dv.secure(&h2, payload, seq) else { return };
+    let f = dv.mac(ShortAddr::BROADCAST, &nwk);
+    w.send(n, f, Tag::Plain);
+}
+
+/// ZDO Device_annce (cluster 0x0013), broadcast by a router once it has joined: its short and
+/// IEEE addresses and its capability, which the Trust Center learns routers' roles from (a
+/// join reported by a router carries none).
+fn announce(w: &mut World, n: usize) {
+    let dv = d(w, n);
+    let Some(seq) = dv.active else { return };
+    dv.aps_ctr = dv.aps_ctr.wrapping_add(1);
+    let mut aps = Vec::new();
+    ApsHeader::data_broadcast(0, DEVICE_ANNCE, 0, 0, dv.aps_ctr).emit(&mut aps);
+    aps.push(dv.aps_ctr);
+    aps.extend_from_slice(&dv.my_short().0.to_le_bytes());
+    aps.extend_from_slice(&dv.ieee.to_le_bytes());
+    aps.push(dv.capability().0);
+    let h = dv.hdr(NwkFrameType::Data, ShortAddr::RX_ON_WHEN_IDLE);
+    let Some(nwk) = dv.secure(&h, &aps, seq) else { return };
+    let f = dv.mac(ShortAddr::BROADCAST, &nwk);
+    w.send(n, f, Tag::Plain);
+}
+
+/// Whether an APS frame is a ZDO Device_annce.
+fn is_device_annce(aps: &[u8]) -> bool {
+    ApsHeader::parse(aps).is_ok_and(|(a, _)| {
+        a.frame_type == ApsFrameType::Data
+            && a.profile == Some(0)
+            && a.cluster == Some(DEVICE_ANNCE)
+    })
 }
 
 fn update_device(w: &mut World, n: usize, child: ExtAddr, short: ShortAddr, status: u8) {
@@ -1100,7 +1268,7 @@ fn update_device(w: &mut World, n: usize, child: ExtAddr, short: ShortAddr, stat
     let dv = d(w, n);
     let aps = dv.aps_cmd(&cmd, true);
     if let Some(f) = dv.frame_to_tc(&aps, ps) {
-        w.send(n, f, Tag::ToParent);
+        send_to_tc(w, n, f);
     }
 }
 

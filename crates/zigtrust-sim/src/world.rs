@@ -612,6 +612,7 @@ impl World {
         }
         let h = self.hub();
         let out = std::mem::take(&mut h.hub.radio_mut().frames);
+        // The hub's own timers too (its periodic NWK broadcasts), not only the core's.
         let next = h.hub.next_wake();
         for t in out {
             self.coordinator_transmit(t);
@@ -626,17 +627,19 @@ impl World {
         // A joiner only answers to its short address once it has fetched its association
         // response: frames for that address wait with the response (as real coordinators
         // hold the key until the association completes).
-        if t.indirect || self.awaiting_association(&t.psdu) {
+        if t.indirect || self.awaiting_association(0, &t.psdu) {
             self.send_indirect(0, t.psdu);
         } else {
             self.send(0, t.psdu, Tag::Plain);
         }
     }
 
-    fn awaiting_association(&self, psdu: &[u8]) -> bool {
+    /// Whether node `node` holds an association response giving out `psdu`'s MAC destination:
+    /// the joiner does not answer to that address until it fetched the response.
+    pub fn awaiting_association(&self, node: usize, psdu: &[u8]) -> bool {
         let Ok(f) = MacFrame::parse(psdu) else { return false };
         let Address::Short(dst) = f.header.dst_addr else { return false };
-        self.nodes[0].mac.indirect.iter().any(|(_, p, _)| {
+        self.nodes[node].mac.indirect.iter().any(|(_, p, _)| {
             matches!(MacFrame::parse(p).map(|f| f.body),
                 Ok(MacBody::Command(MacCommand::AssociationResponse { short_addr, .. })) if short_addr == dst)
         })

@@ -51,6 +51,8 @@ impl TrustCenter {
         let Some(key) = self.keys.get(&key_seq).map(|k| k.key.clone()) else { return };
         let Some(fc) = self.next_counter(self.nwk_counter_for(key_seq)) else { return };
         let aux = AuxHeader::nwk(fc, self.cfg().1, key_seq);
+        let mut h = h;
+        let next_hop = self.apply_source_route(&mut h, next_hop);
         if let Ok(nwk) = secure_nwk(&h, &aux, payload, &key, ZIGBEE_PRO_LEVEL) {
             self.transmit(next_hop, &nwk, what);
         }
@@ -66,6 +68,8 @@ impl TrustCenter {
         if payload.is_empty() {
             return;
         }
+        let mut h = h;
+        let next_hop = self.apply_source_route(&mut h, next_hop);
         let mut nwk = Vec::with_capacity(h.buffer_len() + payload.len());
         h.emit(&mut nwk);
         nwk.extend_from_slice(payload);

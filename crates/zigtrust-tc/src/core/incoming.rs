@@ -134,6 +134,7 @@ impl TrustCenter {
         }
         self.confirm_location(originator.unwrap_or(sender), h.src);
         let payload = opened.plaintext;
+        self.nwk_duties(&h, &payload, sender, originator, mac_src);
         match h.frame_type {
             NwkFrameType::Command => {
                 // A rejoin request is one hop: its sender is the device that rejoins.

@@ -58,6 +58,7 @@ impl TrustCenter {
         link: &Option<Key>,
         protection: KeyProtection,
     ) {
+        self.forget_route(short);
         let method = if protection == KeyProtection::InstallCodeKey {
             JoinMethod::InstallCode
         } else {

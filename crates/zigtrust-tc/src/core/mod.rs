@@ -21,8 +21,14 @@ mod incoming;
 mod joins;
 mod rejoins;
 mod rotation;
+mod routing;
 mod tclk;
 mod timers;
+
+pub use routing::{
+    RouteRecordEntry, ADDRESS_CONFLICT_INTERVAL_MS, MAX_SOURCE_ROUTE_RELAYS, NWK_DEFAULT_RADIUS,
+    NWK_STATUS_ADDRESS_CONFLICT, ROUTE_RECORD_TTL_MS, ROUTE_REQUEST_MEMORY_MS,
+};
 
 /// Outgoing counters are leased this far ahead; a restart skips the unused rest of a lease.
 pub const COUNTER_LEASE: u32 = 4096;
@@ -262,6 +268,44 @@ pub enum Event {
         /// IEEE address of the device.
         ieee: ExtAddr,
     },
+    /// An authenticated route record: unicasts to the device now follow its relays.
+    RouteRecorded {
+        /// IEEE address of the device the record came from.
+        ieee: ExtAddr,
+        /// Its short address.
+        short: ShortAddr,
+        /// The relays, the one nearest the device first.
+        relays: Vec<ShortAddr>,
+    },
+    /// A neighbouring router's authenticated link status.
+    LinkStatusReceived {
+        /// Short address of the router.
+        router: ShortAddr,
+        /// Its IEEE address.
+        ieee: ExtAddr,
+        /// The (incoming, outgoing) costs it lists for its link with the coordinator; `None`
+        /// if it does not list the coordinator.
+        coordinator_cost: Option<(u8, u8)>,
+    },
+    /// A router reported (authenticated Network Status) that a route failed: the route the
+    /// coordinator held to `dst` is dropped.
+    RouteFailure {
+        /// Short address of the router that reported it.
+        reporter: ShortAddr,
+        /// The destination the route failed for.
+        dst: ShortAddr,
+        /// The Network Status code.
+        status: u8,
+    },
+    /// Two devices use one short address; a Network Status "address conflict" was broadcast.
+    AddressConflict {
+        /// The short address.
+        short: ShortAddr,
+        /// The device the Trust Center knows at that address.
+        known: ExtAddr,
+        /// The other device an authenticated frame showed using it.
+        other: ExtAddr,
+    },
 }
 
 /// Commands from the hub's user or API.
@@ -500,6 +544,8 @@ pub struct TrustCenter {
     global_refusals: VecDeque<Millis>,
     /// Rejoin answers held back by [`ANSWER_INTERVAL_MS`], by device (at most one each).
     deferred_answers: BTreeMap<ExtAddr, DeferredAnswer>,
+    /// Source routes and the other NWK-layer duties' state (`routing.rs`).
+    routing: routing::Routing,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     writes: Vec<StoreWrite>,
@@ -556,6 +602,7 @@ impl TrustCenter {
             global_rejoins: VecDeque::new(),
             global_refusals: VecDeque::new(),
             deferred_answers: BTreeMap::new(),
+            routing: routing::Routing::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             writes: Vec::new(),

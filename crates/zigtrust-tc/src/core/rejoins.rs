@@ -48,6 +48,8 @@ impl TrustCenter {
         d.last_seen = self.now;
         let (new_short, rec) = (d.short_addr, d.clone());
         self.writes.push(StoreWrite::Device(rec));
+        self.forget_route(old_short);
+        self.forget_route(new_short);
         if new_short != old_short {
             if self.by_short.get(&old_short) == Some(&ieee) {
                 self.by_short.remove(&old_short);
