@@ -32,8 +32,9 @@ use zigtrust_hub::radio::zep::ZepRadio;
 use zigtrust_hub::{os_seed, Hub, RadioSpec};
 use zigtrust_sim::live::{HomeNv, LiveHome};
 use zigtrust_store::Store;
-use zigtrust_tc::model::Snapshot;
+use zigtrust_tc::model::{NetworkConfig, Snapshot};
 use zigtrust_tc::{AdminCommand, TrustCenter};
+use zigtrust_wire::{ExtAddr, PanId};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -56,6 +57,87 @@ pub struct Args {
     /// DNS-rebinding page cannot reach the daemon.
     #[arg(long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
+    /// The 2.4 GHz channel (11-26) the network is formed on at first start [default: 15].
+    /// Next to Wi-Fi, Zigbee networks usually take 11, 15, 20 or 25. A formed network keeps
+    /// its channel: naming another one later exits 2.
+    #[arg(long, value_name = "11-26", value_parser = crate::cli::parse_channel)]
+    pub channel: Option<u8>,
+    /// The PAN id the network is formed with at first start, e.g. 0x1a62 (or decimal); random
+    /// if not given. For moving devices from another coordinator's network. A formed network
+    /// keeps its PAN id: naming another one later exits 2.
+    #[arg(long = "pan-id", value_name = "0xXXXX", value_parser = crate::cli::parse_pan_id)]
+    pub pan_id: Option<PanId>,
+    /// The extended PAN id the network is formed with at first start (16 hex digits, e.g.
+    /// dd:dd:dd:dd:dd:dd:dd:dd); random if not given. Like --pan-id, fixed once formed.
+    #[arg(long = "extended-pan-id", value_name = "HEX", value_parser = crate::cli::parse_extended_pan_id)]
+    pub extended_pan_id: Option<u64>,
+}
+
+impl Args {
+    /// The network the options ask for.
+    fn network_choice(&self) -> NetworkChoice {
+        NetworkChoice {
+            channel: self.channel,
+            pan_id: self.pan_id,
+            extended_pan_id: self.extended_pan_id,
+        }
+    }
+}
+
+/// The network a first start forms, as the options name it; what they leave out is chosen:
+/// channel 15, a random PAN id and extended PAN id. On a later start it must name the stored
+/// network or nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkChoice {
+    pub channel: Option<u8>,
+    pub pan_id: Option<PanId>,
+    pub extended_pan_id: Option<u64>,
+}
+
+/// The channel a network is formed on when none is named.
+const DEFAULT_CHANNEL: u8 = 15;
+
+impl NetworkChoice {
+    /// Refuses options that name another network than the stored one. A formed network cannot
+    /// be moved from here (its devices would have to follow, by a network update the daemon
+    /// does not send), and silently ignoring the options would let the user believe it moved.
+    fn check_stored(&self, net: &NetworkConfig, db_name: &str) -> Result<(), String> {
+        let mut named = Vec::new();
+        if let Some(c) = self.channel.filter(|c| *c != net.channel) {
+            named.push(format!("--channel {c}"));
+        }
+        if let Some(p) = self.pan_id.filter(|p| *p != net.pan_id) {
+            named.push(format!("--pan-id {p}"));
+        }
+        if let Some(e) = self.extended_pan_id.filter(|e| *e != net.extended_pan_id) {
+            named.push(format!("--extended-pan-id {}", ExtAddr(e)));
+        }
+        if named.is_empty() {
+            return Ok(());
+        }
+        let (verb, them) = if named.len() == 1 { ("names", "it") } else { ("name", "them") };
+        Err(format!(
+            "{db_name} holds a network formed on channel {}, PAN id {}, extended PAN id {}, but {} \
+             {verb} another: changing the channel or PAN of a formed network is not supported \
+             (start without {them}, or form a new network with a new --db and pair every device \
+             again)",
+            net.channel,
+            net.pan_id,
+            ExtAddr(net.extended_pan_id),
+            named.join(" and "),
+        ))
+    }
+
+    /// Refuses, before anything is stored, a first start the radio cannot serve.
+    fn check_radio(&self, radio: &RadioSpec) -> Result<(), String> {
+        match self.pan_id {
+            Some(p) if *radio == RadioSpec::Sim && p != zigtrust_sim::world::PAN => Err(format!(
+                "--pan-id {p}: the simulated home's devices look for PAN {} (--radio sim)",
+                zigtrust_sim::world::PAN
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -171,9 +253,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
     };
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (start_tx, start_rx) = mpsc::channel::<Result<Started, String>>();
-    let (db, reset) = (a.db.clone(), a.reset_token);
+    let (db, reset, choice) = (a.db.clone(), a.reset_token, a.network_choice());
     let hub = std::thread::Builder::new().name("hub".into()).spawn(move || {
-        hub_thread(db, radio_spec, reset, start_tx, job_rx);
+        hub_thread(db, radio_spec, choice, reset, start_tx, job_rx);
     });
     if let Err(e) = hub {
         eprintln!("zigtrust serve: {e}");
@@ -360,11 +442,12 @@ pub async fn events(State(app): State<App>) -> Response {
 fn hub_thread(
     db: PathBuf,
     radio_spec: RadioSpec,
+    choice: NetworkChoice,
     reset_token: bool,
     start: Sender<Result<Started, String>>,
     jobs: Receiver<Job>,
 ) {
-    let mut st = match open_hub(&db, &radio_spec, reset_token) {
+    let mut st = match open_hub(&db, &radio_spec, choice, reset_token) {
         Ok((st, token, token_hash, summary)) => {
             let sse = st.sse.clone();
             if start.send(Ok(Started { token, token_hash, sse, summary })).is_err() {
@@ -406,9 +489,9 @@ pub fn in_memory_app() -> Result<(Router, String), String> {
     std::thread::Builder::new()
         .name("hub".into())
         .spawn(move || {
-            let opened = Store::open_in_memory()
-                .map_err(|e| e.to_string())
-                .and_then(|s| open_hub_on(s, ":memory:", &RadioSpec::Sim, false));
+            let opened = Store::open_in_memory().map_err(|e| e.to_string()).and_then(|s| {
+                open_hub_on(s, ":memory:", &RadioSpec::Sim, NetworkChoice::default(), false)
+            });
             let mut st = match opened {
                 Ok((st, token, _, _)) => {
                     let _ = start_tx.send(Ok((token, st.sse.clone())));
@@ -443,34 +526,44 @@ type Opened = (HubState, Option<String>, [u8; 32], String);
 fn open_hub(
     db: &std::path::Path,
     radio_spec: &RadioSpec,
+    choice: NetworkChoice,
     reset_token: bool,
 ) -> Result<Opened, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
-    open_hub_on(store, &db.display().to_string(), radio_spec, reset_token)
+    open_hub_on(store, &db.display().to_string(), radio_spec, choice, reset_token)
 }
 
 fn open_hub_on(
     mut store: Store,
     db_name: &str,
     radio_spec: &RadioSpec,
+    choice: NetworkChoice,
     reset_token: bool,
 ) -> Result<Opened, String> {
+    // Options are checked before the store is written to: a refused start must not leave a
+    // token nobody was shown, nor a network the radio cannot serve.
+    let stored = store.snapshot().map_err(|e| e.to_string())?.network;
+    match &stored {
+        Some(net) => choice.check_stored(net, db_name)?,
+        None => choice.check_radio(radio_spec)?,
+    }
     let (token, token_hash) = auth::ensure_token(&mut store, reset_token)?;
     let seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let now = now_ms();
-    if store.snapshot().map_err(|e| e.to_string())?.network.is_none() {
-        let pan = if *radio_spec == RadioSpec::Sim {
+    let formed = stored.is_none();
+    if formed {
+        let pan = choice.pan_id.unwrap_or(if *radio_spec == RadioSpec::Sim {
             zigtrust_sim::world::PAN
         } else {
-            zigtrust_wire::PanId(u16::from_le_bytes([seed[0], seed[1]]) & 0x3fff | 0x0100)
-        };
-        let epid = u64::from_le_bytes(seed[8..16].try_into().expect("8 bytes"));
+            PanId(u16::from_le_bytes([seed[0], seed[1]]) & 0x3fff | 0x0100)
+        });
+        let epid = choice
+            .extended_pan_id
+            .unwrap_or_else(|| u64::from_le_bytes(seed[8..16].try_into().expect("8 bytes")));
+        let channel = choice.channel.unwrap_or(DEFAULT_CHANNEL);
         let mut tc = TrustCenter::new(Snapshot::default(), seed, now);
-        tc.command(
-            now,
-            AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel: 15 },
-        )
-        .map_err(|e| e.to_string())?;
+        tc.command(now, AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel })
+            .map_err(|e| e.to_string())?;
         // Nothing goes on air before the network is stored.
         let _ = tc.take_batch().commit(&mut store).map_err(|f| f.error.to_string())?;
     }
@@ -532,5 +625,17 @@ fn open_hub_on(
         }
     }
     st.save_home(true);
+    // The network's identity, which a user moving devices or choosing a Wi-Fi channel needs
+    // (the PAN ids are random unless named).
+    let summary = match st.tc().network() {
+        Some(n) => format!(
+            "{summary}\n{} channel {}, PAN id {}, extended PAN id {}",
+            if formed { "formed a network on" } else { "network on" },
+            n.channel,
+            n.pan_id,
+            ExtAddr(n.extended_pan_id)
+        ),
+        None => summary,
+    };
     Ok((st, token, token_hash, summary))
 }
