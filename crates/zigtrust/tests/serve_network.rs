@@ -145,3 +145,20 @@ fn bad_channel_and_pan_values_exit_2_and_store_nothing() {
     let net = d.get("/api/network");
     assert_eq!((net["channel"].as_u64(), net["pan_id"].as_str()), (Some(11), Some("0x1a62")));
 }
+
+#[test]
+fn a_first_start_whose_radio_fails_forms_nothing_and_keeps_the_token_for_the_next() {
+    let dir = test_dir("network-radio-fails");
+    let db = dir.join("hub.db");
+    let missing = dir.join("no-such-ot-rcp");
+    let url = format!("spinel+hdlc+forkpty://{}?forkpty-arg=1", missing.display());
+    let (code, err) = refused(&db, &["--radio", &url, "--channel", "25"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no-such-ot-rcp"), "{err}");
+    // The user fixes the radio (here: takes the simulated one) and picks another channel: this
+    // is still the first start, so the token is shown and the network formed as now named.
+    let d = Daemon::start(&dir, &["--channel", "11"], None);
+    assert!(d.printed_token.is_some(), "{:?}", d.stdout);
+    assert!(d.stdout.iter().any(|l| l.starts_with("formed a network on channel 11,")));
+    assert_eq!(d.get("/api/network")["channel"], 11);
+}

@@ -540,33 +540,16 @@ fn open_hub_on(
     choice: NetworkChoice,
     reset_token: bool,
 ) -> Result<Opened, String> {
-    // Options are checked before the store is written to: a refused start must not leave a
-    // token nobody was shown, nor a network the radio cannot serve.
+    // Options are checked, and the radio opened, before the store is written to: a refused or
+    // failed first start must leave neither a token nobody was shown nor a network formed
+    // from options the user may still correct.
     let stored = store.snapshot().map_err(|e| e.to_string())?.network;
     match &stored {
         Some(net) => choice.check_stored(net, db_name)?,
         None => choice.check_radio(radio_spec)?,
     }
-    let (token, token_hash) = auth::ensure_token(&mut store, reset_token)?;
     let seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let now = now_ms();
-    let formed = stored.is_none();
-    if formed {
-        let pan = choice.pan_id.unwrap_or(if *radio_spec == RadioSpec::Sim {
-            zigtrust_sim::world::PAN
-        } else {
-            PanId(u16::from_le_bytes([seed[0], seed[1]]) & 0x3fff | 0x0100)
-        });
-        let epid = choice
-            .extended_pan_id
-            .unwrap_or_else(|| u64::from_le_bytes(seed[8..16].try_into().expect("8 bytes")));
-        let channel = choice.channel.unwrap_or(DEFAULT_CHANNEL);
-        let mut tc = TrustCenter::new(Snapshot::default(), seed, now);
-        tc.command(now, AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel })
-            .map_err(|e| e.to_string())?;
-        // Nothing goes on air before the network is stored.
-        let _ = tc.take_batch().commit(&mut store).map_err(|f| f.error.to_string())?;
-    }
     let mut tc_seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let (radio, summary) = match radio_spec {
         RadioSpec::Sim => {
@@ -608,6 +591,24 @@ fn open_hub_on(
             (DaemonRadio::Spinel(Box::new(r)), summary)
         }
     };
+    let formed = stored.is_none();
+    if formed {
+        let pan = choice.pan_id.unwrap_or(if *radio_spec == RadioSpec::Sim {
+            zigtrust_sim::world::PAN
+        } else {
+            PanId(u16::from_le_bytes([seed[0], seed[1]]) & 0x3fff | 0x0100)
+        });
+        let epid = choice
+            .extended_pan_id
+            .unwrap_or_else(|| u64::from_le_bytes(seed[8..16].try_into().expect("8 bytes")));
+        let channel = choice.channel.unwrap_or(DEFAULT_CHANNEL);
+        let mut tc = TrustCenter::new(Snapshot::default(), seed, now);
+        tc.command(now, AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel })
+            .map_err(|e| e.to_string())?;
+        // Nothing goes on air before the network is stored.
+        let _ = tc.take_batch().commit(&mut store).map_err(|f| f.error.to_string())?;
+    }
+    let (token, token_hash) = auth::ensure_token(&mut store, reset_token)?;
     let hub = Hub::open(store, radio, tc_seed, now).map_err(|e| e.to_string())?;
     tc_seed.fill(0);
     let mut st = HubState::new(hub, radio_spec.to_string());
