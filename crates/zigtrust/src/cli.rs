@@ -67,11 +67,24 @@ fn parse_install_code(s: &str) -> Result<DeviceInstallCode, String> {
     Ok(DeviceInstallCode { ieee: ExtAddr(ieee), link_key: p.code.link_key() })
 }
 
-/// `--channel`: a 2.4 GHz 802.15.4 channel, 11-26 (the only band the radios we drive have).
-pub fn parse_channel(s: &str) -> Result<u8, String> {
-    match s.trim().parse::<u8>() {
-        Ok(c) if (11..=26).contains(&c) => Ok(c),
-        _ => Err("a Zigbee channel is 11-26 (2.4 GHz)".to_string()),
+/// `--channel`: a channel, or `auto` for one chosen by an energy scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelChoice {
+    /// A 2.4 GHz 802.15.4 channel, 11-26 (the only band the radios we drive have).
+    Channel(u8),
+    /// The quietest of the channels Zigbee shares best with Wi-Fi, measured by the radio.
+    Auto,
+}
+
+/// `--channel`: 11-26 or `auto`.
+pub fn parse_channel(s: &str) -> Result<ChannelChoice, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("auto") {
+        return Ok(ChannelChoice::Auto);
+    }
+    match t.parse::<u8>() {
+        Ok(c) if (11..=26).contains(&c) => Ok(ChannelChoice::Channel(c)),
+        _ => Err("a Zigbee channel is 11-26 (2.4 GHz), or auto".to_string()),
     }
 }
 
@@ -155,9 +168,10 @@ mod tests {
 
     #[test]
     fn channels_are_the_2_4_ghz_ones() {
-        assert_eq!(parse_channel("11"), Ok(11));
-        assert_eq!(parse_channel("26"), Ok(26));
-        for bad in ["10", "27", "0", "256", "-1", "", "15.0", "auto"] {
+        assert_eq!(parse_channel("11"), Ok(ChannelChoice::Channel(11)));
+        assert_eq!(parse_channel("26"), Ok(ChannelChoice::Channel(26)));
+        assert_eq!(parse_channel("auto"), Ok(ChannelChoice::Auto));
+        for bad in ["10", "27", "0", "256", "-1", "", "15.0", "automatic"] {
             assert!(parse_channel(bad).is_err(), "{bad}");
         }
     }

@@ -162,3 +162,66 @@ fn a_first_start_whose_radio_fails_forms_nothing_and_keeps_the_token_for_the_nex
     assert!(d.stdout.iter().any(|l| l.starts_with("formed a network on channel 11,")));
     assert_eq!(d.get("/api/network")["channel"], 11);
 }
+
+/// `--channel auto` on OpenThread's simulation RCP: the daemon measures 11, 15, 20 and 25 with
+/// the RCP's energy scan and forms on the quietest. The simulation radio's interference model
+/// reads a high RSSI (-30 dBm) with probability 5 % × (channel − 11) per sample, so over a
+/// 100 ms scan every channel but 11 is loud and 11 is always quiet (-98 dBm).
+#[test]
+fn channel_auto_forms_on_the_quietest_channel_by_the_rcps_energy_scan() {
+    use zigtrust_testkit::ot_medium::{ot_rcp, Medium};
+    use zigtrust_testkit::serve::Serve;
+    use zigtrust_wire::mac::{MacBody, MacFrame};
+    const PORT_OFFSET: u16 = 62;
+    let dir = test_dir("network-auto");
+    let url = format!("spinel+hdlc+forkpty://{}?forkpty-arg=1", ot_rcp().display());
+    let offset = PORT_OFFSET.to_string();
+    let mut serve = Serve::spawn_env(
+        &bin(),
+        &dir.join("hub.db"),
+        &["--radio", &url, "--channel", "auto"],
+        &dir.join("stderr.txt"),
+        &[("PORT_OFFSET", &offset)],
+    );
+    serve.wait_started(30);
+    let scan = serve.stdout.iter().find(|l| l.starts_with("energy scan")).expect("the scan line");
+    println!("{scan}");
+    assert!(scan.contains("channel 11 -98 dBm"), "{scan}");
+    for loud in [15, 20, 25] {
+        assert!(scan.contains(&format!("channel {loud} -")), "{scan}");
+        assert!(!scan.contains(&format!("channel {loud} -98 dBm")), "{scan}");
+    }
+    assert!(serve.stdout.iter().any(|l| l.starts_with("formed a network on channel 11,")));
+    let api = serve.client(serve.token.as_deref());
+    let net = api.get("/api/network");
+    assert_eq!(net["channel"], 11, "{net}");
+    // The RCP listens there: a device scanning channel 11 gets the network's beacon.
+    let mut medium = Medium::new(PORT_OFFSET, 11);
+    let mut breq = Vec::new();
+    MacFrame::beacon_request(1).emit(&mut breq);
+    medium.inject(30, &breq);
+    let beacon = medium
+        .next_from(1, std::time::Duration::from_secs(2), |h| {
+            matches!(h.frame().body, MacBody::Beacon(_))
+        })
+        .expect("a beacon on channel 11");
+    let pan = beacon.frame().header.src_pan.map(|p| p.to_string());
+    assert_eq!(pan.as_deref(), net["pan_id"].as_str());
+    serve.kill();
+    // A restart with `auto` keeps the network where it is; no scan is made.
+    let mut serve = Serve::spawn_env(
+        &bin(),
+        &dir.join("hub.db"),
+        &["--radio", &url, "--channel", "auto"],
+        &dir.join("stderr2.txt"),
+        &[("PORT_OFFSET", &offset)],
+    );
+    serve.wait_started(30);
+    assert!(!serve.stdout.iter().any(|l| l.starts_with("energy scan")), "{:?}", serve.stdout);
+    assert!(serve.stdout.iter().any(|l| l.starts_with("network on channel 11,")));
+    serve.kill();
+    // Only an RCP measures energy.
+    let (code, err) = refused(&dir.join("sim.db"), &["--channel", "auto"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--channel auto") && err.contains("energy scan"), "{err}");
+}

@@ -10,6 +10,7 @@ pub mod server;
 pub mod state;
 pub mod views;
 
+use crate::cli::ChannelChoice;
 use crate::exit;
 use api::ApiError;
 use auth::{AllowedHosts, Auth};
@@ -58,10 +59,11 @@ pub struct Args {
     #[arg(long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
     /// The 2.4 GHz channel (11-26) the network is formed on at first start [default: 15].
-    /// Next to Wi-Fi, Zigbee networks usually take 11, 15, 20 or 25. A formed network keeps
-    /// its channel: naming another one later exits 2.
-    #[arg(long, value_name = "11-26", value_parser = crate::cli::parse_channel)]
-    pub channel: Option<u8>,
+    /// Next to Wi-Fi, Zigbee networks usually take 11, 15, 20 or 25; `auto` takes the quietest
+    /// of those by an energy scan (OpenThread RCP radios only). A formed network keeps its
+    /// channel: naming another one later exits 2.
+    #[arg(long, value_name = "11-26|auto", value_parser = crate::cli::parse_channel)]
+    pub channel: Option<ChannelChoice>,
     /// The PAN id the network is formed with at first start, e.g. 0x1a62 (or decimal); random
     /// if not given. For moving devices from another coordinator's network. A formed network
     /// keeps its PAN id: naming another one later exits 2.
@@ -89,7 +91,7 @@ impl Args {
 /// network or nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NetworkChoice {
-    pub channel: Option<u8>,
+    pub channel: Option<ChannelChoice>,
     pub pan_id: Option<PanId>,
     pub extended_pan_id: Option<u64>,
 }
@@ -97,14 +99,26 @@ pub struct NetworkChoice {
 /// The channel a network is formed on when none is named.
 const DEFAULT_CHANNEL: u8 = 15;
 
+/// The channels `--channel auto` chooses from: those between the usual Wi-Fi channels 1, 6
+/// and 11 (25 above 11, 11 below 1's centre). In order of preference on equal energy: the
+/// default first, 11 last as it lies under Wi-Fi channel 1's skirt.
+const AUTO_CHANNELS: [u8; 4] = [15, 20, 25, 11];
+/// Energy scans per channel, taken in turns so that a burst of traffic hits one sample.
+const SCAN_ROUNDS: usize = 3;
+/// How long each energy scan listens.
+const SCAN_PERIOD: Duration = Duration::from_millis(100);
+
 impl NetworkChoice {
     /// Refuses options that name another network than the stored one. A formed network cannot
     /// be moved from here (its devices would have to follow, by a network update the daemon
     /// does not send), and silently ignoring the options would let the user believe it moved.
     fn check_stored(&self, net: &NetworkConfig, db_name: &str) -> Result<(), String> {
         let mut named = Vec::new();
-        if let Some(c) = self.channel.filter(|c| *c != net.channel) {
-            named.push(format!("--channel {c}"));
+        // `auto` asks for nothing in particular: any formed network satisfies it.
+        if let Some(ChannelChoice::Channel(c)) = self.channel {
+            if c != net.channel {
+                named.push(format!("--channel {c}"));
+            }
         }
         if let Some(p) = self.pan_id.filter(|p| *p != net.pan_id) {
             named.push(format!("--pan-id {p}"));
@@ -130,6 +144,12 @@ impl NetworkChoice {
 
     /// Refuses, before anything is stored, a first start the radio cannot serve.
     fn check_radio(&self, radio: &RadioSpec) -> Result<(), String> {
+        if self.channel == Some(ChannelChoice::Auto) && !matches!(radio, RadioSpec::Spinel(_)) {
+            return Err(format!(
+                "--channel auto measures the channels with the radio's energy scan, which only an \
+                 OpenThread RCP does (--radio spinel+…), not --radio {radio}; name a channel"
+            ));
+        }
         match self.pan_id {
             Some(p) if *radio == RadioSpec::Sim && p != zigtrust_sim::world::PAN => Err(format!(
                 "--pan-id {p}: the simulated home's devices look for PAN {} (--radio sim)",
@@ -551,6 +571,8 @@ fn open_hub_on(
     let seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let now = now_ms();
     let mut tc_seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    // `--channel auto`: the energy per channel, measured once the radio is open.
+    let mut scanned: Option<Vec<(u8, f64)>> = None;
     let (radio, summary) = match radio_spec {
         RadioSpec::Sim => {
             let saved: Option<HomeNv> = match store.setting(SIM_HOME_SETTING).map_err(|e| e.to_string())? {
@@ -582,6 +604,9 @@ fn open_hub_on(
         }
         RadioSpec::Spinel(spec) => {
             let r = SpinelRadio::open(spec).map_err(|e| format!("--radio {spec}: {e}"))?;
+            if stored.is_none() && choice.channel == Some(ChannelChoice::Auto) {
+                scanned = Some(scan_channels(&r)?);
+            }
             let info = r.info().unwrap_or_default();
             let summary = format!(
                 "zigtrust serve: Trust Center on an OpenThread RCP ({}; {}, Spinel {}.{}, RCP API {}, EUI-64 {}), store {db_name}",
@@ -601,7 +626,15 @@ fn open_hub_on(
         let epid = choice
             .extended_pan_id
             .unwrap_or_else(|| u64::from_le_bytes(seed[8..16].try_into().expect("8 bytes")));
-        let channel = choice.channel.unwrap_or(DEFAULT_CHANNEL);
+        let channel = match (choice.channel, &scanned) {
+            (Some(ChannelChoice::Channel(c)), _) => c,
+            (Some(ChannelChoice::Auto), Some(energy)) => quietest(energy)
+                .ok_or("--channel auto: the energy scan measured no channel; name a channel")?,
+            (Some(ChannelChoice::Auto), None) => {
+                return Err("--channel auto: no energy scan was made; name a channel".into())
+            }
+            (None, _) => DEFAULT_CHANNEL,
+        };
         let mut tc = TrustCenter::new(Snapshot::default(), seed, now);
         tc.command(now, AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel })
             .map_err(|e| e.to_string())?;
@@ -626,6 +659,18 @@ fn open_hub_on(
         }
     }
     st.save_home(true);
+    let summary = match &scanned {
+        Some(energy) => {
+            let seen: Vec<String> =
+                energy.iter().map(|(c, dbm)| format!("channel {c} {dbm:.0} dBm")).collect();
+            format!(
+                "{summary}\nenergy scan, peak RSSI (mean of {SCAN_ROUNDS} scans of {} ms): {}",
+                SCAN_PERIOD.as_millis(),
+                seen.join(", ")
+            )
+        }
+        None => summary,
+    };
     // The network's identity, which a user moving devices or choosing a Wi-Fi channel needs
     // (the PAN ids are random unless named).
     let summary = match st.tc().network() {
@@ -639,4 +684,67 @@ fn open_hub_on(
         None => summary,
     };
     Ok((st, token, token_hash, summary))
+}
+
+/// Measures [`AUTO_CHANNELS`] with the RCP's energy scan: each channel's mean of
+/// [`SCAN_ROUNDS`] peak readings (dBm), in [`AUTO_CHANNELS`] order. A failed scan fails the
+/// start: picking a channel unmeasured is what the user asked not to happen.
+fn scan_channels(radio: &SpinelRadio) -> Result<Vec<(u8, f64)>, String> {
+    let mut sums = [0i32; AUTO_CHANNELS.len()];
+    for _ in 0..SCAN_ROUNDS {
+        for (sum, &c) in sums.iter_mut().zip(&AUTO_CHANNELS) {
+            let dbm = radio.energy_scan(c, SCAN_PERIOD).map_err(|e| {
+                format!("--channel auto: the energy scan failed: {e}; name a channel")
+            })?;
+            *sum += i32::from(dbm);
+        }
+    }
+    Ok(AUTO_CHANNELS
+        .iter()
+        .zip(sums)
+        .map(|(&c, s)| (c, f64::from(s) / SCAN_ROUNDS as f64))
+        .collect())
+}
+
+/// The channel with the least energy; on equal energy the earlier one.
+fn quietest(energy: &[(u8, f64)]) -> Option<u8> {
+    let mut best: Option<(u8, f64)> = None;
+    for &(c, dbm) in energy {
+        if best.is_none_or(|(_, b)| dbm < b) {
+            best = Some((c, dbm));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_takes_the_quietest_channel_and_on_equal_energy_the_earlier() {
+        assert_eq!(quietest(&[(15, -90.0), (20, -95.5), (25, -60.0), (11, -95.0)]), Some(20));
+        assert_eq!(quietest(&[(15, -98.0), (20, -98.0), (25, -98.0), (11, -98.0)]), Some(15));
+        assert_eq!(quietest(&[(15, -30.0), (20, -98.0), (25, -98.0), (11, -98.0)]), Some(20));
+        assert_eq!(quietest(&[]), None);
+    }
+
+    #[test]
+    fn auto_needs_an_rcp_and_asks_nothing_of_a_formed_network() {
+        let auto = NetworkChoice { channel: Some(ChannelChoice::Auto), ..Default::default() };
+        assert!(auto.check_radio(&RadioSpec::Sim).is_err());
+        let rcp: RadioSpec = "spinel+hdlc+forkpty:///bin/ot-rcp?forkpty-arg=1".parse().unwrap();
+        assert_eq!(auto.check_radio(&rcp), Ok(()));
+        let net = NetworkConfig {
+            pan_id: PanId(0x1a62),
+            extended_pan_id: 1,
+            channel: 25,
+            tc_ieee: ExtAddr(2),
+            nwk_update_id: 0,
+        };
+        assert_eq!(auto.check_stored(&net, "hub.db"), Ok(()));
+        let other =
+            NetworkChoice { channel: Some(ChannelChoice::Channel(20)), ..Default::default() };
+        assert!(other.check_stored(&net, "hub.db").unwrap_err().contains("--channel 20"));
+    }
 }
