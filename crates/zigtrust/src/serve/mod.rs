@@ -99,9 +99,9 @@ pub struct NetworkChoice {
 /// The channel a network is formed on when none is named.
 const DEFAULT_CHANNEL: u8 = 15;
 
-/// The channels `--channel auto` chooses from: those between the usual Wi-Fi channels 1, 6
-/// and 11 (25 above 11, 11 below 1's centre). In order of preference on equal energy: the
-/// default first, 11 last as it lies under Wi-Fi channel 1's skirt.
+/// The channels `--channel auto` chooses from: 15, 20 and 25 lie in the gaps beside Wi-Fi
+/// channels 1, 6 and 11; 11 (many stacks' default) lies inside Wi-Fi channel 1. In order of
+/// preference on equal energy: the daemon's default first, 11 last.
 const AUTO_CHANNELS: [u8; 4] = [15, 20, 25, 11];
 /// Energy scans per channel, taken in turns so that a burst of traffic hits one sample.
 const SCAN_ROUNDS: usize = 3;
