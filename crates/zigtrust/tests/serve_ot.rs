@@ -3,7 +3,8 @@
 //! `--radio spinel+hdlc+forkpty://…`, with this test's PORT_OFFSET in its environment, and the
 //! test process runs the simulator's device models as further nodes on the same medium
 //! ([`zigtrust_sim::medium_ot`]), so every frame between the daemon and a device passes through
-//! the real RCP.
+//! the real RCP. The daemon forms the network at its first start with `--channel`, `--pan-id`
+//! and `--extended-pan-id`, where the device models look for it.
 //!
 //! A mixed home joins (a Zigbee 3.0 router and a sleepy Zigbee 3.0 sensor by install code, an
 //! HA 1.2 router, a sleepy HA 1.2 sensor through the Zigbee 3.0 router), the network key
@@ -18,14 +19,11 @@ mod common;
 
 use common::daemon::{bin, test_dir};
 use serde_json::Value;
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zigtrust_crypto::{InstallCode, Key};
 use zigtrust_sim::device::{self, Device, Knobs, Profile, Role};
 use zigtrust_sim::medium_ot::{base_port, OtMedium, OtMediumThread};
 use zigtrust_sim::world::{Kind, World, PAN};
-use zigtrust_tc::model::Snapshot;
-use zigtrust_tc::{AdminCommand, MemStore, TrustCenter};
 use zigtrust_testkit::http::{Client, SseEvent};
 use zigtrust_testkit::ot_medium::{ot_rcp, rx_socket, sim_nodes, Medium};
 use zigtrust_testkit::serve::Serve;
@@ -37,7 +35,9 @@ const PORT_OFFSET: u16 = 61;
 const RCP_NODE: u16 = 1;
 /// A node of the test's own on the medium, scanning for the network.
 const SCANNER_NODE: u16 = 30;
-const CHANNEL: u8 = 15;
+/// The medium's channel: not the daemon's default (15), so that only a `--channel` that
+/// reaches the RCP lets the devices hear it (the medium drops frames on other channels).
+const CHANNEL: u8 = 20;
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
@@ -148,34 +148,6 @@ fn extended_pan_id() -> u64 {
     0xdddd_0000_0000_0000 | u64::from(PORT_OFFSET)
 }
 
-/// Forms a network on the simulator's PAN and channel and imports it into `db` with
-/// `zigtrust backup import`, the way a user moves a network to zigtrust. (The daemon forms a
-/// network on a random PAN at first start; the simulator's device models are built for one
-/// PAN.)
-fn import_network(dir: &Path, db: &Path) {
-    let now = now_ms();
-    let mut tc = TrustCenter::new(Snapshot::default(), [0x61; 32], now);
-    let form = AdminCommand::FormNetwork {
-        pan_id: PAN,
-        extended_pan_id: extended_pan_id(),
-        channel: CHANNEL,
-    };
-    tc.command(now, form).unwrap();
-    let mut store = MemStore::default();
-    let _ = tc.take_batch().commit(&mut store).unwrap();
-    let snap = zigtrust_tc::Durable::snapshot(&store).unwrap_or_else(|e| match e {});
-    let backup = zigtrust_store::backup::export(&snap, now, "serve_ot").unwrap();
-    let file = dir.join("network.json");
-    std::fs::write(&file, serde_json::to_vec(&backup).unwrap()).unwrap();
-    let out = std::process::Command::new(bin())
-        .args(["backup", "import", "--db"])
-        .arg(db)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// The daemon's `ot-rcp` child (spawned by one of its threads).
 fn rcp_child(daemon: u32) -> Option<u32> {
     let tasks = std::fs::read_dir(format!("/proc/{daemon}/task")).ok()?;
@@ -249,7 +221,6 @@ fn the_daemon_on_the_simulation_rcp_runs_a_home_rotates_keys_and_survives_a_kill
     let t_all = Instant::now();
     let dir = test_dir("serve-ot");
     let db = dir.join("hub.db");
-    import_network(&dir, &db);
     // The daemon runs its own copy of ot-rcp, which the test takes away for an outage.
     let rcp = dir.join("ot-rcp");
     std::fs::copy(ot_rcp(), &rcp).unwrap();
@@ -257,10 +228,14 @@ fn the_daemon_on_the_simulation_rcp_runs_a_home_rotates_keys_and_survives_a_kill
     let offset = PORT_OFFSET.to_string();
     let home = Home::new();
     let t0 = Instant::now();
+    // The daemon forms its network at this first start where the simulator's device models
+    // look for it: their PAN, the medium's channel.
+    let (channel, pan, epid) =
+        (CHANNEL.to_string(), PAN.to_string(), ExtAddr(extended_pan_id()).to_string());
     let mut serve = Serve::spawn_env(
         &bin(),
         &db,
-        &["--radio", &url],
+        &["--radio", &url, "--channel", &channel, "--pan-id", &pan, "--extended-pan-id", &epid],
         &dir.join("stderr.txt"),
         &[("PORT_OFFSET", &offset)],
     );
@@ -272,6 +247,7 @@ fn the_daemon_on_the_simulation_rcp_runs_a_home_rotates_keys_and_survives_a_kill
     let net = api.get("/api/network");
     assert_eq!(net["pan_id"], format!("{:#06x}", PAN.0), "{net}");
     assert_eq!(net["channel"], CHANNEL);
+    assert_eq!(net["extended_pan_id"], epid);
     assert_eq!(net["radio"], url);
     let rs = &net["radio_status"];
     assert_eq!(rs["kind"], "spinel", "{rs}");

@@ -100,6 +100,17 @@ const PROP_PHY_TX_POWER: u32 = 0x25;
 /// first).
 pub const MAX_EVENTS: usize = 64;
 
+// Energy scan (`spinel.h`), which this driver speaks through [`PropValue::Other`]: the RCP
+// scans one channel (the only bit of SCAN_MASK) for SCAN_PERIOD ms once SCAN_STATE is set to
+// ENERGY, then reports `MAC_ENERGY_SCAN_RESULT` (`Cc`: channel, max RSSI in dBm) unprompted.
+const PROP_MAC_SCAN_STATE: u32 = 0x30;
+const PROP_MAC_SCAN_MASK: u32 = 0x31;
+const PROP_MAC_SCAN_PERIOD: u32 = 0x32;
+const PROP_MAC_ENERGY_SCAN_RESULT: u32 = 0x39;
+const SCAN_STATE_ENERGY: u8 = 2;
+/// `OT_RADIO_RSSI_INVALID`: the radio measured nothing.
+const RSSI_INVALID: i8 = 127;
+
 // ---- --radio URLs ------------------------------------------------------------------------
 
 /// A Spinel radio URL, parsed (OpenThread's `spinel+hdlc+…` convention).
@@ -619,6 +630,11 @@ enum Api {
     Get(Prop, Sender<Result<PropValue, RadioError>>),
     /// Answered once everything sent before it was handled.
     Sync(Sender<()>),
+    EnergyScan {
+        channel: u8,
+        period_ms: u16,
+        reply: Sender<Result<i8, RadioError>>,
+    },
     Shutdown,
 }
 
@@ -675,6 +691,7 @@ impl SpinelRadio {
             handshaking: false,
             resets_seen: 0,
             retry: None,
+            energy: None,
         };
         let thread = std::thread::Builder::new()
             .name("spinel-radio".into())
@@ -743,6 +760,21 @@ impl SpinelRadio {
         self.send(Api::Get(prop, tx))?;
         rx.recv_timeout(self.opts.call_timeout * 2)
             .unwrap_or_else(|_| Err(RadioError(format!("no answer to GET {}", prop.name()))))
+    }
+
+    /// Measures the energy on `channel` (11-26) for `period`: the highest RSSI the RCP saw
+    /// there, in dBm. For choosing a channel before the radio is configured (the RCP goes back
+    /// to its receive channel afterwards).
+    pub fn energy_scan(&self, channel: u8, period: Duration) -> Result<i8, RadioError> {
+        if !(11..=26).contains(&channel) {
+            return Err(RadioError(format!("no energy scan on channel {channel} (11-26 only)")));
+        }
+        let period_ms = u16::try_from(period.as_millis()).unwrap_or(u16::MAX).max(1);
+        let (tx, rx) = mpsc::channel();
+        self.send(Api::EnergyScan { channel, period_ms, reply: tx })?;
+        rx.recv_timeout(period + self.opts.call_timeout * 6).unwrap_or_else(|_| {
+            Err(RadioError(format!("the energy scan of channel {channel} did not finish")))
+        })
     }
 
     /// Waits until no direct frame is queued or in flight, up to `timeout`; whether it got
@@ -909,6 +941,8 @@ struct Driver {
     resets_seen: u32,
     /// When to try re-opening a failed link again, and the delay after that.
     retry: Option<(Instant, Duration)>,
+    /// The last energy scan result (channel, max RSSI), until an energy scan takes it.
+    energy: Option<(u8, i8)>,
 }
 
 /// A fault and what it has cost so far, for the [`RadioEvent`] that reports it.
@@ -1019,6 +1053,9 @@ impl Driver {
             }
             Api::Sync(reply) => {
                 let _ = reply.send(());
+            }
+            Api::EnergyScan { channel, period_ms, reply } => {
+                let _ = reply.send(self.energy_scan(channel, period_ms));
             }
             Api::Shutdown => {}
         }
@@ -1304,6 +1341,46 @@ impl Driver {
         Ok(RcpInfo { protocol, ncp_version, rcp_api_version, hwaddr })
     }
 
+    /// One energy scan (see [`SpinelRadio::energy_scan`]).
+    fn energy_scan(&mut self, channel: u8, period_ms: u16) -> Result<i8, RadioError> {
+        if self.link.is_none() || self.recover.is_some() {
+            return Err(RadioError("RCP down: no energy scan".into()));
+        }
+        // The RCP scans only with its raw link enabled.
+        self.set(PropValue::PhyEnabled(true))?;
+        self.set(PropValue::Other { prop: PROP_MAC_SCAN_MASK, data: vec![channel] })?;
+        let period =
+            PropValue::Other { prop: PROP_MAC_SCAN_PERIOD, data: period_ms.to_le_bytes().to_vec() };
+        self.set(period)?;
+        self.energy = None;
+        let start = PropValue::Other { prop: PROP_MAC_SCAN_STATE, data: vec![SCAN_STATE_ENERGY] };
+        // Answered with the scan state: ENERGY while scanning, IDLE if it is already over.
+        match self.call(Command::PropValue(PropOp::Set, start))? {
+            Command::PropValue(PropOp::Is, PropValue::Other { prop: PROP_MAC_SCAN_STATE, .. }) => {}
+            Command::PropValue(PropOp::Is, PropValue::LastStatus(Status::Ok)) => {}
+            other => {
+                return Err(RadioError(format!(
+                    "the RCP refused an energy scan of channel {channel}: {other:?}"
+                )))
+            }
+        }
+        let wait = Duration::from_millis(u64::from(period_ms)) + self.opts.call_timeout;
+        if !self.pump_until(wait, |d| d.energy.is_some())? {
+            return Err(RadioError(format!(
+                "no energy scan result from the RCP for channel {channel} within {wait:?}"
+            )));
+        }
+        match self.energy.take() {
+            Some((c, rssi)) if c == channel && rssi != RSSI_INVALID => Ok(rssi),
+            Some((c, RSSI_INVALID)) if c == channel => {
+                Err(RadioError(format!("the RCP measured nothing on channel {channel}")))
+            }
+            got => Err(RadioError(format!(
+                "asked for an energy scan of channel {channel}, the RCP reported {got:?}"
+            ))),
+        }
+    }
+
     /// Applies the configuration and the whole source-match table.
     fn apply_config(&mut self) -> Result<(), RadioError> {
         let Some(c) = self.config else { return Ok(()) };
@@ -1514,6 +1591,14 @@ impl Driver {
                 }
             }
             Command::PropValue(PropOp::Is, PropValue::StreamRawRx(rx)) => self.on_rx(rx),
+            Command::PropValue(
+                PropOp::Is,
+                PropValue::Other { prop: PROP_MAC_ENERGY_SCAN_RESULT, data },
+            ) => {
+                if let [channel, rssi, ..] = data[..] {
+                    self.energy = Some((channel, rssi as i8));
+                }
+            }
             _ => {}
         }
     }

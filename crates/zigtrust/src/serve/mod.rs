@@ -10,6 +10,7 @@ pub mod server;
 pub mod state;
 pub mod views;
 
+use crate::cli::ChannelChoice;
 use crate::exit;
 use api::ApiError;
 use auth::{AllowedHosts, Auth};
@@ -32,8 +33,9 @@ use zigtrust_hub::radio::zep::ZepRadio;
 use zigtrust_hub::{os_seed, Hub, RadioSpec};
 use zigtrust_sim::live::{HomeNv, LiveHome};
 use zigtrust_store::Store;
-use zigtrust_tc::model::Snapshot;
+use zigtrust_tc::model::{NetworkConfig, Snapshot};
 use zigtrust_tc::{AdminCommand, TrustCenter};
+use zigtrust_wire::{ExtAddr, PanId};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -57,6 +59,106 @@ pub struct Args {
     /// DNS-rebinding page cannot reach the daemon.
     #[arg(long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
+    /// The 2.4 GHz channel (11-26) the network is formed on at first start [default: 15].
+    /// Next to Wi-Fi, Zigbee networks usually take 11, 15, 20 or 25; `auto` takes the quietest
+    /// of those by an energy scan (OpenThread RCP radios only). A formed network keeps its
+    /// channel: naming another one later exits 2.
+    #[arg(long, value_name = "11-26|auto", value_parser = crate::cli::parse_channel)]
+    pub channel: Option<ChannelChoice>,
+    /// The PAN id the network is formed with at first start, e.g. 0x1a62 (or decimal); random
+    /// if not given. For moving devices from another coordinator's network. A formed network
+    /// keeps its PAN id: naming another one later exits 2.
+    #[arg(long = "pan-id", value_name = "0xXXXX", value_parser = crate::cli::parse_pan_id)]
+    pub pan_id: Option<PanId>,
+    /// The extended PAN id the network is formed with at first start (16 hex digits, e.g.
+    /// dd:dd:dd:dd:dd:dd:dd:dd); random if not given. Like --pan-id, fixed once formed.
+    #[arg(long = "extended-pan-id", value_name = "HEX", value_parser = crate::cli::parse_extended_pan_id)]
+    pub extended_pan_id: Option<u64>,
+}
+
+impl Args {
+    /// The network the options ask for.
+    fn network_choice(&self) -> NetworkChoice {
+        NetworkChoice {
+            channel: self.channel,
+            pan_id: self.pan_id,
+            extended_pan_id: self.extended_pan_id,
+        }
+    }
+}
+
+/// The network a first start forms, as the options name it; what they leave out is chosen:
+/// channel 15, a random PAN id and extended PAN id. On a later start it must name the stored
+/// network or nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkChoice {
+    pub channel: Option<ChannelChoice>,
+    pub pan_id: Option<PanId>,
+    pub extended_pan_id: Option<u64>,
+}
+
+/// The channel a network is formed on when none is named.
+const DEFAULT_CHANNEL: u8 = 15;
+
+/// The channels `--channel auto` chooses from: 15, 20 and 25 lie in the gaps beside Wi-Fi
+/// channels 1, 6 and 11; 11 (many stacks' default) lies inside Wi-Fi channel 1. In order of
+/// preference on equal energy: the daemon's default first, 11 last.
+const AUTO_CHANNELS: [u8; 4] = [15, 20, 25, 11];
+/// Energy scans per channel, taken in turns so that a burst of traffic hits one sample.
+const SCAN_ROUNDS: usize = 3;
+/// How long each energy scan listens.
+const SCAN_PERIOD: Duration = Duration::from_millis(100);
+
+impl NetworkChoice {
+    /// Refuses options that name another network than the stored one. A formed network cannot
+    /// be moved from here (its devices would have to follow, by a network update the daemon
+    /// does not send), and silently ignoring the options would let the user believe it moved.
+    fn check_stored(&self, net: &NetworkConfig, db_name: &str) -> Result<(), String> {
+        let mut named = Vec::new();
+        // `auto` asks for nothing in particular: any formed network satisfies it.
+        if let Some(ChannelChoice::Channel(c)) = self.channel {
+            if c != net.channel {
+                named.push(format!("--channel {c}"));
+            }
+        }
+        if let Some(p) = self.pan_id.filter(|p| *p != net.pan_id) {
+            named.push(format!("--pan-id {p}"));
+        }
+        if let Some(e) = self.extended_pan_id.filter(|e| *e != net.extended_pan_id) {
+            named.push(format!("--extended-pan-id {}", ExtAddr(e)));
+        }
+        if named.is_empty() {
+            return Ok(());
+        }
+        let (verb, them) = if named.len() == 1 { ("names", "it") } else { ("name", "them") };
+        Err(format!(
+            "{db_name} holds a network formed on channel {}, PAN id {}, extended PAN id {}, but {} \
+             {verb} another: changing the channel or PAN of a formed network is not supported \
+             (start without {them}, or form a new network with a new --db and pair every device \
+             again)",
+            net.channel,
+            net.pan_id,
+            ExtAddr(net.extended_pan_id),
+            named.join(" and "),
+        ))
+    }
+
+    /// Refuses, before anything is stored, a first start the radio cannot serve.
+    fn check_radio(&self, radio: &RadioSpec) -> Result<(), String> {
+        if self.channel == Some(ChannelChoice::Auto) && !matches!(radio, RadioSpec::Spinel(_)) {
+            return Err(format!(
+                "--channel auto measures the channels with the radio's energy scan, which only an \
+                 OpenThread RCP does (--radio spinel+…), not --radio {radio}; name a channel"
+            ));
+        }
+        match self.pan_id {
+            Some(p) if *radio == RadioSpec::Sim && p != zigtrust_sim::world::PAN => Err(format!(
+                "--pan-id {p}: the simulated home's devices look for PAN {} (--radio sim)",
+                zigtrust_sim::world::PAN
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -172,9 +274,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> i32 {
     };
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (start_tx, start_rx) = mpsc::channel::<Result<Started, String>>();
-    let (db, reset) = (a.db.clone(), a.reset_token);
+    let (db, reset, choice) = (a.db.clone(), a.reset_token, a.network_choice());
     let hub = std::thread::Builder::new().name("hub".into()).spawn(move || {
-        hub_thread(db, radio_spec, reset, start_tx, job_rx);
+        hub_thread(db, radio_spec, choice, reset, start_tx, job_rx);
     });
     if let Err(e) = hub {
         eprintln!("zigtrust serve: {e}");
@@ -361,11 +463,12 @@ pub async fn events(State(app): State<App>) -> Response {
 fn hub_thread(
     db: PathBuf,
     radio_spec: RadioSpec,
+    choice: NetworkChoice,
     reset_token: bool,
     start: Sender<Result<Started, String>>,
     jobs: Receiver<Job>,
 ) {
-    let mut st = match open_hub(&db, &radio_spec, reset_token) {
+    let mut st = match open_hub(&db, &radio_spec, choice, reset_token) {
         Ok((st, token, token_hash, summary)) => {
             let sse = st.sse.clone();
             if start.send(Ok(Started { token, token_hash, sse, summary })).is_err() {
@@ -407,9 +510,9 @@ pub fn in_memory_app() -> Result<(Router, String), String> {
     std::thread::Builder::new()
         .name("hub".into())
         .spawn(move || {
-            let opened = Store::open_in_memory()
-                .map_err(|e| e.to_string())
-                .and_then(|s| open_hub_on(s, ":memory:", &RadioSpec::Sim, false));
+            let opened = Store::open_in_memory().map_err(|e| e.to_string()).and_then(|s| {
+                open_hub_on(s, ":memory:", &RadioSpec::Sim, NetworkChoice::default(), false)
+            });
             let mut st = match opened {
                 Ok((st, token, _, _)) => {
                     let _ = start_tx.send(Ok((token, st.sse.clone())));
@@ -444,38 +547,33 @@ type Opened = (HubState, Option<String>, [u8; 32], String);
 fn open_hub(
     db: &std::path::Path,
     radio_spec: &RadioSpec,
+    choice: NetworkChoice,
     reset_token: bool,
 ) -> Result<Opened, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
-    open_hub_on(store, &db.display().to_string(), radio_spec, reset_token)
+    open_hub_on(store, &db.display().to_string(), radio_spec, choice, reset_token)
 }
 
 fn open_hub_on(
     mut store: Store,
     db_name: &str,
     radio_spec: &RadioSpec,
+    choice: NetworkChoice,
     reset_token: bool,
 ) -> Result<Opened, String> {
-    let (token, token_hash) = auth::ensure_token(&mut store, reset_token)?;
+    // Options are checked, and the radio opened, before the store is written to: a refused or
+    // failed first start must leave neither a token nobody was shown nor a network formed
+    // from options the user may still correct.
+    let stored = store.snapshot().map_err(|e| e.to_string())?.network;
+    match &stored {
+        Some(net) => choice.check_stored(net, db_name)?,
+        None => choice.check_radio(radio_spec)?,
+    }
     let seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
     let now = now_ms();
-    if store.snapshot().map_err(|e| e.to_string())?.network.is_none() {
-        let pan = if *radio_spec == RadioSpec::Sim {
-            zigtrust_sim::world::PAN
-        } else {
-            zigtrust_wire::PanId(u16::from_le_bytes([seed[0], seed[1]]) & 0x3fff | 0x0100)
-        };
-        let epid = u64::from_le_bytes(seed[8..16].try_into().expect("8 bytes"));
-        let mut tc = TrustCenter::new(Snapshot::default(), seed, now);
-        tc.command(
-            now,
-            AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel: 15 },
-        )
-        .map_err(|e| e.to_string())?;
-        // Nothing goes on air before the network is stored.
-        let _ = tc.take_batch().commit(&mut store).map_err(|f| f.error.to_string())?;
-    }
     let mut tc_seed = os_seed().map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    // `--channel auto`: the energy per channel, measured once the radio is open.
+    let mut scanned: Option<Vec<(u8, f64)>> = None;
     let (radio, summary) = match radio_spec {
         RadioSpec::Sim => {
             let saved: Option<HomeNv> = match store.setting(SIM_HOME_SETTING).map_err(|e| e.to_string())? {
@@ -507,6 +605,9 @@ fn open_hub_on(
         }
         RadioSpec::Spinel(spec) => {
             let r = SpinelRadio::open(spec).map_err(|e| format!("--radio {spec}: {e}"))?;
+            if stored.is_none() && choice.channel == Some(ChannelChoice::Auto) {
+                scanned = Some(scan_channels(&r)?);
+            }
             let info = r.info().unwrap_or_default();
             // The power the RCP reports in use after `tx-power=`: it may have clamped it.
             let power = match (spec.tx_power(), r.status().tx_power) {
@@ -524,6 +625,32 @@ fn open_hub_on(
             (DaemonRadio::Spinel(Box::new(r)), summary)
         }
     };
+    let formed = stored.is_none();
+    if formed {
+        let pan = choice.pan_id.unwrap_or(if *radio_spec == RadioSpec::Sim {
+            zigtrust_sim::world::PAN
+        } else {
+            PanId(u16::from_le_bytes([seed[0], seed[1]]) & 0x3fff | 0x0100)
+        });
+        let epid = choice
+            .extended_pan_id
+            .unwrap_or_else(|| u64::from_le_bytes(seed[8..16].try_into().expect("8 bytes")));
+        let channel = match (choice.channel, &scanned) {
+            (Some(ChannelChoice::Channel(c)), _) => c,
+            (Some(ChannelChoice::Auto), Some(energy)) => quietest(energy)
+                .ok_or("--channel auto: the energy scan measured no channel; name a channel")?,
+            (Some(ChannelChoice::Auto), None) => {
+                return Err("--channel auto: no energy scan was made; name a channel".into())
+            }
+            (None, _) => DEFAULT_CHANNEL,
+        };
+        let mut tc = TrustCenter::new(Snapshot::default(), seed, now);
+        tc.command(now, AdminCommand::FormNetwork { pan_id: pan, extended_pan_id: epid, channel })
+            .map_err(|e| e.to_string())?;
+        // Nothing goes on air before the network is stored.
+        let _ = tc.take_batch().commit(&mut store).map_err(|f| f.error.to_string())?;
+    }
+    let (token, token_hash) = auth::ensure_token(&mut store, reset_token)?;
     let hub = Hub::open(store, radio, tc_seed, now).map_err(|e| e.to_string())?;
     tc_seed.fill(0);
     let mut st = HubState::new(hub, radio_spec.to_string());
@@ -541,5 +668,92 @@ fn open_hub_on(
         }
     }
     st.save_home(true);
+    let summary = match &scanned {
+        Some(energy) => {
+            let seen: Vec<String> =
+                energy.iter().map(|(c, dbm)| format!("channel {c} {dbm:.0} dBm")).collect();
+            format!(
+                "{summary}\nenergy scan, peak RSSI (mean of {SCAN_ROUNDS} scans of {} ms): {}",
+                SCAN_PERIOD.as_millis(),
+                seen.join(", ")
+            )
+        }
+        None => summary,
+    };
+    // The network's identity, which a user moving devices or choosing a Wi-Fi channel needs
+    // (the PAN ids are random unless named).
+    let summary = match st.tc().network() {
+        Some(n) => format!(
+            "{summary}\n{} channel {}, PAN id {}, extended PAN id {}",
+            if formed { "formed a network on" } else { "network on" },
+            n.channel,
+            n.pan_id,
+            ExtAddr(n.extended_pan_id)
+        ),
+        None => summary,
+    };
     Ok((st, token, token_hash, summary))
+}
+
+/// Measures [`AUTO_CHANNELS`] with the RCP's energy scan: each channel's mean of
+/// [`SCAN_ROUNDS`] peak readings (dBm), in [`AUTO_CHANNELS`] order. A failed scan fails the
+/// start: picking a channel unmeasured is what the user asked not to happen.
+fn scan_channels(radio: &SpinelRadio) -> Result<Vec<(u8, f64)>, String> {
+    let mut sums = [0i32; AUTO_CHANNELS.len()];
+    for _ in 0..SCAN_ROUNDS {
+        for (sum, &c) in sums.iter_mut().zip(&AUTO_CHANNELS) {
+            let dbm = radio.energy_scan(c, SCAN_PERIOD).map_err(|e| {
+                format!("--channel auto: the energy scan failed: {e}; name a channel")
+            })?;
+            *sum += i32::from(dbm);
+        }
+    }
+    Ok(AUTO_CHANNELS
+        .iter()
+        .zip(sums)
+        .map(|(&c, s)| (c, f64::from(s) / SCAN_ROUNDS as f64))
+        .collect())
+}
+
+/// The channel with the least energy; on equal energy the earlier one.
+fn quietest(energy: &[(u8, f64)]) -> Option<u8> {
+    let mut best: Option<(u8, f64)> = None;
+    for &(c, dbm) in energy {
+        if best.is_none_or(|(_, b)| dbm < b) {
+            best = Some((c, dbm));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_takes_the_quietest_channel_and_on_equal_energy_the_earlier() {
+        assert_eq!(quietest(&[(15, -90.0), (20, -95.5), (25, -60.0), (11, -95.0)]), Some(20));
+        assert_eq!(quietest(&[(15, -98.0), (20, -98.0), (25, -98.0), (11, -98.0)]), Some(15));
+        assert_eq!(quietest(&[(15, -30.0), (20, -98.0), (25, -98.0), (11, -98.0)]), Some(20));
+        assert_eq!(quietest(&[]), None);
+    }
+
+    #[test]
+    fn auto_needs_an_rcp_and_asks_nothing_of_a_formed_network() {
+        let auto = NetworkChoice { channel: Some(ChannelChoice::Auto), ..Default::default() };
+        assert!(auto.check_radio(&RadioSpec::Sim).is_err());
+        let rcp: RadioSpec = "spinel+hdlc+forkpty:///bin/ot-rcp?forkpty-arg=1".parse().unwrap();
+        assert_eq!(auto.check_radio(&rcp), Ok(()));
+        let net = NetworkConfig {
+            pan_id: PanId(0x1a62),
+            extended_pan_id: 1,
+            channel: 25,
+            tc_ieee: ExtAddr(2),
+            nwk_update_id: 0,
+        };
+        assert_eq!(auto.check_stored(&net, "hub.db"), Ok(()));
+        let other =
+            NetworkChoice { channel: Some(ChannelChoice::Channel(20)), ..Default::default() };
+        assert!(other.check_stored(&net, "hub.db").unwrap_err().contains("--channel 20"));
+    }
 }

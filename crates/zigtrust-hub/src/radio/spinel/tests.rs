@@ -819,3 +819,82 @@ fn tx_power_urls_parse_range_checked_and_round_trip() {
         assert!(e.contains(why) && e.starts_with("--radio "), "{url}: {e}");
     }
 }
+
+/// Runs an energy scan of `channel` on a thread while `rcp` plays the RCP's side once the
+/// scan was started (SCAN_STATE set to ENERGY); returns the scan's result.
+fn energy_scan_with(
+    fake: &Fake,
+    radio: SpinelRadio,
+    channel: u8,
+    rcp: impl FnOnce(&Fake),
+) -> Result<i8, RadioError> {
+    let scan = std::thread::spawn(move || radio.energy_scan(channel, Duration::from_millis(20)));
+    fake.wait_for("SCAN_STATE = ENERGY", |f| {
+        matches!(&f.command, Command::PropValue(PropOp::Set, PropValue::Other { prop, data })
+            if *prop == PROP_MAC_SCAN_STATE && data[..] == [SCAN_STATE_ENERGY])
+    });
+    rcp(fake);
+    scan.join().unwrap()
+}
+
+fn energy_result(data: &[u8]) -> Command {
+    let v = PropValue::Other { prop: PROP_MAC_ENERGY_SCAN_RESULT, data: data.to_vec() };
+    Command::PropValue(PropOp::Is, v)
+}
+
+#[test]
+fn an_energy_scan_sets_mask_and_period_then_reads_the_rcps_unprompted_result() {
+    let fake = Fake::new(Script::default());
+    let radio = open(&fake).unwrap();
+    let rssi = energy_scan_with(&fake, radio, 20, |f| f.send(0, energy_result(&[20, 0xb5])));
+    assert_eq!(rssi.unwrap(), -75);
+    let sets: Vec<(u32, Vec<u8>)> = fake
+        .state()
+        .log
+        .iter()
+        .filter_map(|f| match &f.command {
+            Command::PropValue(PropOp::Set, PropValue::Other { prop, data }) => {
+                Some((*prop, data.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sets,
+        [
+            (PROP_MAC_SCAN_MASK, vec![20]),
+            (PROP_MAC_SCAN_PERIOD, 20u16.to_le_bytes().to_vec()),
+            (PROP_MAC_SCAN_STATE, vec![SCAN_STATE_ENERGY]),
+        ]
+    );
+    assert_eq!(fake.state().props.get(&Prop::PhyEnabled.id()), Some(&PropValue::PhyEnabled(true)));
+}
+
+#[test]
+fn an_energy_scan_the_rcp_answers_wrongly_or_never_is_an_error() {
+    // Nothing measured (OT_RADIO_RSSI_INVALID), another channel, a truncated result (ignored:
+    // no result comes), silence: each a typed error, in bounded time.
+    for (what, data) in [
+        ("measured nothing", vec![15, 127]),
+        ("reported Some((16", vec![16, 0xa0]),
+        ("no energy scan result", vec![15]),
+    ] {
+        let fake = Fake::new(Script::default());
+        let radio = open(&fake).unwrap();
+        let t0 = Instant::now();
+        let e =
+            energy_scan_with(&fake, radio, 15, |f| f.send(0, energy_result(&data))).unwrap_err().0;
+        assert!(e.contains(what), "{data:?}: {e}");
+        assert!(t0.elapsed() < Duration::from_secs(3), "{data:?}");
+    }
+    // A firmware that refuses the scan.
+    let fake = Fake::new(Script::default());
+    let radio = open(&fake).unwrap();
+    fake.script.lock().unwrap().silent = true;
+    let e = radio.energy_scan(15, Duration::from_millis(20)).unwrap_err().0;
+    assert!(e.contains("no answer"), "{e}");
+    let fake = Fake::new(Script::default());
+    let radio = open(&fake).unwrap();
+    let e = radio.energy_scan(27, Duration::from_millis(20)).unwrap_err().0;
+    assert!(e.contains("11-26"), "{e}");
+}
