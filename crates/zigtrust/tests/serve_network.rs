@@ -53,7 +53,9 @@ fn identity(d: &Daemon) -> Value {
         n["extended_pan_id"],
         n["channel"],
         n["tc_ieee"],
-        b["network_key"]
+        // (Its frame counter moves on: a started hub sends link statuses and route requests.)
+        b["network_key"]["key"],
+        b["network_key"]["sequence_number"]
     ])
 }
 
