@@ -563,3 +563,29 @@ fn a_long_link_status_is_split_into_frames_that_fit() {
     assert!(all.windows(2).all(|w| w[0] < w[1]), "ascending: {all:?}");
     h.tshark_check("long_link_status");
 }
+
+/// A Device_annce proves only that its sender holds the network key. It replaces, once, the
+/// stand-in capability a router-reported join recorded (Update-Device carries none); it never
+/// overrides a capability the device stated itself. Otherwise an insider with the network key
+/// could re-announce a device as a router (its Update-Devices then accepted) or as a sleepy
+/// device (its frames held for polls it never sends).
+#[test]
+fn a_forged_announce_cannot_change_a_devices_capability() {
+    let Chain { mut h, mut r1, mut r2, .. } = chain();
+    let sleepy = CapabilityInfo::SLEEPY_END_DEVICE;
+    // R2 stated its capability in its own announce (in `chain`): a second one, forged, is
+    // not taken.
+    r2.capability = sleepy;
+    let f = hop_frame(&mut r1, &announce(&r2), &annce_aps(&r2), ShortAddr::BROADCAST);
+    h.rx(f);
+    assert_eq!(h.tc().device(r2.ieee).unwrap().capability, CapabilityInfo::ROUTER.0);
+    // R1 stated its capability in its association request: an announce cannot change it.
+    let stated = h.tc().device(r1.ieee).unwrap().capability;
+    r1.capability = sleepy;
+    let (hdr, aps) = (announce(&r1), annce_aps(&r1));
+    let f = hop_frame(&mut r1, &hdr, &aps, ShortAddr::BROADCAST);
+    h.rx(f);
+    assert_eq!(h.tc().device(r1.ieee).unwrap().capability, stated);
+    assert_ne!(stated, sleepy.0);
+    h.tshark_check("a_forged_announce_cannot_change_a_devices_capability");
+}

@@ -188,6 +188,7 @@ impl TrustCenter {
                         &link,
                         protection,
                     );
+                    self.volatile.entry(device).or_default().capability_unstated = true;
                     let (aps, _) = self.transport_network_key_aps(device, link.as_ref(), false);
                     self.tunnel(router, r_short, device, aps);
                     self.include_in_rotation(device);

@@ -508,6 +508,9 @@ struct Volatile {
     rejected_reported: bool,
     /// A join in the name of this known device: the record it gets once it proves itself.
     pending_join: Option<DeviceRecord>,
+    /// It joined through a router, whose Update-Device carries no capability: the one it was
+    /// recorded with is a stand-in until its own Device_annce states it (once).
+    capability_unstated: bool,
 }
 
 /// The Trust Center. Feed it frames, time and admin commands; take each step's output with

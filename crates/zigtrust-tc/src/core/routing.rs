@@ -412,12 +412,26 @@ impl TrustCenter {
     /// was reported by an Update-Device, which carries none, and was recorded as a sleepy end
     /// device: a router stays one (its frames held for polls it never sends, its Update-Devices
     /// for its own children refused) until it says otherwise.
+    ///
+    /// Only that stand-in is replaced, once: a Device_annce is authenticated by the network
+    /// key alone, so anyone holding it (an exposed key, a removed router) could otherwise
+    /// re-announce a device as a router (its Update-Devices then accepted) or as sleepy (its
+    /// frames held for polls it never sends). A capability the device stated in its own
+    /// association or rejoin request is never overridden.
     fn announced(&mut self, ieee: ExtAddr, short: ShortAddr, capability: u8) {
         let Some(d) = self.devices.get(&ieee).filter(|d| !d.tombstoned) else { return };
-        if d.short_addr != short || d.capability == capability {
+        if d.short_addr != short {
             return;
         }
-        let loc = Location { short, parent: d.parent, capability };
+        let (parent, stand_in) = (d.parent, d.capability);
+        let Some(v) = self.volatile.get_mut(&ieee).filter(|v| v.capability_unstated) else {
+            return;
+        };
+        v.capability_unstated = false;
+        if capability == stand_in {
+            return;
+        }
+        let loc = Location { short, parent, capability };
         self.move_device(ieee, loc);
     }
 
