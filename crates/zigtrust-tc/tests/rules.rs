@@ -938,3 +938,42 @@ fn a_removed_device_gets_no_rotation_key_retry() {
     }
     assert!(key_copies(&h, &h.sent[after..], b.ieee).is_empty(), "no key for a removed device");
 }
+
+/// At the switch, a sleepy device that acknowledged the new key gets its own Switch-Key, held
+/// for its poll (the broadcast reaches only receivers that are always on); a router does not
+/// need one, and a sleepy straggler, which never took the new key, is left to the rescue.
+#[test]
+fn sleepy_devices_that_took_the_new_key_get_their_own_switch_key() {
+    let mut h = Harness::new();
+    open_join(&mut h);
+    let mut r = z30_joined(&mut h, 0x5d01);
+    let mut s = z30(&mut h, 0x5d02);
+    s.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    join(&mut h, &mut s);
+    let mut late = z30(&mut h, 0x5d03);
+    late.capability = CapabilityInfo::SLEEPY_END_DEVICE;
+    join(&mut h, &mut late);
+    let before = h.sent.len();
+    h.admin(AdminCommand::RotateNetworkKey { deadline_ms: 60_000 });
+    let frames = h.sent[before..].to_vec();
+    take_rotation_key(&mut h, &mut s, &frames);
+    let at_ack = h.sent.len();
+    take_rotation_key(&mut h, &mut r, &frames);
+    assert_eq!(h.tc().active_key_seq(), 0, "the straggler holds the switch back");
+    h.advance(60_000);
+    assert_eq!(h.tc().active_key_seq(), 1);
+    let out = h.sent[at_ack..].to_vec();
+    let unicasts: Vec<_> = out.iter().filter(|t| t.what == "switch-key-unicast").collect();
+    assert_eq!(unicasts.len(), 1, "only the sleepy device that took the key");
+    assert!(unicasts[0].indirect, "held for its poll");
+    let MacBody::Data(nwk) = MacFrame::parse(&unicasts[0].psdu).unwrap().body else { panic!() };
+    assert_eq!(NwkHeader::parse(nwk).unwrap().0.dst_ieee, Some(s.ieee));
+    assert_eq!(s.active_seq, Some(0));
+    for t in &out {
+        s.receive(&t.psdu);
+    }
+    assert_eq!(s.active_seq, Some(1), "it switched");
+    late.receive(&unicasts[0].psdu);
+    assert_eq!(late.active_seq, Some(0), "not addressed to the straggler");
+    h.tshark_check("sleepy_devices_get_their_own_switch_key");
+}

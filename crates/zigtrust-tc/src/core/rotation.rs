@@ -344,6 +344,28 @@ impl TrustCenter {
         let (sw, _) = self.aps_command(&ApsCommand::SwitchKey { seq: r.seq }, None, None, false);
         let h = self.nwk_header(NwkFrameType::Data, ShortAddr::RX_ON_WHEN_IDLE);
         self.send_nwk_secured(h, &sw, self.active_seq, ShortAddr::BROADCAST, "switch-key");
+        // The broadcast reaches only receivers that are always on: a sleepy device that
+        // acknowledged the new key gets its own Switch-Key, held for its next poll (under the
+        // key it still uses; the frame names only a key number). Without it, it goes on under
+        // the old key until the stale-key rescue brings it over, and a device that takes its
+        // unanswered reports for a lost parent rejoins meanwhile.
+        let mut sleepy: Vec<ExtAddr> = self
+            .devices
+            .values()
+            .filter(|d| !d.tombstoned && d.capability & CapabilityInfo::RX_ON_WHEN_IDLE == 0)
+            .filter(|d| d.last_key_seq == Some(r.seq) && !r.pending.contains_key(&d.ieee))
+            .map(|d| d.ieee)
+            .collect();
+        sleepy.sort();
+        for ieee in sleepy {
+            let Some(loc) = self.location_of(ieee) else { continue };
+            let (sw, _) =
+                self.aps_command(&ApsCommand::SwitchKey { seq: r.seq }, None, None, false);
+            let mut h = self.nwk_header(NwkFrameType::Data, loc.short);
+            h.dst_ieee = Some(ieee);
+            let hop = next_hop(loc.short, loc.parent);
+            self.send_nwk_secured(h, &sw, self.active_seq, hop, "switch-key-unicast");
+        }
         self.active_seq = r.seq;
         self.writes.push(StoreWrite::ActiveKeySeq(r.seq));
         self.writes.push(StoreWrite::Rotation(None));
