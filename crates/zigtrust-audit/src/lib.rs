@@ -637,10 +637,14 @@ impl Auditor {
                 self.current_seq = sec.aux.key_seq;
             }
             if let (Some(x), Some(seq)) = (tx, sec.aux.key_seq) {
-                // A secured rejoin request, or a NWK command we cannot read (which may be one).
+                // A secured rejoin request, or a NWK command we cannot read that may be one: a
+                // rejoin request is a one-hop unicast (radius 1, to the parent), so broadcasts
+                // (link status, route requests) and multi-hop commands (route records) are not.
                 let rejoin = matches!(d.nwk_command, Some(NwkCommand::RejoinRequest { .. }))
                     || nwk.frame_type == zigtrust_wire::nwk::NwkFrameType::Command
-                        && !sec.decrypted();
+                        && !sec.decrypted()
+                        && nwk.radius == 1
+                        && !nwk.dst.is_broadcast();
                 if let Some(dev) = self.device(x, frame) {
                     dev.last_secured = Some((t, seq, rejoin));
                 }
