@@ -18,7 +18,7 @@ use zigtrust_sim::medium_ot::{base_port, OtMedium, OtMediumThread};
 use zigtrust_sim::world::{Kind, World, PAN};
 use zigtrust_tc::model::Millis;
 use zigtrust_tc::{AdminCommand, Event, Transmit};
-use zigtrust_testkit::ot_medium::{rcp_transport, rx_socket, sim_nodes};
+use zigtrust_testkit::ot_medium::{rcp_transport, rx_socket, sim_nodes, spawn_world_medium};
 use zigtrust_wire::mac::{Address, FrameType, MacBody, MacCommand, MacFrame};
 use zigtrust_wire::ExtAddr;
 
@@ -143,19 +143,7 @@ fn rig(offset: u16, specs: &[Spec], attacker: bool) -> Rig {
         let a = w.add_node(Kind::Attacker, true);
         w.attacker_node = Some(a);
     }
-    // World node n is medium node n + 1 (the RCP, the hub's radio, is node 1).
-    let ids: Vec<(usize, u16)> = (1..w.nodes.len()).map(|n| (n, n as u16 + 1)).collect();
-    let medium = OtMedium::new(
-        w,
-        base,
-        CHANNEL,
-        rx,
-        sim_nodes(base, &ids),
-        Duration::from_millis(40),
-        Duration::from_millis(400),
-    )
-    .spawn()
-    .expect("the medium's thread");
+    let medium = spawn_world_medium(w, base, CHANNEL, rx);
     let radio = SpinelRadio::with_transport(
         Box::new(rcp_transport(RCP_NODE, offset)),
         SpinelOptions::default(),
@@ -399,6 +387,17 @@ fn an_install_code_device_and_a_legacy_device_join_through_the_rcp_and_a_sleepy_
 
 /// The network key the hub's backup (Open ZigBee Coordinator Backup, as the API exports it)
 /// reports, as hex.
+/// The stragglers of every key switch among `events`, in order.
+fn stragglers(events: &[Event]) -> Vec<Vec<ExtAddr>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::KeySwitched { stragglers, .. } => Some(stragglers.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn backup_network_key(r: &Rig) -> String {
     use zigtrust_tc::Durable;
     let snap = r.hub.store().snapshot().unwrap_or_else(|e| match e {});
@@ -643,15 +642,7 @@ fn the_network_carries_on_when_the_rcp_is_killed() {
     let before = r.hub.tc().active_key_seq();
     r.command(AdminCommand::RotateNetworkKey { deadline_ms: 120_000 });
     r.run_until(60, "the rotation after the restart", |r| r.hub.tc().rotation_pending().is_none());
-    let stragglers: Vec<_> = r
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::KeySwitched { stragglers, .. } => Some(stragglers.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(stragglers, [vec![]], "every device confirmed");
+    assert_eq!(stragglers(&r.events), [vec![]], "every device confirmed");
     assert_ne!(r.hub.tc().active_key_seq(), before);
     r.run_until(30, "every device on the new key", all_on_active_key);
     assert!(r.log.lock().unwrap().rx.len() > rx_before, "frames reach the hub again");
@@ -677,14 +668,11 @@ fn the_network_carries_on_when_the_rcp_is_killed() {
     r.run_until(40, "the rotation across the restart", |r| r.hub.tc().rotation_pending().is_none());
     let switched = started.elapsed();
     assert_ne!(r.hub.tc().active_key_seq(), before);
-    let stragglers: Vec<_> = r.events[from..]
-        .iter()
-        .filter_map(|e| match e {
-            Event::KeySwitched { stragglers, .. } => Some(stragglers.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(stragglers, [vec![]], "every device confirmed across the restart");
+    assert_eq!(
+        stragglers(&r.events[from..]),
+        [vec![]],
+        "every device confirmed across the restart"
+    );
     let retries = r.log.lock().unwrap().retries_since(started);
     println!(
         "rotation across the RCP kill: switched after {:.1} s, {retries} key retries",

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use zigtrust_hub::radio::spinel::ProcessTransport;
-use zigtrust_sim::medium_ot::{base_port, GROUP};
+use zigtrust_sim::medium_ot::{base_port, OtMedium, OtMediumThread, GROUP};
+use zigtrust_sim::world::World;
 use zigtrust_wire::mac::{fcs, MacFrame};
 
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -97,6 +98,20 @@ pub fn node_socket(base: u16, node: u16) -> UdpSocket {
 /// `(world node, node id, socket)` triples [`zigtrust_sim::medium_ot::OtMedium::new`] takes.
 pub fn sim_nodes(base: u16, nodes: &[(usize, u16)]) -> Vec<(usize, u16, UdpSocket)> {
     nodes.iter().map(|&(n, id)| (n, id, node_socket(base, id))).collect()
+}
+
+/// Every node of `world` but node 0 (the hub's port: the RCP the hub drives is medium node 1)
+/// on the medium at `base` on `channel`, world node n as medium node n + 1, with the ACK wait
+/// and frame-pending listen times the rig uses, run on its own thread. `rx`: the medium's
+/// receiving socket ([`rx_socket`]), opened before the world was built.
+pub fn spawn_world_medium(world: World, base: u16, channel: u8, rx: UdpSocket) -> OtMediumThread {
+    let ids: Vec<(usize, u16)> = (1..world.nodes.len()).map(|n| (n, n as u16 + 1)).collect();
+    let nodes = sim_nodes(base, &ids);
+    let ack_wait = Duration::from_millis(40);
+    let pending_listen = Duration::from_millis(400);
+    OtMedium::new(world, base, channel, rx, nodes, ack_wait, pending_listen)
+        .spawn()
+        .expect("the medium's thread")
 }
 
 /// One datagram: who sent it, on which channel, and the PSDU with its FCS.

@@ -22,10 +22,10 @@ use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zigtrust_crypto::{InstallCode, Key};
 use zigtrust_sim::device::{self, Device, Knobs, Profile, Role};
-use zigtrust_sim::medium_ot::{base_port, OtMedium, OtMediumThread};
+use zigtrust_sim::medium_ot::{base_port, OtMediumThread};
 use zigtrust_sim::world::{Kind, World, PAN};
 use zigtrust_testkit::http::{Client, SseEvent};
-use zigtrust_testkit::ot_medium::{ot_rcp, rx_socket, sim_nodes, Medium};
+use zigtrust_testkit::ot_medium::{ot_rcp, rx_socket, spawn_world_medium, Medium};
 use zigtrust_testkit::serve::Serve;
 use zigtrust_wire::mac::{MacBody, MacFrame};
 use zigtrust_wire::ExtAddr;
@@ -109,19 +109,7 @@ impl Home {
             ieees.push(ieee);
             codes.push(code);
         }
-        // World node n is medium node n + 1 (the daemon's RCP is node 1).
-        let ids: Vec<(usize, u16)> = (1..w.nodes.len()).map(|n| (n, n as u16 + 1)).collect();
-        let medium = OtMedium::new(
-            w,
-            base,
-            CHANNEL,
-            rx,
-            sim_nodes(base, &ids),
-            Duration::from_millis(40),
-            Duration::from_millis(400),
-        )
-        .spawn()
-        .expect("the medium's thread");
+        let medium = spawn_world_medium(w, base, CHANNEL, rx);
         Home { medium, nodes, ieees, codes }
     }
 
