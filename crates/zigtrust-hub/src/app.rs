@@ -127,9 +127,8 @@ pub(crate) fn answers(
     }
     // The NWK extended source is optional (many devices leave it out of their data frames):
     // without it, the requester is the device the Trust Center knows at that short address.
-    let to = nh.src_ieee.or_else(|| {
-        tc.devices().find(|d| d.short_addr == nh.src && !d.tombstoned).map(|d| d.ieee)
-    })?;
+    let to =
+        nh.src_ieee.or_else(|| tc.device_at(nh.src).filter(|d| !d.tombstoned).map(|d| d.ieee))?;
     Some((to, out))
 }
 

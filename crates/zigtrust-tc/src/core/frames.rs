@@ -45,14 +45,27 @@ impl TrustCenter {
         next_hop: ShortAddr,
         what: &'static str,
     ) {
+        let mut h = h;
+        let next_hop = self.apply_source_route(&mut h, next_hop);
+        self.send_nwk_to_hop(h, payload, key_seq, next_hop, what);
+    }
+
+    /// [`Self::send_nwk_secured`] to `next_hop` exactly as given: no source route is added
+    /// (a route reply goes back to the neighbour the request came from, one hop).
+    pub(super) fn send_nwk_to_hop(
+        &mut self,
+        h: NwkHeader,
+        payload: &[u8],
+        key_seq: u8,
+        next_hop: ShortAddr,
+        what: &'static str,
+    ) {
         if payload.is_empty() {
             return;
         }
         let Some(key) = self.keys.get(&key_seq).map(|k| k.key.clone()) else { return };
         let Some(fc) = self.next_counter(self.nwk_counter_for(key_seq)) else { return };
         let aux = AuxHeader::nwk(fc, self.cfg().1, key_seq);
-        let mut h = h;
-        let next_hop = self.apply_source_route(&mut h, next_hop);
         if let Ok(nwk) = secure_nwk(&h, &aux, payload, &key, ZIGBEE_PRO_LEVEL) {
             self.transmit(next_hop, &nwk, what);
         }

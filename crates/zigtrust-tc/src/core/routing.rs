@@ -391,20 +391,7 @@ impl TrustCenter {
         rh.dst_ieee = self.by_short.get(&prev).copied();
         // Straight to the neighbour: never along a source route (it is one hop away, the
         // request just came from it).
-        self.send_nwk_hop(rh, &payload, prev, "route-reply");
-    }
-
-    /// NWK-secures `payload` under the active key and sends it to `hop` exactly as given.
-    fn send_nwk_hop(&mut self, h: NwkHeader, payload: &[u8], hop: ShortAddr, what: &'static str) {
-        let seq = self.active_seq;
-        let Some(key) = self.keys.get(&seq).map(|k| k.key.clone()) else { return };
-        let Some(fc) = self.next_counter(self.nwk_counter_for(seq)) else { return };
-        let aux = AuxHeader::nwk(fc, self.cfg().1, seq);
-        if let Ok(nwk) =
-            zigtrust_wire::security::secure_nwk(&h, &aux, payload, &key, ZIGBEE_PRO_LEVEL)
-        {
-            self.transmit(hop, &nwk, what);
-        }
+        self.send_nwk_to_hop(rh, &payload, self.active_seq, prev, "route-reply");
     }
 
     /// A device announced itself (ZDO Device_annce, originated by it at the address the Trust
@@ -469,7 +456,13 @@ impl TrustCenter {
         status.emit(&mut payload);
         let mut h = self.nwk_header(NwkFrameType::Command, ShortAddr::RX_ON_WHEN_IDLE);
         h.radius = NWK_DEFAULT_RADIUS;
-        self.send_nwk_hop(h, &payload, ShortAddr::BROADCAST, "address-conflict");
+        self.send_nwk_to_hop(
+            h,
+            &payload,
+            self.active_seq,
+            ShortAddr::BROADCAST,
+            "address-conflict",
+        );
     }
 }
 
